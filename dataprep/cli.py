@@ -1,0 +1,146 @@
+"""The ``dataprep`` command line: a thin click layer over the library.
+
+Each command parses its options and calls one library function. Library errors (``DataprepError``) become
+one-line messages with exit code 2 for usage problems and 1 for data problems; ``--debug`` shows the
+traceback instead.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import DataprepError
+
+
+def _handle_errors(fn):
+    """Turn library errors into one-line click errors with the error's exit code."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        try:
+            return fn(*args, **kwargs)
+        except DataprepError as e:
+            if ctx.find_root().params.get("debug"):
+                raise
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(e.exit_code)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="dataprep")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+def main(debug: bool) -> None:
+    """Convert tables and arrays into sharded TFRecord/CSV files and read them back fast."""
+
+
+@main.command()
+@click.argument("source", nargs=-1, required=True)
+@click.option("--schema", "schema_path", required=True, type=click.Path(dir_okay=False),
+              help="Schema file (YAML or JSON) naming every feature.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder for shards and manifest.")
+@click.option("--format", "fmt", type=click.Choice(["tfrecord", "csv"]), default="tfrecord", show_default=True,
+              help="Shard format.")
+@click.option("--compression", type=click.Choice(["none", "gzip", "zlib"], case_sensitive=False), default="none",
+              show_default=True, help="Compression of each shard (CSV: none or gzip).")
+@click.option("--num-shards", type=click.IntRange(min=1), default=None,
+              help="Shards per split (default 1).")
+@click.option("--rows-per-shard", type=click.IntRange(min=1), default=None,
+              help="Records per shard instead of a shard count.")
+@click.option("--split", "split_spec", default=None, metavar="NAME=RATIO,...",
+              help="Split ratios, e.g. train=0.8,valid=0.1,test=0.1 (default: everything in 'train').")
+@click.option("--split-by", default=None, metavar="COLUMN",
+              help="Assign splits by a stable hash of this column instead of at random.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split and shuffle.")
+@click.option("--shuffle/--no-shuffle", default=True, show_default=True,
+              help="Shuffle records within each split (seeded).")
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Threads writing shards (default: number of cores).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True,
+              help="Rows per column batch; bounds memory while encoding.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@_handle_errors
+def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by, seed,
+            shuffle, overwrite, workers, batch_size, quiet, as_json):
+    """Convert SOURCE files (CSV, Parquet, .npz; globs and folders too) into shards under --out."""
+    from .convert import convert as run_convert
+
+    summary = run_convert(list(source) if len(source) > 1 else source[0], schema_path, out, format=fmt,
+                          compression=compression, num_shards=num_shards, rows_per_shard=rows_per_shard,
+                          split=split_spec, split_by=split_by, seed=seed, shuffle=shuffle, overwrite=overwrite,
+                          batch_size=batch_size, workers=workers, progress=not quiet and not as_json)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+    elif not quiet:
+        rate = summary.rows_read / summary.seconds if summary.seconds else 0.0
+        click.echo(f"Converted {summary.rows_read:,} rows into {summary.num_shards} {summary.format} shard(s) "
+                   f"({_size(summary.num_bytes)}, {summary.compression}) in {summary.seconds:.2f} s "
+                   f"({rate:,.0f} rows/s) -> {summary.out}")
+        for name, count in summary.splits.items():
+            click.echo(f"  {name:<10} {count:>12,} records")
+
+
+@main.group()
+def schema() -> None:
+    """Create and check schema files."""
+
+
+@schema.command("infer")
+@click.argument("source", nargs=-1, required=True)
+@click.option("--label", multiple=True, metavar="COLUMN", help="Column(s) to mark as label (repeatable).")
+@click.option("--weight", default=None, metavar="COLUMN", help="Column to mark as the example weight.")
+@click.option("--max-categories", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Strings with at most this many distinct values become categoricals with a vocabulary.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the schema here (.yaml or .json); default: print YAML.")
+@_handle_errors
+def schema_infer(source, label, weight, max_categories, output):
+    """Infer a schema from SOURCE in one streaming pass."""
+    from .infer import infer_schema
+
+    src = list(source) if len(source) > 1 else source[0]
+    result = infer_schema(src, label=list(label), weight=weight, max_categories=max_categories,
+                          name=Path(source[0]).stem)
+    header = (f"# Inferred by `dataprep schema infer` from {', '.join(source)}.\n"
+              "# Review dtypes, defaults, roles (feature/label/weight) and groups (wide/deep/both) before use.\n")
+    if output:
+        result.save(output, header=header)
+        click.echo(f"Wrote schema with {len(result)} features to {output}", err=True)
+    else:
+        import yaml
+
+        click.echo(header + yaml.safe_dump(result.to_dict(), sort_keys=False, allow_unicode=True,
+                                           default_flow_style=None, width=110), nl=False)
+
+
+@schema.command("check")
+@click.argument("path", type=click.Path(dir_okay=False))
+@_handle_errors
+def schema_check(path):
+    """Validate a schema file and list its features."""
+    from .schema import load_schema
+
+    s = load_schema(path)
+    for f in s.features:
+        extra = f" group={f.group}" if f.group else ""
+        click.echo(f"{f.name:<24} {f.dtype:<8} {str(list(f.shape)):<12} {f.role}{extra}")
+    click.echo(f"{path}: {len(s)} features, valid")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

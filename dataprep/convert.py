@@ -1,0 +1,187 @@
+"""``convert()``: sources -> feature columns -> encoded records -> split, sharded, checksummed output.
+
+Pass one streams the source in column batches, checks and encodes every record once, and spools the
+encoded records to a temporary file (memory stays bounded by the batch size). Pass two plans splits and
+shards now that the count is known and writes the shards in parallel. Everything is written into a hidden
+temporary folder beside ``out`` that is renamed into place only when complete, so a failed or killed run
+never leaves a folder that looks finished.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .columns import Batch, to_columns
+from .encode.csv_text import csv_header, encode_csv_lines
+from .encode.example import encode_examples
+from .encode.tfrecord import frame_records
+from .errors import OutputError, UsageError
+from .manifest import build_manifest, write_manifest
+from .ragged import Ragged
+from .schema import Schema, load_schema
+from .shards import COMPRESSIONS, Spool, plan_shards, shard_suffix, write_shards
+from .sources import DEFAULT_BATCH_ROWS, iter_batches
+from .splits import assign_by_bucket, assign_by_ratio, hash_buckets, parse_split
+
+FORMATS = ("tfrecord", "csv")
+
+
+@dataclass
+class ConvertSummary:
+    """What a conversion wrote; ``to_dict`` is the CLI's ``--json`` output."""
+
+    out: str
+    format: str
+    compression: str
+    splits: dict[str, int]
+    num_shards: int
+    num_bytes: int
+    rows_read: int
+    rows_written: int
+    seconds: float
+    files: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def encode_batch(schema: Schema, batch: Batch, fmt: str) -> Ragged:
+    """A source batch as encoded records: framed ``tf.train.Example`` bytes or CSV lines."""
+    columns = to_columns(batch, schema)
+    if fmt == "tfrecord":
+        return frame_records(encode_examples(schema, columns, batch.num_rows))
+    return encode_csv_lines(schema, columns, batch.num_rows, batch)
+
+
+def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format: str = "tfrecord",
+            compression: str = "none", num_shards: int | None = None, rows_per_shard: int | None = None,
+            split: str | dict | None = None, split_by: str | None = None, seed: int = 0, shuffle: bool = True,
+            overwrite: bool = False, batch_size: int = DEFAULT_BATCH_ROWS, workers: int | None = None,
+            progress: bool = False) -> ConvertSummary:
+    """Convert ``source`` into sharded TFRecord or CSV files under ``out`` with a ``manifest.json``.
+
+    ``split`` gives ratios (``"train=0.8,valid=0.1,test=0.1"``) applied to a seeded permutation, or, with
+    ``split_by``, to a stable hash of that column's values. ``shuffle`` (seeded by ``seed``) orders the
+    records within each split; the same inputs and seed always give byte-identical files.
+    """
+    started = time.perf_counter()
+    schema = load_schema(schema)
+    compression = (compression or "none").lower()
+    _check_options(schema, format, compression, num_shards, rows_per_shard, batch_size)
+    ratios = parse_split(split)
+    out = Path(out)
+    _check_out(out, overwrite)
+
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        spool = Spool(tmp / "records.spool")
+        buckets: list[np.ndarray] = []
+        columns = schema.source_columns + ([split_by] if split_by and split_by not in schema.source_columns
+                                           else [])
+        binary = [c for f in schema.features if f.dtype == "bytes" for c in f.sources]
+        rows_read = 0
+        with _bar(progress, "encoding", "rows") as bar:
+            for batch in iter_batches(source, columns, binary, batch_size):
+                spool.append(encode_batch(schema, batch, format))
+                if split_by:
+                    buckets.append(hash_buckets(batch.columns[split_by], ratios))
+                rows_read += batch.num_rows
+                bar.update(batch.num_rows)
+        n = spool.finish()
+        if split_by:
+            splits = assign_by_bucket(np.concatenate(buckets) if buckets else np.zeros(0, np.int8), ratios,
+                                      seed, shuffle)
+        else:
+            splits = assign_by_ratio(n, ratios, seed, shuffle)
+        plan = plan_shards(splits, shard_suffix(format, compression), num_shards, rows_per_shard)
+        header = csv_header(schema) if format == "csv" else b""
+        with _bar(progress, "writing shards", "shards", total=len(plan)) as bar:
+            results = write_shards(spool.records(), plan, tmp, compression, header,
+                                   workers or os.cpu_count() or 1, on_done=lambda r: bar.update(1))
+        spool.remove()
+        written = sum(r.num_records for r in results)
+        if written != rows_read:
+            raise OutputError(f"wrote {written} records but read {rows_read} rows")
+        files_by_split: dict[str, list[dict]] = {name: [] for name in splits}
+        for r in results:
+            files_by_split[r.split].append(r.to_dict())
+        options = {"seed": seed, "shuffle": shuffle, "split": ratios, "split_by": split_by,
+                   "num_shards": num_shards, "rows_per_shard": rows_per_shard}
+        manifest = build_manifest(schema=schema, fmt=format, compression=compression, splits=files_by_split,
+                                  rows={"read": rows_read, "written": written, "set_aside": 0},
+                                  options=options, sources=_describe(source), version=__version__)
+        write_manifest(tmp, manifest)
+        _commit(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ConvertSummary(
+        out=str(out), format=format, compression=compression,
+        splits={k: v["num_records"] for k, v in manifest["splits"].items()}, num_shards=len(results),
+        num_bytes=sum(r.num_bytes for r in results), rows_read=rows_read, rows_written=written,
+        seconds=round(time.perf_counter() - started, 3), files=[r.name for r in results])
+
+
+def _check_options(schema: Schema, fmt: str, compression: str, num_shards, rows_per_shard, batch_size) -> None:
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if compression not in COMPRESSIONS:
+        raise UsageError(f"unknown compression {compression!r}; expected one of {', '.join(COMPRESSIONS)}")
+    if fmt == "csv":
+        if compression == "zlib":
+            raise UsageError("CSV shards can be compressed with gzip only")
+        schema.csv_columns()  # raises when a feature cannot be a CSV column
+    if num_shards is not None and rows_per_shard is not None:
+        raise UsageError("give --num-shards or --rows-per-shard, not both")
+    for name, value in (("num_shards", num_shards), ("rows_per_shard", rows_per_shard),
+                        ("batch_size", batch_size)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise UsageError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists():
+        if not out.is_dir():
+            raise UsageError(f"output {out} exists and is not a folder")
+        if any(out.iterdir()) and not overwrite:
+            raise UsageError(f"output folder {out} is not empty; pass --overwrite to replace it")
+
+
+def _commit(tmp: Path, out: Path) -> None:
+    """Move the finished folder into place; an existing ``out`` is replaced only after this succeeds."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        out.rename(old)
+    try:
+        tmp.rename(out)
+    except OSError:
+        if old is not None:
+            old.rename(out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _describe(source: Any) -> list[str]:
+    if isinstance(source, (str, os.PathLike)):
+        return [os.fspath(source)]
+    if isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source):
+        return [os.fspath(s) for s in source]
+    return [f"<{type(source).__name__}>"]
+
+
+def _bar(enabled: bool, desc: str, unit: str, total: int | None = None):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=f" {unit}", unit_scale=True, disable=not enabled, leave=False,
+                dynamic_ncols=True)

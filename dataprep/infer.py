@@ -1,0 +1,160 @@
+"""Schema inference: one streaming pass over a source picks dtypes, defaults and vocabularies.
+
+Text columns (CSV) are tried as int64, then float, then string, promoting when a batch does not parse.
+Columns with blanks get a default (the mean for numbers, the most frequent value for categoricals, "" for
+free text). Strings with few distinct values become categoricals with a vocabulary ordered by frequency.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import SourceError, UsageError
+from .schema import Feature, Schema
+from .sources import iter_batches
+
+MAX_TRACKED = 1000  # distinct values remembered per column
+
+
+@dataclass
+class _ColumnStats:
+    kind: str = "int"  # int -> float -> string, or a fixed Arrow-derived dtype
+    shape: tuple = ()
+    count: int = 0
+    missing: int = 0
+    total: float = 0.0
+    numeric: int = 0
+    values: Counter | None = field(default_factory=Counter)
+
+    def track(self, arr: pa.Array) -> None:
+        if self.values is None:
+            return
+        counts = pc.value_counts(pc.drop_null(arr))
+        for item in counts.to_pylist():
+            self.values[item["values"]] += item["counts"]
+        if len(self.values) > MAX_TRACKED:
+            self.values = None
+
+
+def infer_schema(source: Any, label: Sequence[str] | str | None = None, weight: str | None = None,
+                 max_categories: int = 50, name: str = "") -> Schema:
+    """Infer a schema from ``source`` (any input :func:`dataprep.convert` accepts)."""
+    labels = [label] if isinstance(label, str) else list(label or [])
+    stats: dict[str, _ColumnStats] = {}
+    rows = 0
+    for batch in iter_batches(source):
+        for col, arr in batch.columns.items():
+            st = stats.setdefault(col, _ColumnStats())
+            _observe(st, arr, col)
+        rows += batch.num_rows
+    if not stats:
+        raise SourceError("source has no columns")
+    for col in labels + ([weight] if weight else []):
+        if col not in stats:
+            raise UsageError(f"--label/--weight column {col!r} is not in the source; it has {', '.join(stats)}")
+    features = []
+    used: set[str] = set()
+    for col, st in stats.items():
+        fname = _feature_name(col, used)
+        role = "label" if col in labels else "weight" if col == weight else "feature"
+        features.append(_feature(fname, col, st, role, max_categories))
+    return Schema(features=tuple(features), name=name,
+                  description=f"inferred from {rows} rows")
+
+
+def _observe(st: _ColumnStats, arr, col: str) -> None:
+    if isinstance(arr, np.ndarray):
+        if arr.ndim > 1:
+            st.kind = "float" if arr.dtype.kind == "f" else "int" if arr.dtype.kind in "iub" else "string"
+            st.kind = "uint8" if arr.dtype == np.uint8 and arr.ndim >= 3 else st.kind
+            st.shape = tuple(arr.shape[1:])
+            st.count += len(arr)
+            st.values = None
+            return
+        arr = pa.array(arr.astype(object) if arr.dtype.kind in "US" else arr)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    t = arr.type
+    st.count += len(arr)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        inner = t.value_type
+        st.kind = "float" if pa.types.is_floating(inner) else "int" if pa.types.is_integer(inner) else "string"
+        st.shape = (t.list_size,) if pa.types.is_fixed_size_list(t) else (None,)
+        st.values = None
+        return
+    st.missing += arr.null_count
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        text = pc.utf8_trim_whitespace(arr)
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        st.missing += text.null_count - arr.null_count
+        for kind, target in (("int", pa.int64()), ("float", pa.float64())):
+            if st.kind == kind:
+                try:
+                    _numbers(st, pc.cast(text, target))
+                    break
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    st.kind = "float" if kind == "int" else "string"
+        st.track(text)
+        return
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        st.kind, st.values = "bytes", None
+    elif pa.types.is_floating(t):
+        st.kind = "float"
+        _numbers(st, arr)
+    elif pa.types.is_integer(t) or pa.types.is_boolean(t):
+        st.kind = "float" if st.kind == "float" else "int"
+        _numbers(st, pc.cast(arr, pa.int64()))
+    elif pa.types.is_null(t):
+        pass
+    else:
+        raise SourceError(f"column {col!r}: unsupported type {t}")
+
+
+def _numbers(st: _ColumnStats, arr: pa.Array) -> None:
+    valid = pc.drop_null(arr)
+    if len(valid):
+        st.total += float(pc.sum(pc.cast(valid, pa.float64())).as_py())
+        st.numeric += len(valid)
+
+
+def _feature_name(col: str, used: set[str]) -> str:
+    name = re.sub(r"\W", "_", col.strip()) or "column"
+    if name[0].isdigit():
+        name = "_" + name
+    base, i = name, 2
+    while name in used:
+        name, i = f"{base}_{i}", i + 1
+    used.add(name)
+    return name
+
+
+def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: int) -> Feature:
+    source = None if name == col else col
+    kind = "float" if st.count == st.missing and st.kind == "int" else st.kind  # all blank: nothing to go on
+    dtype = {"int": "int64", "float": "float32", "string": "string", "bytes": "bytes", "uint8": "uint8"}[kind]
+    default = None
+    vocabulary = None
+    nullable = st.missing > 0
+    if dtype == "string" and st.values is not None and st.shape == ():
+        distinct = len(st.values)
+        if 0 < distinct <= max_categories and distinct <= max(2, 0.5 * (st.count - st.missing)):
+            vocabulary = tuple(v for v, _ in sorted(st.values.items(), key=lambda kv: (-kv[1], kv[0])))
+    if nullable:
+        mean = st.total / st.numeric if st.numeric else 0.0
+        if dtype == "float32":
+            default = float(f"{mean:.6g}")
+        elif dtype == "int64":
+            default = int(round(mean))
+        elif dtype == "string":
+            default = vocabulary[0] if vocabulary else ""
+        elif dtype == "bytes":
+            default = ""
+    desc = f"{st.missing} of {st.count} values missing" if nullable else ""
+    return Feature(name=name, dtype=dtype, shape=st.shape, source=source, default=default, role=role,
+                   vocabulary=vocabulary, description=desc)

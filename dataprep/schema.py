@@ -1,0 +1,451 @@
+"""The schema: every feature's source, dtype, shape, default, role and group, in one validated object.
+
+It is the only place that maps dtypes. The encoder's storage layout, the manifest's description of the
+shards, the CSV header and record defaults, and TensorFlow's parse spec are all derived from it here, so
+they cannot drift apart.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import yaml
+
+from .errors import SchemaError
+
+DTYPES = ("float32", "int64", "string", "bytes", "uint8")
+ROLES = ("feature", "label", "weight")
+GROUPS = ("wide", "deep", "both")
+OOV_POLICIES = ("error", "bucket", "keep")
+OOV_TOKEN = "[UNK]"
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# dtype -> (how the Example stores it, the numpy dtype of one element)
+STORED_AS = {"float32": "float", "int64": "int64", "string": "bytes", "bytes": "bytes", "uint8": "bytes"}
+NUMPY_DTYPE = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8}
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+_FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "default", "role", "group", "vocabulary",
+                 "oov", "allow_nan", "description"}
+_SCHEMA_KEYS = {"name", "description", "features", "version"}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One feature of a record.
+
+    ``shape`` is ``()`` for a scalar, ``(k, ...)`` for a fixed tensor, and ``(None, k, ...)`` for a
+    variable-length list (``(None,)``) or a ragged list of fixed-size rows. ``source`` names the input column
+    (or a list of scalar columns stacked in order); ``select`` takes a ``start:stop`` slice of the last axis
+    of an array-valued source column, as in the seed's ``x[:, :5]``.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple = ()
+    source: str | tuple[str, ...] | None = None
+    select: tuple[int, int] | None = None
+    default: Any = None
+    role: str = "feature"
+    group: str | None = None
+    vocabulary: tuple[str, ...] | None = None
+    oov: str = "error"
+    allow_nan: bool = True
+    description: str = ""
+
+    # --- derived layout -------------------------------------------------------------------------------------
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The input column names this feature reads."""
+        if self.source is None:
+            return (self.name,)
+        return self.source if isinstance(self.source, tuple) else (self.source,)
+
+    @property
+    def is_fixed(self) -> bool:
+        return all(d is not None for d in self.shape)
+
+    @property
+    def kind(self) -> str:
+        """How the Example holds it: ``fixed`` (known element count), ``varlen`` or ``ragged`` ([None, k...])."""
+        if self.is_fixed:
+            return "fixed"
+        return "varlen" if len(self.shape) == 1 else "ragged"
+
+    @property
+    def inner_size(self) -> int:
+        """Elements per row of the variable dimension (1 for ``[None]``); the whole size when fixed."""
+        dims = self.shape if self.is_fixed else self.shape[1:]
+        return int(math.prod(dims))
+
+    @property
+    def stored_dtype(self) -> str:
+        """The ``tf.train.Feature`` list kind: ``float``, ``int64`` or ``bytes``."""
+        return STORED_AS[self.dtype]
+
+    @property
+    def encoding(self) -> str:
+        """``raw_uint8``: the whole pixel array is one bytes value; ``utf8``: text; ``none`` otherwise."""
+        return {"uint8": "raw_uint8", "string": "utf8"}.get(self.dtype, "none")
+
+    @property
+    def elements_per_record(self) -> int | None:
+        """How many list entries one Example holds for this feature, or None when variable."""
+        if self.encoding == "raw_uint8":
+            return 1
+        return self.inner_size if self.is_fixed else None
+
+    def filled_default(self) -> Any:
+        """The default as a flat list of stored values (one per element), or None when there is none."""
+        if self.default is None:
+            return None
+        if self.encoding == "raw_uint8":
+            vals = self.default if isinstance(self.default, list) else [self.default] * self.inner_size
+            return [bytes(bytearray(vals))]
+        if isinstance(self.default, list):
+            return list(self.default)
+        return [self.default] * self.inner_size
+
+    def storage(self) -> dict:
+        """How this feature sits in each ``tf.train.Example``: enough for any TensorFlow user to parse it."""
+        out = {
+            "key": self.name,
+            "kind": self.kind,
+            "stored_dtype": self.stored_dtype,
+            "shape": list(self.shape),
+            "encoding": self.encoding,
+            "elements_per_record": self.elements_per_record,
+        }
+        if self.default is not None:
+            out["default"] = self.filled_default() if self.encoding != "raw_uint8" else self.default
+        return out
+
+    def to_dict(self) -> dict:
+        """The feature as it is written in a schema file, leaving out what is at its default."""
+        d: dict[str, Any] = {"name": self.name}
+        if self.source is not None:
+            d["source"] = list(self.source) if isinstance(self.source, tuple) else self.source
+        if self.select is not None:
+            d["select"] = f"{self.select[0]}:{self.select[1]}"
+        d["dtype"] = self.dtype
+        d["shape"] = list(self.shape)
+        if self.default is not None:
+            d["default"] = self.default
+        if self.role != "feature":
+            d["role"] = self.role
+        if self.group is not None:
+            d["group"] = self.group
+        if self.vocabulary is not None:
+            d["vocabulary"] = list(self.vocabulary)
+            d["oov"] = self.oov
+        if not self.allow_nan:
+            d["allow_nan"] = False
+        if self.description:
+            d["description"] = self.description
+        return d
+
+
+@dataclass(frozen=True)
+class Schema:
+    """An ordered, validated set of features; build it with :func:`load_schema` or :meth:`from_dict`."""
+
+    features: tuple[Feature, ...]
+    name: str = ""
+    description: str = ""
+    _by_name: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({f.name: f for f in self.features})
+
+    def __getitem__(self, name: str) -> Feature:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise SchemaError(f"schema has no feature {name!r}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __iter__(self):
+        return iter(self.features)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def labels(self) -> list[Feature]:
+        return [f for f in self.features if f.role == "label"]
+
+    @property
+    def inputs(self) -> list[Feature]:
+        return [f for f in self.features if f.role == "feature"]
+
+    @property
+    def source_columns(self) -> list[str]:
+        """Every input column some feature reads, in first-use order."""
+        return list(dict.fromkeys(c for f in self.features for c in f.sources))
+
+    def with_features(self, features: Iterable[Feature]) -> Schema:
+        return replace(self, features=tuple(features), _by_name={})
+
+    # --- derived views --------------------------------------------------------------------------------------
+    def storage(self) -> dict:
+        return {f.name: f.storage() for f in self.features}
+
+    def csv_columns(self) -> list[tuple[str, Feature, int]]:
+        """CSV header layout: (column name, feature, flat element index); fixed tensors take one column each."""
+        cols = []
+        for f in self.features:
+            if not f.is_fixed:
+                raise SchemaError(f"feature {f.name!r}: shape {list(f.shape)} is variable-length; "
+                                  "CSV holds fixed shapes only, use --format tfrecord")
+            if f.dtype == "bytes":
+                raise SchemaError(f"feature {f.name!r}: dtype bytes cannot be stored in CSV text; "
+                                  "use --format tfrecord")
+            n = f.inner_size
+            cols += [(f.name, f, 0)] if f.shape == () else [(f"{f.name}_{i}", f, i) for i in range(n)]
+        return cols
+
+    def parse_spec(self) -> dict:
+        """The ``tf.io.parse_example`` spec for these features (imports TensorFlow)."""
+        import tensorflow as tf
+
+        tf_dtype = {"float": tf.float32, "int64": tf.int64, "bytes": tf.string}
+        spec = {}
+        for f in self.features:
+            dt = tf_dtype[f.stored_dtype]
+            if f.encoding == "raw_uint8":
+                spec[f.name] = tf.io.FixedLenFeature([], tf.string, default_value=f.filled_default()[0]
+                                                     if f.default is not None else None)
+            elif f.is_fixed:
+                default = f.filled_default()
+                spec[f.name] = tf.io.FixedLenFeature(list(f.shape), dt, default_value=default)
+            else:
+                parts = [tf.io.RaggedFeature.UniformRowLength(d) for d in f.shape[1:]]
+                spec[f.name] = tf.io.RaggedFeature(dt, partitions=parts[::-1] if parts else (),
+                                                   row_splits_dtype=tf.int64)
+        return spec
+
+    # --- (de)serialisation ----------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"version": 1}
+        if self.name:
+            d["name"] = self.name
+        if self.description:
+            d["description"] = self.description
+        d["features"] = [f.to_dict() for f in self.features]
+        return d
+
+    def save(self, path: str | Path, header: str = "") -> None:
+        """Write as YAML (or JSON when the name ends in .json)."""
+        path = Path(path)
+        if path.suffix == ".json":
+            path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            return
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=None,
+                              width=110)
+        path.write_text(header + text, encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, data: Mapping, origin: str = "schema") -> Schema:
+        """Validate a parsed schema document; errors name the origin, the feature and its line when known."""
+        if not isinstance(data, Mapping):
+            raise SchemaError(f"{origin}: expected a mapping with a 'features' list, got {type(data).__name__}")
+        unknown = set(data) - _SCHEMA_KEYS
+        if unknown:
+            raise SchemaError(f"{origin}{_at(data)}: unknown key(s) {sorted(unknown)}; "
+                              f"allowed: {sorted(_SCHEMA_KEYS)}")
+        feats = data.get("features")
+        if not isinstance(feats, list) or not feats:
+            raise SchemaError(f"{origin}{_at(data)}: 'features' must be a non-empty list")
+        features = []
+        seen: dict[str, int] = {}
+        for i, raw in enumerate(feats):
+            feat = _parse_feature(raw, f"{origin}{_at(raw)}: feature #{i + 1}")
+            if feat.name in seen:
+                raise SchemaError(f"{origin}{_at(raw)}: duplicate feature name {feat.name!r} "
+                                  f"(also feature #{seen[feat.name] + 1})")
+            seen[feat.name] = i
+            features.append(feat)
+        return cls(features=tuple(features), name=str(data.get("name") or ""),
+                   description=str(data.get("description") or ""))
+
+
+# --- loading ------------------------------------------------------------------------------------------------
+class _LineDict(dict):
+    """A mapping that remembers the line it started on in the YAML file, for error messages."""
+
+    line: int | None = None
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _LineDict:
+    d = _LineDict(loader.construct_mapping(node, deep=True))
+    d.line = node.start_mark.line + 1
+    return d
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _at(obj: Any) -> str:
+    line = getattr(obj, "line", None)
+    return f" line {line}" if line else ""
+
+
+def load_schema(path: str | Path | Mapping | Schema) -> Schema:
+    """Load and validate a schema from a YAML or JSON file (or pass through a dict / Schema)."""
+    if isinstance(path, Schema):
+        return path
+    if isinstance(path, Mapping):
+        return Schema.from_dict(path)
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SchemaError(f"schema file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SchemaError(f"cannot read schema file {path}: {e}") from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SchemaError(f"{path} line {e.lineno}: invalid JSON: {e.msg}") from None
+    else:
+        try:
+            data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            where = f" line {mark.line + 1}" if mark else ""
+            raise SchemaError(f"{path}{where}: invalid YAML: {e.problem or e.context}") from None
+        except yaml.YAMLError as e:
+            raise SchemaError(f"{path}: invalid YAML: {e}") from None
+    return Schema.from_dict(data, origin=str(path))
+
+
+# --- feature validation -------------------------------------------------------------------------------------
+def _parse_feature(raw: Any, where: str) -> Feature:
+    if not isinstance(raw, Mapping):
+        raise SchemaError(f"{where}: expected a mapping, got {raw!r}")
+    unknown = set(raw) - _FEATURE_KEYS
+    name = raw.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise SchemaError(f"{where}: 'name' must be an identifier (letters, digits, _), got {name!r}")
+    where = f"{where} {name!r}"
+    if unknown:
+        raise SchemaError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_FEATURE_KEYS)}")
+
+    dtype = raw.get("dtype")
+    if dtype not in DTYPES:
+        raise SchemaError(f"{where}: unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
+    shape = _parse_shape(raw.get("shape", []), where)
+    if dtype == "uint8" and None in shape:
+        raise SchemaError(f"{where}: uint8 arrays need a fixed shape such as [8, 8, 1]")
+
+    source = raw.get("source")
+    if isinstance(source, list):
+        if not source or not all(isinstance(s, str) and s for s in source):
+            raise SchemaError(f"{where}: 'source' list must hold column names")
+        if len(shape) != 1 or shape[0] != len(source):
+            raise SchemaError(f"{where}: a source list of {len(source)} columns needs shape [{len(source)}]")
+        source = tuple(source)
+    elif source is not None and (not isinstance(source, str) or not source):
+        raise SchemaError(f"{where}: 'source' must be a column name or a list of them")
+
+    select = _parse_select(raw.get("select"), shape, where)
+    role = raw.get("role", "feature")
+    if role not in ROLES:
+        raise SchemaError(f"{where}: unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    group = raw.get("group")
+    if group is not None and group not in GROUPS:
+        raise SchemaError(f"{where}: unknown group {group!r}; expected one of {', '.join(GROUPS)}")
+    if group is not None and role != "feature":
+        raise SchemaError(f"{where}: only role 'feature' can belong to a group, this one is a {role}")
+
+    vocabulary = raw.get("vocabulary")
+    oov = raw.get("oov", "error")
+    if vocabulary is not None:
+        if dtype != "string":
+            raise SchemaError(f"{where}: a vocabulary needs dtype string, not {dtype}")
+        if not isinstance(vocabulary, list) or not all(isinstance(v, str) for v in vocabulary):
+            raise SchemaError(f"{where}: 'vocabulary' must be a list of strings")
+        if len(set(vocabulary)) != len(vocabulary):
+            raise SchemaError(f"{where}: 'vocabulary' has duplicate entries")
+        vocabulary = tuple(vocabulary)
+    if oov not in OOV_POLICIES:
+        raise SchemaError(f"{where}: unknown oov policy {oov!r}; expected one of {', '.join(OOV_POLICIES)}")
+    allow_nan = raw.get("allow_nan", True)
+    if not isinstance(allow_nan, bool):
+        raise SchemaError(f"{where}: 'allow_nan' must be true or false")
+
+    feat = Feature(name=name, dtype=dtype, shape=shape, source=source, select=select, role=role, group=group,
+                   vocabulary=vocabulary, oov=oov, allow_nan=allow_nan,
+                   description=str(raw.get("description") or ""))
+    default = _check_default(raw.get("default"), feat, where)
+    if default is not None and vocabulary is not None and oov == "error" and default not in vocabulary:
+        raise SchemaError(f"{where}: default {default!r} is not in the vocabulary")
+    return replace(feat, default=default)
+
+
+def _parse_shape(shape: Any, where: str) -> tuple:
+    if not isinstance(shape, list):
+        raise SchemaError(f"{where}: 'shape' must be a list such as [], [8] or [null, 4], got {shape!r}")
+    for i, d in enumerate(shape):
+        if d is None:
+            if i != 0:
+                raise SchemaError(f"{where}: only the first dimension of a shape may be null, got {shape}")
+        elif isinstance(d, bool) or not isinstance(d, int) or d <= 0:
+            raise SchemaError(f"{where}: shape dimensions must be positive integers or null, got {shape}")
+    return tuple(shape)
+
+
+def _parse_select(select: Any, shape: tuple, where: str) -> tuple[int, int] | None:
+    if select is None:
+        return None
+    m = re.fullmatch(r"\s*(\d*)\s*:\s*(\d+)\s*", str(select))
+    if not m:
+        raise SchemaError(f"{where}: 'select' must be a slice 'start:stop' of the source's last axis")
+    start, stop = int(m.group(1) or 0), int(m.group(2))
+    if stop <= start:
+        raise SchemaError(f"{where}: 'select' {select!r} is empty")
+    if len(shape) != 1 or shape[0] != stop - start:
+        raise SchemaError(f"{where}: 'select' {select!r} takes {stop - start} columns, so shape must be "
+                          f"[{stop - start}], got {list(shape)}")
+    return start, stop
+
+
+def _check_default(default: Any, feat: Feature, where: str) -> Any:
+    """Validate the default against the dtype; a scalar applies to every element of a fixed shape."""
+    if default is None:
+        return None
+    if not feat.is_fixed:
+        raise SchemaError(f"{where}: variable-length features take no default (missing means an empty list)")
+    values = default if isinstance(default, list) else [default]
+    if isinstance(default, list) and len(values) != feat.inner_size:
+        raise SchemaError(f"{where}: default has {len(values)} values, shape {list(feat.shape)} needs "
+                          f"{feat.inner_size} (or give one scalar)")
+    for v in values:
+        ok = {
+            "float32": isinstance(v, (int, float)) and not isinstance(v, bool),
+            "int64": isinstance(v, int) and not isinstance(v, bool) and INT64_MIN <= v <= INT64_MAX,
+            "uint8": isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255,
+            "string": isinstance(v, str),
+            "bytes": isinstance(v, str),
+        }[feat.dtype]
+        if not ok:
+            raise SchemaError(f"{where}: default {v!r} is not a valid {feat.dtype} value")
+    if feat.dtype == "float32":
+        values = [float(v) for v in values]
+    return values if isinstance(default, list) else values[0]

@@ -1,0 +1,233 @@
+"""Every input kind as one stream of column batches with bounded memory.
+
+Paths (CSV, optionally compressed; Parquet; ``.npz``), lists and globs of them, folders, pandas DataFrames,
+pyarrow Tables and dicts of numpy arrays all come out as :class:`~dataprep.columns.Batch` objects: Arrow or
+numpy columns plus the file and row they came from, so later errors can name them.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import os
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .columns import Batch
+from .errors import SourceError
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv", ".tsv.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+NPZ_SUFFIXES = (".npz",)
+DEFAULT_BATCH_ROWS = 65536
+CSV_BLOCK_BYTES = 4 << 20
+
+
+def iter_batches(source: Any, columns: Sequence[str] | None = None, binary_columns: Sequence[str] = (),
+                 batch_size: int = DEFAULT_BATCH_ROWS) -> Iterator[Batch]:
+    """Yield column batches of ``columns`` (all when None) from any supported source.
+
+    Text inputs (CSV) give string columns, or binary for ``binary_columns``; the schema-driven conversion
+    parses them, so a bad value is reported with its line. Typed inputs keep their types.
+    """
+    if isinstance(source, (str, os.PathLike)) or _is_path_list(source):
+        for path in expand_paths(source):
+            yield from _file_batches(path, columns, set(binary_columns), batch_size)
+    elif isinstance(source, dict):
+        yield from _numpy_batches(source, columns, "<arrays>", batch_size)
+    elif isinstance(source, pa.Table):
+        yield from _table_batches(source, columns, "<Table>", batch_size)
+    elif isinstance(source, pa.RecordBatch):
+        yield from _table_batches(pa.Table.from_batches([source]), columns, "<RecordBatch>", batch_size)
+    elif _is_dataframe(source):
+        try:
+            table = pa.Table.from_pandas(source, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as e:
+            raise SourceError(f"<DataFrame>: cannot convert to Arrow: {e}") from None
+        yield from _table_batches(table, columns, "<DataFrame>", batch_size)
+    else:
+        raise SourceError(f"unsupported source {type(source).__name__}: give a path, a list or glob of paths, "
+                          "a pandas DataFrame, a pyarrow Table or a dict of numpy arrays")
+
+
+def expand_paths(source: Any) -> list[Path]:
+    """Files named by a path, a glob, a folder (its data files) or a list of those, in a stable order."""
+    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    paths: list[Path] = []
+    for item in items:
+        text = os.fspath(item)
+        if any(ch in text for ch in "*?["):
+            found = sorted(glob.glob(text, recursive=True))
+            if not found:
+                raise SourceError(f"no files match {text}")
+            paths += [Path(p) for p in found]
+        elif os.path.isdir(text):
+            found = sorted(p for p in Path(text).rglob("*") if p.is_file() and _kind(p) is not None)
+            if not found:
+                raise SourceError(f"{text}: folder holds no CSV, Parquet or .npz files")
+            paths += found
+        elif not os.path.exists(text):
+            raise SourceError(f"input not found: {text}")
+        else:
+            paths.append(Path(text))
+    for p in paths:
+        if _kind(p) is None:
+            raise SourceError(f"{p}: unknown input type; expected one of "
+                              f"{', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES + NPZ_SUFFIXES)}")
+    return paths
+
+
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    for kind, suffixes in (("csv", CSV_SUFFIXES), ("parquet", PARQUET_SUFFIXES), ("npz", NPZ_SUFFIXES)):
+        if name.endswith(suffixes):
+            return kind
+    return None
+
+
+def _is_path_list(source: Any) -> bool:
+    return isinstance(source, (list, tuple)) and bool(source) and \
+        all(isinstance(s, (str, os.PathLike)) for s in source)
+
+
+def _is_dataframe(obj: Any) -> bool:
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns") and hasattr(obj, "to_numpy")
+
+
+def _check_columns(origin: str, have: Sequence[str], want: Sequence[str] | None) -> list[str]:
+    if want is None:
+        return list(have)
+    missing = [c for c in want if c not in have]
+    if missing:
+        shown = ", ".join(list(have)[:20]) + (" ..." if len(have) > 20 else "")
+        raise SourceError(f"{origin}: column(s) {', '.join(map(repr, missing))} not found; it has: {shown}")
+    return list(want)
+
+
+# --- files ----------------------------------------------------------------------------------------------------
+def _file_batches(path: Path, columns, binary: set, batch_size: int) -> Iterator[Batch]:
+    kind = _kind(path)
+    try:
+        if kind == "csv":
+            yield from _csv_batches(path, columns, binary)
+        elif kind == "parquet":
+            yield from _parquet_batches(path, columns, batch_size)
+        else:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            yield from _numpy_batches(arrays, columns, str(path), batch_size)
+    except PermissionError as e:
+        raise SourceError(f"{path}: cannot read: {e.strerror}") from None
+    except (pa.ArrowInvalid, OSError, ValueError) as e:
+        if isinstance(e, SourceError):
+            raise
+        raise SourceError(f"{path}: cannot read {kind}: {_first_line(e)}") from None
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def csv_header(path: Path) -> list[str]:
+    """The header row of a CSV file (decompressing by extension), parsed with CSV quoting rules."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        head = stream.read(1 << 20)
+    if not head.strip():
+        raise SourceError(f"{path}: empty file")
+    text = head.decode("utf-8", errors="replace")
+    row = next(csv.reader(io.StringIO(text), delimiter="\t" if ".tsv" in path.name else ","), None)
+    if not row:
+        raise SourceError(f"{path}: no header row")
+    return row
+
+
+class _CsvLines:
+    """Maps a data row index to its physical line number (quoted fields may span lines); error path only."""
+
+    def __init__(self, path: Path, delimiter: str):
+        self.path, self.delimiter = path, delimiter
+
+    def __call__(self, row: int) -> int:
+        with pa.input_stream(str(self.path), compression="detect") as stream:
+            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+            reader = csv.reader(text, delimiter=self.delimiter)
+            next(reader, None)
+            start = reader.line_num + 1
+            r = -1
+            for rec in reader:
+                if rec:
+                    r += 1
+                    if r == row:
+                        return start
+                start = reader.line_num + 1
+        return start
+
+
+def _csv_batches(path: Path, columns, binary: set) -> Iterator[Batch]:
+    delimiter = "\t" if ".tsv" in path.name.lower() else ","
+    header = csv_header(path)
+    dupes = {c for c in header if header.count(c) > 1}
+    wanted = _check_columns(str(path), header, columns)
+    if dupes & set(wanted):
+        raise SourceError(f"{path}: header names column(s) {sorted(dupes & set(wanted))} more than once")
+    types = {c: (pa.binary() if c in binary else pa.string()) for c in wanted}
+    reader = pacsv.open_csv(
+        str(path),
+        read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types=types, null_values=[""],
+                                             strings_can_be_null=True, quoted_strings_can_be_null=False),
+    )
+    line_of = _CsvLines(path, delimiter)
+    start = 0
+    while True:
+        try:
+            rb = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as e:
+            raise SourceError(f"{path}: malformed CSV after row {start}: {_first_line(e)}") from None
+        cols = {name: rb.column(i) for i, name in enumerate(rb.schema.names)}
+        yield Batch(cols, rb.num_rows, str(path), start, line_of)
+        start += rb.num_rows
+
+
+def _parquet_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
+    pf = pq.ParquetFile(str(path))
+    wanted = _check_columns(str(path), pf.schema_arrow.names, columns)
+    start = 0
+    for rb in pf.iter_batches(batch_size=batch_size, columns=wanted):
+        yield Batch({n: rb.column(i) for i, n in enumerate(rb.schema.names)}, rb.num_rows, str(path), start)
+        start += rb.num_rows
+
+
+# --- in-memory ----------------------------------------------------------------------------------------------
+def _table_batches(table: pa.Table, columns, origin: str, batch_size: int) -> Iterator[Batch]:
+    names = [str(c) for c in table.column_names]
+    wanted = _check_columns(origin, names, columns)
+    table = table.select(wanted)
+    start = 0
+    for rb in table.to_batches(max_chunksize=batch_size):
+        yield Batch({n: rb.column(i) for i, n in enumerate(wanted)}, rb.num_rows, origin, start)
+        start += rb.num_rows
+
+
+def _numpy_batches(arrays: dict, columns, origin: str, batch_size: int) -> Iterator[Batch]:
+    names = [str(k) for k in arrays]
+    wanted = _check_columns(origin, names, columns)
+    arrs = {c: np.asarray(arrays[c]) if not isinstance(arrays[c], np.ndarray) else arrays[c] for c in wanted}
+    lengths = {c: (len(a) if a.ndim else None) for c, a in arrs.items()}
+    if any(v is None for v in lengths.values()):
+        raise SourceError(f"{origin}: array(s) {[c for c, v in lengths.items() if v is None]} are 0-d; "
+                          "each array needs one entry per row")
+    if len(set(lengths.values())) > 1:
+        raise SourceError(f"{origin}: arrays have different numbers of rows: {lengths}")
+    n = next(iter(lengths.values()), 0)
+    for start in range(0, n, batch_size):
+        stop = min(n, start + batch_size)
+        yield Batch({c: a[start:stop] for c, a in arrs.items()}, stop - start, origin, start)
