@@ -59,6 +59,8 @@ def main(debug: bool) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split and shuffle.")
 @click.option("--shuffle/--no-shuffle", default=True, show_default=True,
               help="Shuffle records within each split (seeded).")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="Bad rows: stop at the first (naming file, line, column), or set them aside and count them.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Threads writing shards (default: number of cores).")
@@ -68,13 +70,13 @@ def main(debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_handle_errors
 def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by, seed,
-            shuffle, overwrite, workers, batch_size, quiet, as_json):
+            shuffle, on_error, overwrite, workers, batch_size, quiet, as_json):
     """Convert SOURCE files (CSV, Parquet, .npz; globs and folders too) into shards under --out."""
     from .convert import convert as run_convert
 
     summary = run_convert(list(source) if len(source) > 1 else source[0], schema_path, out, format=fmt,
                           compression=compression, num_shards=num_shards, rows_per_shard=rows_per_shard,
-                          split=split_spec, split_by=split_by, seed=seed, shuffle=shuffle, overwrite=overwrite,
+                          split=split_spec, split_by=split_by, seed=seed, shuffle=shuffle, on_error=on_error, overwrite=overwrite,
                           batch_size=batch_size, workers=workers, progress=not quiet and not as_json)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
@@ -85,6 +87,9 @@ def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_sha
                    f"({rate:,.0f} rows/s) -> {summary.out}")
         for name, count in summary.splits.items():
             click.echo(f"  {name:<10} {count:>12,} records")
+        if summary.rows_set_aside:
+            reasons = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.set_aside_by_reason.items()))
+            click.echo(f"  set aside  {summary.rows_set_aside:>12,} rows ({reasons})")
 
 
 @main.group()

@@ -2,13 +2,14 @@
 
 A :class:`Column` holds the flat element values of one feature for a batch of records and the row splits
 that say which elements belong to which record, so fixed, variable-length and ragged features share one
-layout. ``to_columns`` builds them from a source batch as the schema says, and is the only place where
-input values are checked: every error names the origin, the row and the column.
+layout. :func:`to_columns` builds them from a source batch as the schema says. It is the only place where
+input values are checked, and it checks whole columns at once: every bad row is found, with a reason and a
+message naming the origin, line or row, and column, so a policy can fail on the first or set them aside.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Union
+from dataclasses import dataclass, field, replace
+from typing import Callable, Union
 
 import numpy as np
 import pyarrow as pa
@@ -19,6 +20,8 @@ from .ragged import Ragged
 from .schema import NUMPY_DTYPE, OOV_TOKEN, Feature, Schema
 
 Values = Union[np.ndarray, Ragged]
+_INT_RE = r"^[+-]?[0-9]+$"
+_FLOAT_RE = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)$"
 
 
 @dataclass(frozen=True)
@@ -47,31 +50,68 @@ class Batch:
     num_rows: int
     origin: str  # file path, or a description such as "<DataFrame>"
     row_start: int  # 0-based index of the first row within the origin
-    line_of: object = None  # callable(row index within origin) -> line number, for text sources
-    rows: np.ndarray | None = None  # batch position -> row within the batch, when positions are elements
-
-    def rows_index(self) -> np.ndarray:
-        return self.rows if self.rows is not None else np.arange(self.num_rows, dtype=np.int64)
+    line_of: Callable[[int], int] | None = None  # row index within origin -> line number (text sources)
 
     def where(self, row: int, column: str | None = None) -> str:
-        """'file, line L (row R), column C' for error messages; ``row`` is a position in this batch."""
-        r = self.row_start + (int(self.rows[row]) if self.rows is not None else row)
+        """'file, line L (row R), column C' for messages; ``row`` is a row of this batch."""
+        r = self.row_start + row
         loc = f"{self.origin}, row {r + 1}"
         if self.line_of is not None:
             loc = f"{self.origin}, line {self.line_of(r)} (row {r + 1})"
         return loc + (f", column {column!r}" if column else "")
 
 
-def to_columns(batch: Batch, schema: Schema) -> dict[str, Column]:
-    """Convert a source batch into one :class:`Column` per feature, filling defaults and checking values."""
-    return {f.name: _feature_column(batch, f) for f in schema.features}
+@dataclass(frozen=True)
+class Problem:
+    """Rows of a batch that cannot be stored, for one reason in one column."""
+
+    reason: str  # a short key: unparseable, missing, not_finite, out_of_range, not_in_vocabulary, ...
+    column: str
+    rows: np.ndarray  # sorted unique row positions within the batch
+    message: str  # the first bad row, described for a person (location included)
+
+
+@dataclass
+class _Checks:
+    """Collects problems while one batch is converted; positions may be elements mapped to rows."""
+
+    batch: Batch
+    problems: list[Problem] = field(default_factory=list)
+
+    def flag(self, bad: np.ndarray, column: str, reason: str, detail: Callable[[int], str],
+             rows: np.ndarray | None = None) -> None:
+        pos = np.flatnonzero(bad)
+        if not len(pos):
+            return
+        row_ids = np.unique(rows[pos]) if rows is not None else pos
+        first = int(pos[0])
+        row = int(rows[first]) if rows is not None else first
+        self.problems.append(Problem(reason, column, row_ids,
+                                     f"{self.batch.where(row, column)}: {detail(first)}"))
+
+
+def to_columns(batch: Batch, schema: Schema) -> tuple[dict[str, Column], list[Problem]]:
+    """Convert a source batch into one :class:`Column` per feature, filling defaults and checking values.
+
+    Bad values are replaced by placeholders and reported as problems, so the caller decides whether to
+    fail on the first or to drop the rows (and count them).
+    """
+    checks = _Checks(batch)
+    columns = {f.name: _feature_column(batch, f, checks) for f in schema.features}
+    return columns, checks.problems
+
+
+def first_error(problems: list[Problem]) -> DataError:
+    """The problem at the earliest row, as the error a fail-fast policy raises."""
+    first = min(problems, key=lambda p: int(p.rows[0]))
+    return DataError(first.message)
 
 
 # --- per feature ----------------------------------------------------------------------------------------------
-def _feature_column(batch: Batch, f: Feature) -> Column:
+def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
     n = batch.num_rows
     if isinstance(f.source, tuple):
-        parts = [_scalar_values(batch, f, c) for c in f.source]
+        parts = [_scalar_values(batch.columns[c], f, c, checks) for c in f.source]
         if isinstance(parts[0], Ragged):
             order = np.arange(n * len(parts)).reshape(len(parts), n).T.reshape(-1)
             values: Values = _concat_ragged(parts).take(order)
@@ -79,23 +119,29 @@ def _feature_column(batch: Batch, f: Feature) -> Column:
             values = np.stack(parts, axis=1).reshape(-1)
         return Column(values, np.arange(n + 1, dtype=np.int64) * len(parts))
 
-    col = batch.columns[f.sources[0]]
-    if f.shape == () or (f.is_fixed and _is_flat(col)):
+    column = f.sources[0]
+    col = batch.columns[column]
+    if f.shape == () or _is_flat(col):
         if f.shape != ():
-            raise DataError(f"{batch.where(0, f.sources[0])}: feature {f.name!r} needs shape {list(f.shape)} "
-                            "but the column holds scalars")
-        values = _scalar_values(batch, f, f.sources[0])
+            raise DataError(f"{batch.where(0, column)}: feature {f.name!r} needs shape {list(f.shape)} "
+                            "but the column holds one scalar per row")
+        values = _scalar_values(col, f, column, checks)
         if f.encoding == "raw_uint8":
             values = Ragged.from_matrix(values.reshape(n, 1))
         return Column(values, np.arange(n + 1, dtype=np.int64))
-    return _array_column(batch, f, col)
+    if isinstance(col, np.ndarray) and col.dtype != object:
+        return _dense_array_column(batch, f, col, checks)
+    return _list_column(batch, f, col, checks)
 
 
 def _is_flat(col) -> bool:
     if isinstance(col, np.ndarray):
         return col.ndim == 1 and col.dtype != object
-    return not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type)
-                or pa.types.is_fixed_size_list(col.type))
+    return not _is_list_type(col.type)
+
+
+def _is_list_type(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
 
 
 def _concat_ragged(parts: list[Ragged]) -> Ragged:
@@ -106,139 +152,164 @@ def _concat_ragged(parts: list[Ragged]) -> Ragged:
     return Ragged(data, offsets)
 
 
-def _scalar_values(batch: Batch, f: Feature, column: str) -> Values:
-    """One value per row from a scalar column, as the feature's element type, defaults filled."""
-    col = batch.columns[column]
-    if isinstance(col, np.ndarray) and col.ndim != 1:
-        raise DataError(f"{batch.where(0, column)}: feature {f.name!r} has shape {list(f.shape)} but the "
-                        f"array has shape {list(col.shape[1:])} per row")
-    arr = col if isinstance(col, pa.Array) else _numpy_to_arrow(col, batch, f, column)
+def _scalar_values(col, f: Feature, column: str, checks: _Checks, rows: np.ndarray | None = None,
+                   fill: bool = True) -> Values:
+    """One value per position of a flat column as the feature's element type; missing -> default."""
+    arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, f, column, checks)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     if f.stored_dtype == "bytes" and f.encoding != "raw_uint8":
-        return _text_values(arr, batch, f, column)
-    return _numeric_values(arr, batch, f, column)
+        return _text_values(arr, f, column, checks, rows, fill)
+    return _numeric_values(arr, f, column, checks, rows, fill)
 
 
-def _numpy_to_arrow(col: np.ndarray, batch: Batch, f: Feature, column: str) -> pa.Array:
+def _numpy_to_arrow(col: np.ndarray, f: Feature, column: str, checks: _Checks) -> pa.Array:
     if col.dtype.kind in "fiub":
         return pa.array(col)
     if col.dtype.kind in "US":
         return pa.array(col.astype(object))
-    if col.dtype == object:
-        try:
-            return pa.array(col, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-            raise DataError(f"{batch.where(0, column)}: feature {f.name!r}: values of mixed or unsupported "
-                            f"types ({e})") from None
-    raise DataError(f"{batch.where(0, column)}: feature {f.name!r}: numpy dtype {col.dtype} is not supported")
+    try:
+        return pa.array(col, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise DataError(f"{checks.batch.where(0, column)}: feature {f.name!r}: values of mixed or unsupported "
+                        f"types ({e})") from None
 
 
-def _fill(arr: pa.Array, batch: Batch, f: Feature, column: str) -> pa.Array:
-    """Replace missing values by the default, or fail naming the first missing row."""
+def _fill_missing(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows, fill: bool) -> pa.Array:
+    """Missing values take the default; without one (or inside lists) they are flagged."""
     if arr.null_count == 0:
         return arr
-    if f.default is None:
-        row = pc.index(pc.is_null(arr), True).as_py()
-        raise DataError(f"{batch.where(row, column)}: missing value and feature {f.name!r} has no default")
-    default = f.default if not isinstance(f.default, list) else f.default[0]
-    return pc.fill_null(arr, pa.scalar(default, arr.type) if not pa.types.is_null(arr.type)
-                        else pa.scalar(default))
+    missing = arr.is_null().to_numpy(zero_copy_only=False)
+    if fill and f.default is not None:
+        default = f.default[0] if isinstance(f.default, list) else f.default
+        return pc.fill_null(arr, pa.scalar(default, arr.type))
+    what = "missing value and feature has no default" if fill else "missing value inside a list"
+    checks.flag(missing, column, "missing", lambda i: f"{what} (feature {f.name!r})", rows)
+    return pc.fill_null(arr, pa.scalar("" if _is_text(arr.type) else 0, arr.type))
 
 
-def _numeric_values(arr: pa.Array, batch: Batch, f: Feature, column: str) -> np.ndarray:
-    target = NUMPY_DTYPE[f.dtype]
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) \
+        or pa.types.is_large_binary(t)
+
+
+def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows, fill: bool) -> np.ndarray:
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        arr = _parse_text_numbers(arr, batch, f, column)
+        arr = _parse_numbers(arr, f, column, checks, rows)
     elif pa.types.is_null(arr.type):
-        arr = pa.nulls(len(arr), pa.float64() if f.dtype == "float32" else pa.int64())
-    elif not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_boolean(arr.type)):
-        raise DataError(f"{batch.where(0, column)}: feature {f.name!r} is {f.dtype} but the column holds "
-                        f"{arr.type}")
-    arr = _fill(arr, batch, f, column)
-    if pa.types.is_boolean(arr.type):
+        arr = pa.nulls(len(arr), pa.float64())
+    elif pa.types.is_boolean(arr.type):
         arr = pc.cast(arr, pa.int64())
+    elif not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
+        raise DataError(f"{checks.batch.where(0, column)}: feature {f.name!r} is a {f.dtype} "
+                        f"{'scalar' if f.shape == () else 'element'} but the column holds {arr.type}")
+    arr = _fill_missing(arr, f, column, checks, rows, fill)
     values = arr.to_numpy(zero_copy_only=False)
     if f.dtype == "float32":
-        out = values.astype(np.float32)
-        if not f.allow_nan:
-            bad = ~np.isfinite(out)
-            if bad.any():
-                row = int(np.argmax(bad))
-                raise DataError(f"{batch.where(row, column)}: {values[row]!r} is not finite and feature "
-                                f"{f.name!r} sets allow_nan: false")
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = values.astype(np.float32)
         if values.dtype == np.float64:
             overflow = np.isinf(out) & np.isfinite(values)
-            if overflow.any():
-                row = int(np.argmax(overflow))
-                raise DataError(f"{batch.where(row, column)}: {values[row]!r} overflows float32")
+            checks.flag(overflow, column, "out_of_range",
+                        lambda i: f"{values[i]!r} overflows float32 (feature {f.name!r})", rows)
+        if not f.allow_nan:
+            checks.flag(~np.isfinite(out), column, "not_finite",
+                        lambda i: f"{values[i]!r} is not finite and feature {f.name!r} sets allow_nan: false",
+                        rows)
         return out
-    # integer targets: the values must be whole and in range
-    if values.dtype.kind == "f":
-        bad = ~np.isfinite(values) | (values != np.round(values))
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise DataError(f"{batch.where(row, column)}: {values[row]!r} is not an integer, feature "
-                            f"{f.name!r} is {f.dtype}")
+    target = NUMPY_DTYPE[f.dtype]
     info = np.iinfo(target)
-    if values.dtype == np.uint64:
+    if values.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(values) & (values == np.round(values))
+        checks.flag(~whole, column, "not_integer",
+                    lambda i: f"{values[i]!r} is not an integer, feature {f.name!r} is {f.dtype}", rows)
+        bad = whole & ((values < info.min) | (values >= float(info.max) + 1))
+        values = np.where(whole & ~bad, values, 0)
+    elif values.dtype == np.uint64:
         bad = values > np.uint64(info.max)
     else:
         bad = (values < info.min) | (values > info.max)
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise DataError(f"{batch.where(row, column)}: {values[row]!r} is out of range for {f.dtype}")
-    return values.astype(target)
+    checks.flag(bad, column, "out_of_range",
+                lambda i: f"{values[i]!r} is out of range for {f.dtype} (feature {f.name!r})", rows)
+    return np.where(bad, 0, values).astype(target)
 
 
-def _parse_text_numbers(arr: pa.Array, batch: Batch, f: Feature, column: str) -> pa.Array:
-    """Parse a text column as numbers; on failure name the first row that does not parse."""
+def _parse_numbers(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows) -> pa.Array:
+    """Parse text as numbers; text that is not a number is flagged and treated as missing.
+
+    Integer features accept whole numbers written as floats ("3.0"); the integer check comes later.
+    """
+    text = pc.utf8_trim_whitespace(arr)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
     target = pa.float64() if f.dtype == "float32" else pa.int64()
-    stripped = pc.utf8_trim_whitespace(arr)
-    stripped = pc.if_else(pc.equal(stripped, ""), pa.scalar(None, pa.string()), stripped)
+    parsed = _cast_or_none(text, target)
+    if parsed is not None:
+        return parsed
+    ok = pc.fill_null(pc.match_substring_regex(text, _FLOAT_RE, ignore_case=True), True)
+    good = pc.if_else(ok, text, pa.scalar(None, text.type))
+    if f.dtype != "float32" and not pc.all(pc.match_substring_regex(good, _INT_RE)).as_py():
+        target = pa.float64()
+    parsed = _cast_or_none(good, target)
+    ok_np = ok.to_numpy(zero_copy_only=False)
+    if parsed is None:  # matches the pattern yet does not fit the type (an integer beyond int64)
+        fits = np.array([v is None or _cast_or_none(pa.array([v], text.type), target) is not None
+                         for v in good.to_pylist()], bool)
+        ok_np = ok_np & fits
+        parsed = pc.cast(pc.if_else(pa.array(ok_np), text, pa.scalar(None, text.type)), target)
+    checks.flag(~ok_np, column, "unparseable",
+                lambda i: f"cannot parse {text[i].as_py()!r} as {f.dtype} (feature {f.name!r})", rows)
+    return parsed
+
+
+def _cast_or_none(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
     try:
-        return pc.cast(stripped, target)
+        return pc.cast(arr, target)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    for row, text in enumerate(stripped.to_pylist()):
-        if text is None:
-            continue
-        try:
-            pc.cast(pa.array([text]), target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise DataError(f"{batch.where(row, column)}: cannot parse {text!r} as {f.dtype} "
-                            f"(feature {f.name!r})") from None
-    raise DataError(f"{batch.where(0, column)}: cannot parse column as {f.dtype}")  # pragma: no cover
+        return None
 
 
-def _text_values(arr: pa.Array, batch: Batch, f: Feature, column: str) -> Ragged:
+def _text_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows, fill: bool) -> Ragged:
     if pa.types.is_null(arr.type):
         arr = pa.nulls(len(arr), pa.string())
     if f.dtype == "string":
         if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
-            try:
-                arr = pc.cast(arr, pa.large_string())
-            except pa.ArrowInvalid:
-                for row, b in enumerate(arr.to_pylist()):
-                    try:
-                        b is None or b.decode("utf-8")
-                    except UnicodeDecodeError:
-                        raise DataError(f"{batch.where(row, column)}: invalid UTF-8 in feature {f.name!r}; "
-                                        "use dtype bytes for binary data") from None
-                raise
+            arr = _decode_utf8(arr, f, column, checks, rows)
         elif not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = pc.cast(arr, pa.large_string())
-    elif not (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)
-              or pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        raise DataError(f"{batch.where(0, column)}: feature {f.name!r} is bytes but the column holds {arr.type}")
-    arr = _fill(arr, batch, f, column)
+    elif not _is_text(arr.type):
+        raise DataError(f"{checks.batch.where(0, column)}: feature {f.name!r} is bytes but the column holds "
+                        f"{arr.type}")
+    arr = _fill_missing(arr, f, column, checks, rows, fill)
     if f.vocabulary is not None and f.oov != "keep":
         known = pc.is_in(arr, value_set=pa.array(f.vocabulary, arr.type))
-        if not pc.all(known).as_py():
-            if f.oov == "error":
-                row = pc.index(known, False).as_py()
-                raise DataError(f"{batch.where(row, column)}: {arr[row].as_py()!r} is not in the vocabulary "
-                                f"of feature {f.name!r}")
+        if f.oov == "error":
+            checks.flag(~known.to_numpy(zero_copy_only=False), column, "not_in_vocabulary",
+                        lambda i: f"{arr[i].as_py()!r} is not in the vocabulary of feature {f.name!r}", rows)
+        else:
             arr = pc.if_else(known, arr, pa.scalar(OOV_TOKEN, arr.type))
     return arrow_binary_ragged(arr)
+
+
+def _decode_utf8(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows) -> pa.Array:
+    valid = pc.utf8_is_valid(pc.cast(arr, pa.large_binary())) if hasattr(pc, "utf8_is_valid") else None
+    if valid is None:
+        flags = np.array([v is not None and not _utf8_ok(v) for v in arr.to_pylist()], bool)
+    else:
+        flags = ~pc.fill_null(valid, True).to_numpy(zero_copy_only=False)
+    checks.flag(flags, column, "invalid_utf8",
+                lambda i: f"invalid UTF-8 in feature {f.name!r} (use dtype bytes for binary data)", rows)
+    if flags.any():
+        arr = pc.if_else(pa.array(~flags), arr, pa.scalar(b"", arr.type))
+    return pc.cast(arr, pa.large_string())
+
+
+def _utf8_ok(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def arrow_binary_ragged(arr: pa.Array) -> Ragged:
@@ -252,47 +323,8 @@ def arrow_binary_ragged(arr: pa.Array) -> Ragged:
     return Ragged(data, offsets)
 
 
-def _array_column(batch: Batch, f: Feature, col) -> Column:
-    """Array-valued sources: numpy [n, ...] arrays, object arrays of lists, Arrow list columns."""
-    n = batch.num_rows
-    column = f.sources[0]
-    if isinstance(col, np.ndarray) and col.dtype != object:
-        return _dense_array_column(batch, f, col)
-    if f.select is not None:
-        raise DataError(f"{batch.where(0, column)}: 'select' needs a 2-D numpy array source")
-    arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, batch, f, column)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    offsets = np.arange(n + 1, dtype=np.int64)  # row -> range of items at the current nesting level
-    values = arr
-    while _is_list_type(values.type):
-        if values.null_count:
-            item = int(np.argmax(values.is_null().to_numpy(zero_copy_only=False)))
-            row = int(np.searchsorted(offsets, item, side="right") - 1)
-            raise DataError(f"{batch.where(row, column)}: missing list value for feature {f.name!r}")
-        offsets = _list_offsets(values)[offsets]
-        values = values.values
-    values = values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
-    splits = offsets - offsets[0]
-    counts = np.diff(splits)
-    ok = counts == f.inner_size if f.is_fixed else counts % f.inner_size == 0
-    if not ok.all():
-        row = int(np.argmin(ok))
-        want = f"{f.inner_size}" if f.is_fixed else f"a multiple of {f.inner_size}"
-        raise DataError(f"{batch.where(row, column)}: feature {f.name!r} has {counts[row]} elements, "
-                        f"shape {list(f.shape)} needs {want}")
-    rows = np.repeat(batch.rows_index(), counts)
-    sub = Batch({column: values}, len(values), batch.origin, batch.row_start, batch.line_of, rows)
-    element = replace(f, shape=(), default=None)
-    if f.stored_dtype == "bytes" and f.encoding != "raw_uint8":
-        return Column(_text_values(values, sub, element, column), splits)
-    flat = _numeric_values(values, sub, element, column)
-    if f.encoding == "raw_uint8":
-        return Column(Ragged.from_matrix(flat.reshape(n, f.inner_size)), np.arange(n + 1, dtype=np.int64))
-    return Column(flat, splits)
-
-
-def _dense_array_column(batch: Batch, f: Feature, arr: np.ndarray) -> Column:
+# --- array-valued sources -----------------------------------------------------------------------------------
+def _dense_array_column(batch: Batch, f: Feature, arr: np.ndarray, checks: _Checks) -> Column:
     """A numpy [n, ...] source: slice with ``select``, check the per-row shape, flatten."""
     n = batch.num_rows
     column = f.sources[0]
@@ -311,20 +343,80 @@ def _dense_array_column(batch: Batch, f: Feature, arr: np.ndarray) -> Column:
             raise DataError(f"{batch.where(0, column)}: feature {f.name!r} needs rows of shape "
                             f"{list(f.shape[1:])}, the array has {list(arr.shape[2:])}")
         per_row = int(np.prod(arr.shape[1:]))
-    element = replace(f, shape=(), default=None)
-    rows = np.repeat(batch.rows_index(), per_row)
-    sub = Batch({column: None}, n * per_row, batch.origin, batch.row_start, batch.line_of, rows)
-    if f.stored_dtype == "bytes" and f.encoding != "raw_uint8":
-        values = _text_values(_numpy_to_arrow(arr.reshape(-1), sub, element, column), sub, element, column)
-        return Column(values, np.arange(n + 1, dtype=np.int64) * per_row)
-    flat = _numeric_values(pa.array(arr.reshape(-1)), sub, element, column)
+    rows = np.repeat(np.arange(n), per_row)
+    values = _scalar_values(arr.reshape(-1), replace(f, shape=()), column, checks, rows, fill=False)
+    return _finish(f, values, np.arange(n + 1, dtype=np.int64) * per_row, n)
+
+
+def _list_column(batch: Batch, f: Feature, col, checks: _Checks) -> Column:
+    """Object arrays of lists and Arrow list columns: flatten nesting, check element counts per row.
+
+    A missing list is an empty list for variable-length features, and takes the default (or is flagged)
+    for fixed shapes.
+    """
+    n = batch.num_rows
+    column = f.sources[0]
+    if f.select is not None:
+        raise DataError(f"{batch.where(0, column)}: 'select' needs a 2-D numpy array source")
+    arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, f, column, checks)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    offsets = np.arange(n + 1, dtype=np.int64)  # row -> range of items at the current nesting level
+    values = arr
+    missing = np.zeros(n, bool)
+    while _is_list_type(values.type):
+        if values.null_count:
+            nulls = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))
+            missing[np.searchsorted(offsets, nulls, side="right") - 1] = True
+        offsets = _list_offsets(values)[offsets]
+        values = values.values
+    values = values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    splits = offsets - offsets[0]
+    counts = np.diff(splits)
+    ok = counts == f.inner_size if f.is_fixed else counts % f.inner_size == 0
+    if f.is_fixed:
+        fill = missing & (f.default is not None)
+        checks.flag(missing & ~fill, column, "missing",
+                    lambda i: f"missing value and feature {f.name!r} has no default")
+        ok |= missing
+    want = f"{f.inner_size}" if f.is_fixed else f"a multiple of {f.inner_size}"
+    checks.flag(~ok, column, "wrong_shape",
+                lambda i: f"feature {f.name!r} has {counts[i]} elements, shape {list(f.shape)} needs {want}")
+    elems = _scalar_values(values, replace(f, shape=(), default=None), column, checks,
+                           np.repeat(np.arange(n), counts), fill=False)
+    result = Column(elems, splits)
+    if f.is_fixed and missing.any():
+        result = _with_defaults(result, f, missing, n)
+    if not ok.all() and ok.any():  # flagged rows borrow a valid row's layout; they are never written
+        result = result.take(np.where(ok, np.arange(n), int(np.argmax(ok))))
+    return _finish(f, result.values, result.row_splits, n)
+
+
+def _with_defaults(col: Column, f: Feature, missing: np.ndarray, n: int) -> Column:
+    """Fixed-shape rows that were missing get the default's elements (others keep theirs)."""
+    default = f.filled_default() or [0] * f.inner_size
+    if isinstance(col.values, Ragged):
+        fill = Ragged.from_list([v.encode("utf-8") for v in default] * int(missing.sum()))
+    else:
+        fill = np.tile(np.asarray(default, col.values.dtype), int(missing.sum()))
+    merged = Column(_concat_values(col.values, fill), np.r_[col.row_splits,
+                    col.row_splits[-1] + np.arange(1, int(missing.sum()) + 1) * f.inner_size])
+    index = np.arange(n)
+    index[missing] = n + np.arange(int(missing.sum()))
+    return merged.take(index)
+
+
+def _concat_values(a: Values, b: Values) -> Values:
+    if isinstance(a, Ragged):
+        return _concat_ragged([a, b])
+    return np.concatenate([a, b])
+
+
+def _finish(f: Feature, values: Values, splits: np.ndarray, n: int) -> Column:
+    """Pixel arrays become one raw bytes value per record; everything else keeps its elements."""
     if f.encoding == "raw_uint8":
-        return Column(Ragged.from_matrix(flat.reshape(n, per_row)), np.arange(n + 1, dtype=np.int64))
-    return Column(flat, np.arange(n + 1, dtype=np.int64) * per_row)
-
-
-def _is_list_type(t: pa.DataType) -> bool:
-    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
+        return Column(Ragged.from_matrix(values.reshape(n, f.inner_size)), np.arange(n + 1, dtype=np.int64))
+    return Column(values, splits)
 
 
 def _list_offsets(arr: pa.Array) -> np.ndarray:

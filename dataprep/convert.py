@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .columns import Batch, to_columns
-from .encode.csv_text import csv_header, encode_csv_lines
+from .badrows import BadRows
+from .columns import Batch, Column, to_columns
+from .encode.csv_text import csv_header, encode_csv_lines, line_break_problems
 from .encode.example import encode_examples
 from .encode.tfrecord import frame_records
 from .errors import OutputError, UsageError
@@ -46,6 +47,8 @@ class ConvertSummary:
     num_bytes: int
     rows_read: int
     rows_written: int
+    rows_set_aside: int
+    set_aside_by_reason: dict[str, int]
     seconds: float
     files: list[str] = field(default_factory=list)
 
@@ -53,30 +56,40 @@ class ConvertSummary:
         return asdict(self)
 
 
-def encode_batch(schema: Schema, batch: Batch, fmt: str) -> Ragged:
-    """A source batch as encoded records: framed ``tf.train.Example`` bytes or CSV lines."""
-    columns = to_columns(batch, schema)
+def encode_columns(schema: Schema, columns: dict[str, Column], n: int, fmt: str) -> Ragged:
+    """Checked feature columns as encoded records: framed ``tf.train.Example`` bytes or CSV lines."""
     if fmt == "tfrecord":
-        return frame_records(encode_examples(schema, columns, batch.num_rows))
-    return encode_csv_lines(schema, columns, batch.num_rows, batch)
+        return frame_records(encode_examples(schema, columns, n))
+    return encode_csv_lines(schema, columns, n)
+
+
+def check_batch(schema: Schema, batch: Batch, fmt: str, bad_rows: BadRows
+                ) -> tuple[dict[str, Column], np.ndarray | None]:
+    """A source batch as checked feature columns, with the bad-row policy applied."""
+    columns, problems = to_columns(batch, schema)
+    if fmt == "csv":
+        problems += line_break_problems(schema, columns, batch)
+    return bad_rows.apply(columns, problems, batch.num_rows)
 
 
 def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format: str = "tfrecord",
             compression: str = "none", num_shards: int | None = None, rows_per_shard: int | None = None,
             split: str | dict | None = None, split_by: str | None = None, seed: int = 0, shuffle: bool = True,
-            overwrite: bool = False, batch_size: int = DEFAULT_BATCH_ROWS, workers: int | None = None,
-            progress: bool = False) -> ConvertSummary:
+            on_error: str = "fail", overwrite: bool = False, batch_size: int = DEFAULT_BATCH_ROWS,
+            workers: int | None = None, progress: bool = False) -> ConvertSummary:
     """Convert ``source`` into sharded TFRecord or CSV files under ``out`` with a ``manifest.json``.
 
     ``split`` gives ratios (``"train=0.8,valid=0.1,test=0.1"``) applied to a seeded permutation, or, with
     ``split_by``, to a stable hash of that column's values. ``shuffle`` (seeded by ``seed``) orders the
-    records within each split; the same inputs and seed always give byte-identical files.
+    records within each split; the same inputs and seed always give byte-identical files. ``on_error``
+    is ``"fail"`` (stop at the first bad row) or ``"skip"`` (set bad rows aside and count them by reason).
     """
     started = time.perf_counter()
     schema = load_schema(schema)
     compression = (compression or "none").lower()
     _check_options(schema, format, compression, num_shards, rows_per_shard, batch_size)
     ratios = parse_split(split)
+    bad_rows = BadRows(on_error)
     out = Path(out)
     _check_out(out, overwrite)
 
@@ -91,9 +104,13 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         rows_read = 0
         with _bar(progress, "encoding", "rows") as bar:
             for batch in iter_batches(source, columns, binary, batch_size):
-                spool.append(encode_batch(schema, batch, format))
+                columns, kept = check_batch(schema, batch, format, bad_rows)
+                n_kept = batch.num_rows if kept is None else len(kept)
+                if n_kept:
+                    spool.append(encode_columns(schema, columns, n_kept, format))
                 if split_by:
-                    buckets.append(hash_buckets(batch.columns[split_by], ratios))
+                    key = batch.columns[split_by]
+                    buckets.append(hash_buckets(key if kept is None else key.take(kept), ratios))
                 rows_read += batch.num_rows
                 bar.update(batch.num_rows)
         n = spool.finish()
@@ -109,15 +126,16 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
                                    workers or os.cpu_count() or 1, on_done=lambda r: bar.update(1))
         spool.remove()
         written = sum(r.num_records for r in results)
-        if written != rows_read:
-            raise OutputError(f"wrote {written} records but read {rows_read} rows")
+        if written + bad_rows.set_aside != rows_read:
+            raise OutputError(f"wrote {written} records and set aside {bad_rows.set_aside} rows but read "
+                              f"{rows_read}")
         files_by_split: dict[str, list[dict]] = {name: [] for name in splits}
         for r in results:
             files_by_split[r.split].append(r.to_dict())
         options = {"seed": seed, "shuffle": shuffle, "split": ratios, "split_by": split_by,
-                   "num_shards": num_shards, "rows_per_shard": rows_per_shard}
+                   "num_shards": num_shards, "rows_per_shard": rows_per_shard, "on_error": on_error}
         manifest = build_manifest(schema=schema, fmt=format, compression=compression, splits=files_by_split,
-                                  rows={"read": rows_read, "written": written, "set_aside": 0},
+                                  rows={"read": rows_read, "written": written, **bad_rows.to_dict()},
                                   options=options, sources=_describe(source), version=__version__)
         write_manifest(tmp, manifest)
         _commit(tmp, out)
@@ -128,6 +146,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         out=str(out), format=format, compression=compression,
         splits={k: v["num_records"] for k, v in manifest["splits"].items()}, num_shards=len(results),
         num_bytes=sum(r.num_bytes for r in results), rows_read=rows_read, rows_written=written,
+        rows_set_aside=bad_rows.set_aside, set_aside_by_reason=dict(bad_rows.by_reason),
         seconds=round(time.perf_counter() - started, 3), files=[r.name for r in results])
 
 

@@ -1,8 +1,8 @@
 """Schema inference: one streaming pass over a source picks dtypes, defaults and vocabularies.
 
 Text columns (CSV) are tried as int64, then float, then string, promoting when a batch does not parse.
-Columns with blanks get a default (the mean for numbers, the most frequent value for categoricals, "" for
-free text). Strings with few distinct values become categoricals with a vocabulary ordered by frequency.
+Feature columns with blanks get a default (the mean for numbers, the most frequent value for
+categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with few distinct values become categoricals with a vocabulary ordered by frequency.
 """
 from __future__ import annotations
 
@@ -141,11 +141,12 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
     default = None
     vocabulary = None
     nullable = st.missing > 0
+    impute = nullable and role == "feature"  # a missing label or weight is a bad row, never made up
     if dtype == "string" and st.values is not None and st.shape == ():
         distinct = len(st.values)
         if 0 < distinct <= max_categories and distinct <= max(2, 0.5 * (st.count - st.missing)):
             vocabulary = tuple(v for v, _ in sorted(st.values.items(), key=lambda kv: (-kv[1], kv[0])))
-    if nullable:
+    if impute:
         mean = st.total / st.numeric if st.numeric else 0.0
         if dtype == "float32":
             default = float(f"{mean:.6g}")

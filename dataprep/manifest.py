@@ -70,7 +70,9 @@ def build_manifest(*, schema: Schema, fmt: str, compression: str, splits: dict[s
         data["csv"] = {
             "header": True,
             "delimiter": ",",
-            "columns": [{"name": name, "feature": f.name, "element": i, "dtype": f.dtype}
+            # every field is written, so only text can be empty: an empty field is the empty string
+            "columns": [{"name": name, "feature": f.name, "element": i, "dtype": f.dtype,
+                         "record_default": "" if f.encoding == "utf8" else None}
                         for name, f, i in schema.csv_columns()],
         }
     data["splits"] = {

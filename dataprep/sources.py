@@ -180,7 +180,7 @@ def _csv_batches(path: Path, columns, binary: set) -> Iterator[Batch]:
         str(path),
         read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types=types, null_values=[""],
+        convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types=types,
                                              strings_can_be_null=True, quoted_strings_can_be_null=False),
     )
     line_of = _CsvLines(path, delimiter)

@@ -1,8 +1,8 @@
 """CSV lines from feature columns, formatted by Arrow's C++ kernels rather than Python per value.
 
 Floats use the shortest text that reads back to the same float32, strings are quoted (RFC 4180) only when
-they hold a comma, a quote or nothing at all, and fixed-shape tensors take one column per element. Line
-breaks inside values are refused: TensorFlow's CSV readers split records at line breaks.
+they hold a comma, a quote or nothing at all, and fixed-shape tensors take one column per element. Values
+with line breaks are reported as bad rows first: TensorFlow's CSV readers split records at line breaks.
 """
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..columns import Batch, Column, arrow_binary_ragged
-from ..errors import DataError
+from ..columns import Batch, Column, Problem, arrow_binary_ragged
 from ..ragged import Ragged
 from ..schema import Schema
 
@@ -20,8 +19,25 @@ def csv_header(schema: Schema) -> bytes:
     return (",".join(name for name, _, _ in schema.csv_columns()) + "\n").encode("utf-8")
 
 
-def encode_csv_lines(schema: Schema, columns: dict[str, Column], n: int, batch: Batch | None = None) -> Ragged:
-    """One CSV line (with its newline) per record; ``batch`` only serves error messages."""
+def line_break_problems(schema: Schema, columns: dict[str, Column], batch: Batch) -> list[Problem]:
+    """Rows whose text holds a line break: TensorFlow's CSV readers split records at line breaks."""
+    problems = []
+    for f in schema.features:
+        if f.encoding != "utf8":
+            continue
+        text = _ragged_to_arrow(columns[f.name].values)
+        bad = pc.match_substring_regex(text, r"[\r\n]").to_numpy(zero_copy_only=False)
+        if bad.any():
+            rows = np.unique(np.flatnonzero(bad) // f.inner_size)
+            problems.append(Problem("line_break", f.name, rows,
+                                    f"{batch.where(int(rows[0]), f.name)}: value holds a line break, which CSV "
+                                    "shards cannot carry (TensorFlow reads them line by line); use --format "
+                                    "tfrecord"))
+    return problems
+
+
+def encode_csv_lines(schema: Schema, columns: dict[str, Column], n: int) -> Ragged:
+    """One CSV line (with its newline) per record."""
     texts: list[pa.Array] = []
     for f in schema.features:
         col = columns[f.name]
@@ -30,7 +46,7 @@ def encode_csv_lines(schema: Schema, columns: dict[str, Column], n: int, batch: 
             elements = col.values
             for i in range(k):
                 part = elements if k == 1 else elements.take(np.arange(i, n * k, k))
-                texts.append(_quoted(_ragged_to_arrow(part), batch, f.name))
+                texts.append(_quoted(_ragged_to_arrow(part)))
         else:
             if f.encoding == "raw_uint8":
                 matrix = col.values.data[col.values.offsets[0]:col.values.offsets[-1]].reshape(n, k)
@@ -50,15 +66,11 @@ def _ragged_to_arrow(r: Ragged) -> pa.Array:
     return pa.LargeStringArray.from_buffers(len(r), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def _quoted(text: pa.Array, batch: Batch | None, name: str) -> pa.Array:
-    breaks = pc.match_substring_regex(text, r"[\r\n]")
-    if pc.any(breaks).as_py():
-        row = pc.index(breaks, True).as_py()
-        where = batch.where(row, name) if batch is not None else f"row {row + 1}, feature {name!r}"
-        raise DataError(f"{where}: value holds a line break, which CSV shards cannot carry "
-                        "(TensorFlow reads them line by line); use --format tfrecord")
+def _quoted(text: pa.Array) -> pa.Array:
     needs = pc.or_(pc.match_substring_regex(text, r'[",]'), pc.equal(text, ""))
     if not pc.any(needs).as_py():
         return text
-    escaped = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    quote = pa.scalar('"', text.type)
+    escaped = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote,
+                                          pa.scalar("", text.type))
     return pc.if_else(needs, escaped, text)
