@@ -18,7 +18,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/python -m dataprep.demo
+	$(BIN)/dataprep convert sample_data/penguins.csv --schema schemas/penguins.yaml --out out/penguins \
+	    --split train=0.8,valid=0.1,test=0.1 --on-error skip --seed 42 --overwrite
+	$(BIN)/dataprep convert sample_data/digits.npz --schema schemas/digits.yaml --out out/digits \
+	    --split train=0.8,valid=0.1,test=0.1 --num-shards 2 --compression gzip --seed 42 --overwrite
 
 test: install
 	$(BIN)/python -m pytest -q

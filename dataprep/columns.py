@@ -211,10 +211,10 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, row
         if values.dtype == np.float64:
             overflow = np.isinf(out) & np.isfinite(values)
             checks.flag(overflow, column, "out_of_range",
-                        lambda i: f"{values[i]!r} overflows float32 (feature {f.name!r})", rows)
+                        lambda i: f"{values[i].item()!r} overflows float32 (feature {f.name!r})", rows)
         if not f.allow_nan:
             checks.flag(~np.isfinite(out), column, "not_finite",
-                        lambda i: f"{values[i]!r} is not finite and feature {f.name!r} sets allow_nan: false",
+                        lambda i: f"{values[i].item()!r} is not finite and feature {f.name!r} sets allow_nan: false",
                         rows)
         return out
     target = NUMPY_DTYPE[f.dtype]
@@ -223,7 +223,7 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, row
         with np.errstate(invalid="ignore"):
             whole = np.isfinite(values) & (values == np.round(values))
         checks.flag(~whole, column, "not_integer",
-                    lambda i: f"{values[i]!r} is not an integer, feature {f.name!r} is {f.dtype}", rows)
+                    lambda i: f"{values[i].item()!r} is not an integer, feature {f.name!r} is {f.dtype}", rows)
         bad = whole & ((values < info.min) | (values >= float(info.max) + 1))
         values = np.where(whole & ~bad, values, 0)
     elif values.dtype == np.uint64:
@@ -231,7 +231,7 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, row
     else:
         bad = (values < info.min) | (values > info.max)
     checks.flag(bad, column, "out_of_range",
-                lambda i: f"{values[i]!r} is out of range for {f.dtype} (feature {f.name!r})", rows)
+                lambda i: f"{values[i].item()!r} is out of range for {f.dtype} (feature {f.name!r})", rows)
     return np.where(bad, 0, values).astype(target)
 
 

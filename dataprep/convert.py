@@ -200,7 +200,8 @@ def _describe(source: Any) -> list[str]:
 
 
 def _bar(enabled: bool, desc: str, unit: str, total: int | None = None):
+    """A tqdm bar on stderr with a rate; shown only when asked for and stderr is a terminal."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=f" {unit}", unit_scale=True, disable=not enabled, leave=False,
-                dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=f" {unit}", unit_scale=True, disable=None if enabled else True,
+                leave=False, dynamic_ncols=True)

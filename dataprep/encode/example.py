@@ -7,8 +7,8 @@ The layout follows ``example.proto`` / ``feature.proto``::
     Feature  { oneof { BytesList bytes_list = 1; FloatList float_list = 2; Int64List int64_list = 3; } }
     FloatList / Int64List { repeated ... value = 1 [packed = true]; }   BytesList { repeated bytes value = 1; }
 
-Features are written in key order, so the bytes equal ``SerializeToString(deterministic=True)`` and the same
-input always gives the same bytes. Every length prefix is computed for all records at once, then one
+Features are written in byte order of their keys, as protobuf's deterministic serialization does, so the
+same input always gives the same bytes. Every length prefix is computed for all records at once, then one
 :func:`concat_rows` lays the records out.
 """
 from __future__ import annotations

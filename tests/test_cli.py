@@ -1,0 +1,78 @@
+"""The CLI is a thin layer: help on everything, summaries, --json, one-line errors with exit codes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from dataprep.cli import main
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def _commands(group: click.Group, prefix=()):
+    for name, cmd in group.commands.items():
+        yield prefix + (name,), cmd
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, prefix + (name,))
+
+
+def test_every_command_and_option_has_help(runner):
+    for path, cmd in _commands(main):
+        assert cmd.help, path
+        for param in cmd.params:
+            if isinstance(param, click.Option):
+                assert param.help, (path, param.name)
+        assert runner.invoke(main, [*path, "--help"]).exit_code == 0
+
+
+def test_infer_then_convert(runner, tmp_path):
+    schema = tmp_path / "p.yaml"
+    r = runner.invoke(main, ["schema", "infer", str(ROOT / "sample_data/penguins.csv"), "--label", "body_mass_g",
+                             "-o", str(schema)])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "out"
+    r = runner.invoke(main, ["convert", str(ROOT / "sample_data/penguins.csv"), "--schema", str(schema), "--out",
+                             str(out), "--split", "train=0.8,valid=0.2", "--on-error", "skip", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["rows_read"] == 344 and summary["rows_set_aside"] == 2
+    assert summary["splits"]["train"] + summary["splits"]["valid"] == 342
+    r = runner.invoke(main, ["convert", str(ROOT / "sample_data/digits.npz"), "--schema",
+                             str(ROOT / "schemas/digits.yaml"), "--out", str(tmp_path / "d"), "--num-shards", "2"])
+    assert r.exit_code == 0 and "Converted 1,797 rows into 2 tfrecord shard(s)" in r.stdout
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["convert", "sample_data/penguins.csv", "--schema", "schemas/penguins.yaml", "--out", "{tmp}/o"], 1,
+     "Error: sample_data/penguins.csv, line 5 (row 4), column 'body_mass_g': missing value"),
+    (["convert", "nope.csv", "--schema", "schemas/penguins.yaml", "--out", "{tmp}/o"], 1,
+     "Error: input not found: nope.csv"),
+    (["convert", "sample_data/penguins.csv", "--schema", "nope.yaml", "--out", "{tmp}/o"], 2,
+     "Error: schema file not found: nope.yaml"),
+    (["convert", "sample_data/penguins.csv", "--schema", "schemas/penguins.yaml", "--out", "{tmp}/o",
+      "--split", "train=0.5"], 2, "Error: split ratios sum to 0.5"),
+    (["convert", "sample_data/penguins.csv", "--schema", "schemas/penguins.yaml", "--out", "{tmp}/o",
+      "--format", "xml"], 2, "Invalid value for '--format'"),
+])
+def test_errors_are_one_line_with_exit_codes(runner, tmp_path, monkeypatch, args, code, message):
+    monkeypatch.chdir(ROOT)
+    r = runner.invoke(main, [a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert r.exit_code == code, r.output
+    assert message in r.output
+    assert "Traceback" not in r.output
+
+
+def test_debug_shows_the_traceback(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    r = runner.invoke(main, ["--debug", "convert", "nope.csv", "--schema", "schemas/penguins.yaml", "--out",
+                             str(tmp_path / "o")])
+    assert r.exit_code != 0 and r.exception is not None
