@@ -12,7 +12,19 @@ from .infer import infer_schema  # noqa: E402
 from .manifest import Manifest, load_manifest  # noqa: E402
 from .schema import Feature, Schema, load_schema  # noqa: E402
 
+_READERS = ("make_dataset", "load_numpy", "as_dataframe")
+
 __all__ = [
     "ConvertSummary", "DataError", "DataprepError", "Feature", "Manifest", "OutputError", "Schema",
-    "SchemaError", "SourceError", "UsageError", "convert", "infer_schema", "load_manifest", "load_schema",
+    "SchemaError", "SourceError", "UsageError", "as_dataframe", "convert", "infer_schema", "load_manifest",
+    "load_numpy", "load_schema", "make_dataset",
 ]
+
+
+def __getattr__(name: str):
+    """The readers import TensorFlow, so they load on first use: ``import dataprep`` stays light."""
+    if name in _READERS:
+        from . import readers
+
+        return getattr(readers, name)
+    raise AttributeError(f"module 'dataprep' has no attribute {name!r}")

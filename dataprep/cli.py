@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import click
 
 from . import __version__
 from .errors import DataprepError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the reader commands import TensorFlow; keep it quiet
 
 
 def _handle_errors(fn):
@@ -137,6 +140,68 @@ def schema_check(path):
         extra = f" group={f.group}" if f.group else ""
         click.echo(f"{f.name:<24} {f.dtype:<8} {str(list(f.shape)):<12} {f.role}{extra}")
     click.echo(f"{path}: {len(s)} features, valid")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--split", default=None, help="Split to show records from (default: the first).")
+@click.option("--head", "n_head", type=click.IntRange(min=0), default=5, show_default=True,
+              help="How many records to decode and show as a table.")
+@click.option("--images", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the first images with their labels into this PNG file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON (no table).")
+@_handle_errors
+def inspect(path, split, n_head, images, as_json):
+    """Show what PATH holds: splits, files, counts, features, and its first records."""
+    from .readers.inspect import describe, head, image_grid
+
+    info = describe(path)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        click.echo(f"{info['path']}: {info['format']}" + (f", compression {info['compression']}"
+                                                          if "compression" in info else ""))
+        for name, s in info.get("splits", {}).items():
+            click.echo(f"  {name:<10} {s['num_records']:>12,} records  {len(s['files']):>4} file(s)  "
+                       f"{_size(s['num_bytes'])}")
+        for f in info.get("files", []):
+            click.echo(f"  {f['path']}  {_size(f['num_bytes'])}  {f['compression']}")
+        for name, desc in info.get("features", {}).items():
+            click.echo(f"  feature {name:<24} {desc}")
+        if n_head:
+            import pandas as pd
+
+            with pd.option_context("display.max_columns", 30, "display.width", 160):
+                click.echo(head(path, split, n_head).to_string())
+    if images:
+        count = image_grid(path, images, split)
+        click.echo(f"Wrote {count} images to {images}", err=True)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_handle_errors
+def validate(path, as_json):
+    """Check every record of PATH (CRCs, schema, counts, checksums); exit 1 on any problem."""
+    from .readers.validate import validate as run_validate
+
+    report = run_validate(path)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for f in report.files:
+            where = f"{f.split}/" if f.split else ""
+            status = "ok  " if f.ok else "FAIL"
+            click.echo(f"{status} {where}{f.path}: {f.records:,} records" +
+                       "".join(f"\n     {p}" for p in f.problems))
+            for key, desc in (f.features or {}).items():
+                click.echo(f"     feature {key}: {desc}")
+        for p in report.problems:
+            click.echo(f"FAIL {p}")
+        click.echo(f"{report.path}: " + ("all records valid" if report.ok else "problems found"))
+    if not report.ok:
+        sys.exit(1)
 
 
 def _size(n: int) -> str:

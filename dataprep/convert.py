@@ -23,7 +23,7 @@ from .badrows import BadRows
 from .columns import Batch, Column, to_columns
 from .encode.csv_text import csv_header, encode_csv_lines, line_break_problems
 from .encode.example import encode_examples
-from .encode.tfrecord import frame_records
+from .tfrecord import frame_records
 from .errors import OutputError, UsageError
 from .manifest import build_manifest, write_manifest
 from .ragged import Ragged

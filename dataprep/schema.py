@@ -231,7 +231,7 @@ class Schema:
                 spec[f.name] = tf.io.FixedLenFeature(list(f.shape), dt, default_value=default)
             else:
                 parts = [tf.io.RaggedFeature.UniformRowLength(d) for d in f.shape[1:]]
-                spec[f.name] = tf.io.RaggedFeature(dt, partitions=parts[::-1] if parts else (),
+                spec[f.name] = tf.io.RaggedFeature(dt, partitions=parts,
                                                    row_splits_dtype=tf.int64)
         return spec
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from dataprep.columns import Column
 from dataprep.encode.example import encode_examples, varint_matrix
-from dataprep.encode.tfrecord import crc32c_rows, frame_records
+from dataprep.tfrecord import crc32c_rows, frame_records
 from dataprep.ragged import Ragged, concat_rows
 from dataprep.schema import Schema
 

@@ -1,0 +1,137 @@
+"""``inspect``: what a converted folder (or a bare TFRecord file) holds, its first records as a table, and
+a PNG grid of its images with their labels."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from ..errors import OutputError, UsageError
+from ..manifest import MANIFEST, load_manifest
+from ..tfrecord import guess_compression
+from .decode import COMPRESSION_TYPES, batch_decoder
+
+
+def describe(path: str | Path) -> dict:
+    """Format, compression, splits with their files, record counts and sizes, and the features."""
+    path = Path(path)
+    if not (path / MANIFEST).is_file():
+        files = _bare_files(path)
+        return {"path": str(path), "format": "tfrecord (no manifest)",
+                "files": [{"path": f.name, "num_bytes": f.stat().st_size, "compression": guess_compression(f)}
+                          for f in files]}
+    m = load_manifest(path)
+    return {
+        "path": str(path), "format": m.format, "compression": m.compression,
+        "splits": {s: {"num_records": m.num_records(s), "num_bytes": m.split(s)["num_bytes"],
+                       "files": [f["path"] for f in m.split(s)["files"]]} for s in m.splits},
+        "features": {f.name: f"{f.dtype}{list(f.shape)} {f.role}" + (f" group={f.group}" if f.group else "")
+                     for f in m.schema.features},
+        "rows": m.data.get("rows", {}),
+    }
+
+
+def head(path: str | Path, split: str | None = None, n: int = 5):
+    """The first ``n`` records of ``split`` (default: the first split) as a pandas DataFrame."""
+    import pandas as pd
+
+    path = Path(path)
+    if not (path / MANIFEST).is_file():
+        return pd.DataFrame(_bare_head(_bare_files(path), n))
+    m = load_manifest(path)
+    split = split or m.splits[0]
+    files = [str(p) for p in m.files(split)]
+    comp = COMPRESSION_TYPES[m.compression]
+    if m.format == "csv":
+        ds = tf.data.Dataset.from_tensor_slices(files).flat_map(
+            lambda f: tf.data.TextLineDataset(f, compression_type=comp).skip(1))
+    else:
+        ds = tf.data.TFRecordDataset(files, compression_type=comp)
+    rows = {}
+    for batch in ds.take(n).batch(n).map(batch_decoder(m)):
+        for name, value in batch.items():
+            values = value.to_list() if isinstance(value, tf.RaggedTensor) else value.numpy().tolist()
+            rows[name] = [_short(v) for v in values]
+    return pd.DataFrame(rows)
+
+
+def image_grid(path: str | Path, out: str | Path, split: str | None = None, n: int = 64,
+               feature: str | None = None) -> int:
+    """Draw the first ``n`` images of ``split`` in a grid, titled with their labels; returns how many."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = load_manifest(path)
+    images = [f for f in m.schema.features if f.dtype == "uint8" and len(f.shape) in (2, 3)]
+    if feature is not None:
+        images = [m.schema[feature]]
+    if not images:
+        raise UsageError(f"{path}: the schema has no image (uint8 [h, w] or [h, w, c]) feature")
+    img = images[0]
+    split = split or m.splits[0]
+    if m.format == "tfrecord":
+        files = [str(p) for p in m.files(split)]
+        ds = tf.data.TFRecordDataset(files, COMPRESSION_TYPES[m.compression]).take(n).batch(n)
+        batch = next(iter(ds.map(batch_decoder(m))), None) or {}
+    else:
+        from .numpy_access import load_numpy
+
+        batch = {k: v[:n] for k, v in load_numpy(path, split).items()}
+    if not batch:
+        raise OutputError(f"{path}: split {split!r} is empty")
+    pixels = np.asarray(batch[img.name])
+    labels = [np.asarray(batch[f.name]) for f in m.schema.labels]
+    count = len(pixels)
+    cols = int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.2, rows * 1.3), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < count:
+            pic = pixels[i].squeeze(-1) if pixels[i].ndim == 3 and pixels[i].shape[-1] == 1 else pixels[i]
+            ax.imshow(pic, cmap="gray" if pic.ndim == 2 else None, interpolation="nearest")
+            if labels:
+                ax.set_title(str(_short(labels[0][i].tolist())), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return count
+
+
+def _bare_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.glob("*") if p.is_file() and (".tfrecord" in p.name or p.suffix == ".tfr"))
+    if not files:
+        raise OutputError(f"{path}: no {MANIFEST} and no .tfrecord files")
+    return files
+
+
+def _bare_head(files: list[Path], n: int) -> list[dict]:
+    rows = []
+    for f in files:
+        for raw in tf.data.TFRecordDataset(str(f), COMPRESSION_TYPES[guess_compression(f)]).take(n - len(rows)):
+            ex = tf.train.Example.FromString(raw.numpy())
+            row = {}
+            for key, feat in sorted(ex.features.feature.items()):
+                kind = feat.WhichOneof("kind")
+                row[key] = _short(list(getattr(feat, kind).value)) if kind else []
+            rows.append(row)
+        if len(rows) >= n:
+            break
+    return rows
+
+
+def _short(value):
+    """Readable cell: decoded text, singletons unwrapped, long lists cut."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        if len(value) == 1:
+            return _short(value[0])
+        shown = [_short(v) for v in value[:6]]
+        return shown + ["..."] if len(value) > 6 else shown
+    return value

@@ -1,0 +1,179 @@
+"""``validate``: check every record of a converted folder (or bare TFRecord files) and report the first
+problem per file with its record index and offset.
+
+For a dataprep folder: each shard the manifest lists must exist, match its size and SHA-256, hold sound
+framing (both CRCs of every record), parse against the schema, and hold the record count the manifest says.
+Bare TFRecord files get the checks that need no manifest: framing, CRCs, and that records are Examples.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import tensorflow as tf
+
+from ..errors import OutputError
+from ..manifest import MANIFEST, Manifest, load_manifest
+from ..tfrecord import guess_compression, scan_file
+from .decode import COMPRESSION_TYPES, batch_decoder
+
+_PARSE_BATCH = 4096
+
+
+@dataclass
+class FileReport:
+    path: str
+    split: str | None
+    records: int = 0
+    problems: list[str] = field(default_factory=list)
+    features: dict | None = None  # bare files: key -> "kind[min..max values]"
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class ValidationReport:
+    path: str
+    files: list[FileReport]
+    problems: list[str] = field(default_factory=list)  # not tied to one file (missing manifest entries...)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(f.ok for f in self.files)
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "ok": self.ok, "problems": self.problems,
+                "files": [{**asdict(f), "ok": f.ok} for f in self.files]}
+
+
+def validate(path: str | Path) -> ValidationReport:
+    """Check a converted folder against its manifest, or bare TFRecord files (a file or a folder of them)."""
+    path = Path(path)
+    if path.is_dir() and (path / MANIFEST).is_file():
+        return _validate_folder(load_manifest(path))
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and (".tfrecord" in p.name or p.suffix == ".tfr"))
+        if not files:
+            raise OutputError(f"{path}: no {MANIFEST} and no .tfrecord files")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise OutputError(f"not found: {path}")
+    return ValidationReport(str(path), [_validate_bare(f) for f in files])
+
+
+def _validate_folder(manifest: Manifest) -> ValidationReport:
+    report = ValidationReport(str(manifest.folder), [])
+    listed = set()
+    decode = batch_decoder(manifest)
+    for split in manifest.splits:
+        for entry in manifest.split(split)["files"]:
+            listed.add(entry["path"])
+            report.files.append(_validate_shard(manifest, split, entry, decode))
+    extra = sorted(p.name for p in manifest.folder.iterdir() if p.is_file() and p.name != MANIFEST
+                   and p.name not in listed)
+    report.problems += [f"{name}: file is not listed in the manifest" for name in extra]
+    return report
+
+
+def _validate_shard(manifest: Manifest, split: str, entry: dict, decode) -> FileReport:
+    path = manifest.folder / entry["path"]
+    rep = FileReport(entry["path"], split)
+    if not path.is_file():
+        rep.problems.append("missing shard")
+        return rep
+    size = path.stat().st_size
+    if size != entry["num_bytes"]:
+        rep.problems.append(f"size {size} bytes, the manifest says {entry['num_bytes']}")
+    if _sha256(path) != entry["sha256"]:
+        rep.problems.append("SHA-256 differs from the manifest")
+    if manifest.format == "tfrecord":
+        scan, records = scan_file(path, manifest.compression, keep_records=True)
+        if scan.error:
+            rep.problems.append(scan.error)
+        rep.records = scan.num_records
+        bad = _first_unparseable(records, decode)
+        if bad is not None:
+            rep.problems.append(f"record {bad[0]} at offset {scan.offsets[bad[0]]}: does not parse against the "
+                                f"schema: {bad[1]}")
+    else:
+        rep.records = _check_csv(path, manifest, decode, rep)
+    if rep.records != entry["num_records"]:
+        what = "sound records before the problem" if rep.problems else "records"
+        rep.problems.append(f"{rep.records} {what}, the manifest says {entry['num_records']}")
+    return rep
+
+
+def _first_unparseable(records: list[bytes], decode) -> tuple[int, str] | None:
+    """Index and message of the first record the decoder rejects, parsing whole batches first."""
+    for start in range(0, len(records), _PARSE_BATCH):
+        batch = records[start:start + _PARSE_BATCH]
+        try:
+            decode(tf.constant(batch))
+            continue
+        except (tf.errors.InvalidArgumentError, ValueError):
+            pass
+        for i, rec in enumerate(batch):
+            try:
+                decode(tf.constant([rec]))
+            except (tf.errors.InvalidArgumentError, ValueError) as e:
+                return start + i, _tf_message(e)
+    return None
+
+
+def _check_csv(path: Path, manifest: Manifest, decode, rep: FileReport) -> int:
+    """Header equal to the manifest's columns, then every line decodes; returns the sound record count."""
+    comp = COMPRESSION_TYPES[manifest.compression]
+    expected = ",".join(c["name"] for c in manifest.data["csv"]["columns"])
+    try:
+        lines = [line for batch in tf.data.TextLineDataset(str(path), compression_type=comp).batch(65536)
+                 for line in batch.numpy().tolist()]
+    except tf.errors.OpError as e:
+        rep.problems.append(f"unreadable: {_tf_message(e)}")
+        return 0
+    if not lines or lines[0].decode("utf-8", "replace") != expected:
+        rep.problems.append("line 1: header differs from the manifest's columns")
+        return 0
+    bad = _first_unparseable(lines[1:], decode)
+    if bad is not None:
+        rep.problems.append(f"line {bad[0] + 2}: does not parse against the schema: {bad[1]}")
+        return bad[0]
+    return len(lines) - 1
+
+
+def _validate_bare(path: Path) -> FileReport:
+    rep = FileReport(path.name, None)
+    scan, records = scan_file(path, guess_compression(path), keep_records=True)
+    rep.records = scan.num_records
+    if scan.error:
+        rep.problems.append(scan.error)
+    counts: dict[str, list] = {}
+    for i, rec in enumerate(records):
+        try:
+            ex = tf.train.Example.FromString(rec)
+        except Exception as e:  # protobuf's DecodeError has no stable import path across versions
+            rep.problems.append(f"record {i} at offset {scan.offsets[i]}: not a tf.train.Example ({e})")
+            break
+        for key, feat in ex.features.feature.items():
+            kind = feat.WhichOneof("kind") or "empty"
+            n = len(getattr(feat, kind).value) if kind != "empty" else 0
+            lo, hi, kinds = counts.setdefault(key, [n, n, set()])
+            counts[key] = [min(lo, n), max(hi, n), kinds | {kind}]
+    rep.features = {k: f"{'/'.join(sorted(v[2]))}[{v[0]}..{v[1]} values]" for k, v in sorted(counts.items())}
+    return rep
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _tf_message(e: Exception) -> str:
+    text = getattr(e, "message", None) or str(e)
+    return text.strip().splitlines()[0][:300]
