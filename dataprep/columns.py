@@ -79,13 +79,15 @@ class _Checks:
     problems: list[Problem] = field(default_factory=list)
 
     def flag(self, bad: np.ndarray, column: str, reason: str, detail: Callable[[int], str],
-             rows: np.ndarray | None = None) -> None:
+             splits: np.ndarray | None = None) -> None:
+        """Record the positions where ``bad`` holds; with ``splits`` positions are list elements and
+        element ``e`` belongs to row ``r`` when ``splits[r] <= e < splits[r + 1]``."""
         pos = np.flatnonzero(bad)
         if not len(pos):
             return
-        row_ids = np.unique(rows[pos]) if rows is not None else pos
+        row_ids = np.unique(np.searchsorted(splits, pos, side="right") - 1) if splits is not None else pos
         first = int(pos[0])
-        row = int(rows[first]) if rows is not None else first
+        row = int(row_ids[0])
         self.problems.append(Problem(reason, column, row_ids,
                                      f"{self.batch.where(row, column)}: {detail(first)}"))
 
@@ -152,15 +154,15 @@ def _concat_ragged(parts: list[Ragged]) -> Ragged:
     return Ragged(data, offsets)
 
 
-def _scalar_values(col, f: Feature, column: str, checks: _Checks, rows: np.ndarray | None = None,
+def _scalar_values(col, f: Feature, column: str, checks: _Checks, splits: np.ndarray | None = None,
                    fill: bool = True) -> Values:
     """One value per position of a flat column as the feature's element type; missing -> default."""
     arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, f, column, checks)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if f.stored_dtype == "bytes" and f.encoding != "raw_uint8":
-        return _text_values(arr, f, column, checks, rows, fill)
-    return _numeric_values(arr, f, column, checks, rows, fill)
+        return _text_values(arr, f, column, checks, splits, fill)
+    return _numeric_values(arr, f, column, checks, splits, fill)
 
 
 def _numpy_to_arrow(col: np.ndarray, f: Feature, column: str, checks: _Checks) -> pa.Array:
@@ -175,7 +177,7 @@ def _numpy_to_arrow(col: np.ndarray, f: Feature, column: str, checks: _Checks) -
                         f"types ({e})") from None
 
 
-def _fill_missing(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows, fill: bool) -> pa.Array:
+def _fill_missing(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits, fill: bool) -> pa.Array:
     """Missing values take the default; without one (or inside lists) they are flagged."""
     if arr.null_count == 0:
         return arr
@@ -184,7 +186,7 @@ def _fill_missing(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows,
         default = f.default[0] if isinstance(f.default, list) else f.default
         return pc.fill_null(arr, pa.scalar(default, arr.type))
     what = "missing value and feature has no default" if fill else "missing value inside a list"
-    checks.flag(missing, column, "missing", lambda i: f"{what} (feature {f.name!r})", rows)
+    checks.flag(missing, column, "missing", lambda i: f"{what} (feature {f.name!r})", splits)
     return pc.fill_null(arr, pa.scalar("" if _is_text(arr.type) else 0, arr.type))
 
 
@@ -193,9 +195,9 @@ def _is_text(t: pa.DataType) -> bool:
         or pa.types.is_large_binary(t)
 
 
-def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows, fill: bool) -> np.ndarray:
+def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits, fill: bool) -> np.ndarray:
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        arr = _parse_numbers(arr, f, column, checks, rows)
+        arr = _parse_numbers(arr, f, column, checks, splits)
     elif pa.types.is_null(arr.type):
         arr = pa.nulls(len(arr), pa.float64())
     elif pa.types.is_boolean(arr.type):
@@ -203,7 +205,7 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, row
     elif not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
         raise DataError(f"{checks.batch.where(0, column)}: feature {f.name!r} is a {f.dtype} "
                         f"{'scalar' if f.shape == () else 'element'} but the column holds {arr.type}")
-    arr = _fill_missing(arr, f, column, checks, rows, fill)
+    arr = _fill_missing(arr, f, column, checks, splits, fill)
     values = arr.to_numpy(zero_copy_only=False)
     if f.dtype == "float32":
         with np.errstate(over="ignore", invalid="ignore"):
@@ -211,11 +213,11 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, row
         if values.dtype == np.float64:
             overflow = np.isinf(out) & np.isfinite(values)
             checks.flag(overflow, column, "out_of_range",
-                        lambda i: f"{values[i].item()!r} overflows float32 (feature {f.name!r})", rows)
+                        lambda i: f"{values[i].item()!r} overflows float32 (feature {f.name!r})", splits)
         if not f.allow_nan:
             checks.flag(~np.isfinite(out), column, "not_finite",
                         lambda i: f"{values[i].item()!r} is not finite and feature {f.name!r} sets allow_nan: false",
-                        rows)
+                        splits)
         return out
     target = NUMPY_DTYPE[f.dtype]
     info = np.iinfo(target)
@@ -223,7 +225,7 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, row
         with np.errstate(invalid="ignore"):
             whole = np.isfinite(values) & (values == np.round(values))
         checks.flag(~whole, column, "not_integer",
-                    lambda i: f"{values[i].item()!r} is not an integer, feature {f.name!r} is {f.dtype}", rows)
+                    lambda i: f"{values[i].item()!r} is not an integer, feature {f.name!r} is {f.dtype}", splits)
         bad = whole & ((values < info.min) | (values >= float(info.max) + 1))
         values = np.where(whole & ~bad, values, 0)
     elif values.dtype == np.uint64:
@@ -231,11 +233,11 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, row
     else:
         bad = (values < info.min) | (values > info.max)
     checks.flag(bad, column, "out_of_range",
-                lambda i: f"{values[i].item()!r} is out of range for {f.dtype} (feature {f.name!r})", rows)
+                lambda i: f"{values[i].item()!r} is out of range for {f.dtype} (feature {f.name!r})", splits)
     return np.where(bad, 0, values).astype(target)
 
 
-def _parse_numbers(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows) -> pa.Array:
+def _parse_numbers(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> pa.Array:
     """Parse text as numbers; text that is not a number is flagged and treated as missing.
 
     Integer features accept whole numbers written as floats ("3.0"); the integer check comes later.
@@ -258,7 +260,7 @@ def _parse_numbers(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows
         ok_np = ok_np & fits
         parsed = pc.cast(pc.if_else(pa.array(ok_np), text, pa.scalar(None, text.type)), target)
     checks.flag(~ok_np, column, "unparseable",
-                lambda i: f"cannot parse {text[i].as_py()!r} as {f.dtype} (feature {f.name!r})", rows)
+                lambda i: f"cannot parse {text[i].as_py()!r} as {f.dtype} (feature {f.name!r})", splits)
     return parsed
 
 
@@ -269,36 +271,36 @@ def _cast_or_none(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
         return None
 
 
-def _text_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows, fill: bool) -> Ragged:
+def _text_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits, fill: bool) -> Ragged:
     if pa.types.is_null(arr.type):
         arr = pa.nulls(len(arr), pa.string())
     if f.dtype == "string":
         if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
-            arr = _decode_utf8(arr, f, column, checks, rows)
+            arr = _decode_utf8(arr, f, column, checks, splits)
         elif not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = pc.cast(arr, pa.large_string())
     elif not _is_text(arr.type):
         raise DataError(f"{checks.batch.where(0, column)}: feature {f.name!r} is bytes but the column holds "
                         f"{arr.type}")
-    arr = _fill_missing(arr, f, column, checks, rows, fill)
+    arr = _fill_missing(arr, f, column, checks, splits, fill)
     if f.vocabulary is not None and f.oov != "keep":
         known = pc.is_in(arr, value_set=pa.array(f.vocabulary, arr.type))
         if f.oov == "error":
             checks.flag(~known.to_numpy(zero_copy_only=False), column, "not_in_vocabulary",
-                        lambda i: f"{arr[i].as_py()!r} is not in the vocabulary of feature {f.name!r}", rows)
+                        lambda i: f"{arr[i].as_py()!r} is not in the vocabulary of feature {f.name!r}", splits)
         else:
             arr = pc.if_else(known, arr, pa.scalar(OOV_TOKEN, arr.type))
     return arrow_binary_ragged(arr)
 
 
-def _decode_utf8(arr: pa.Array, f: Feature, column: str, checks: _Checks, rows) -> pa.Array:
+def _decode_utf8(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> pa.Array:
     valid = pc.utf8_is_valid(pc.cast(arr, pa.large_binary())) if hasattr(pc, "utf8_is_valid") else None
     if valid is None:
         flags = np.array([v is not None and not _utf8_ok(v) for v in arr.to_pylist()], bool)
     else:
         flags = ~pc.fill_null(valid, True).to_numpy(zero_copy_only=False)
     checks.flag(flags, column, "invalid_utf8",
-                lambda i: f"invalid UTF-8 in feature {f.name!r} (use dtype bytes for binary data)", rows)
+                lambda i: f"invalid UTF-8 in feature {f.name!r} (use dtype bytes for binary data)", splits)
     if flags.any():
         arr = pc.if_else(pa.array(~flags), arr, pa.scalar(b"", arr.type))
     return pc.cast(arr, pa.large_string())
@@ -343,9 +345,9 @@ def _dense_array_column(batch: Batch, f: Feature, arr: np.ndarray, checks: _Chec
             raise DataError(f"{batch.where(0, column)}: feature {f.name!r} needs rows of shape "
                             f"{list(f.shape[1:])}, the array has {list(arr.shape[2:])}")
         per_row = int(np.prod(arr.shape[1:]))
-    rows = np.repeat(np.arange(n), per_row)
-    values = _scalar_values(arr.reshape(-1), replace(f, shape=()), column, checks, rows, fill=False)
-    return _finish(f, values, np.arange(n + 1, dtype=np.int64) * per_row, n)
+    splits = np.arange(n + 1, dtype=np.int64) * per_row
+    values = _scalar_values(arr.reshape(-1), replace(f, shape=()), column, checks, splits, fill=False)
+    return _finish(f, values, splits, n)
 
 
 def _list_column(batch: Batch, f: Feature, col, checks: _Checks) -> Column:
@@ -382,8 +384,7 @@ def _list_column(batch: Batch, f: Feature, col, checks: _Checks) -> Column:
     want = f"{f.inner_size}" if f.is_fixed else f"a multiple of {f.inner_size}"
     checks.flag(~ok, column, "wrong_shape",
                 lambda i: f"feature {f.name!r} has {counts[i]} elements, shape {list(f.shape)} needs {want}")
-    elems = _scalar_values(values, replace(f, shape=(), default=None), column, checks,
-                           np.repeat(np.arange(n), counts), fill=False)
+    elems = _scalar_values(values, replace(f, shape=(), default=None), column, checks, splits, fill=False)
     result = Column(elems, splits)
     if f.is_fixed and missing.any():
         result = _with_defaults(result, f, missing, n)

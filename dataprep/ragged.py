@@ -14,10 +14,15 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Ragged:
-    """``n`` rows of bytes: row ``i`` is ``data[offsets[i]:offsets[i + 1]]``; ``offsets[0]`` may be > 0."""
+    """``n`` rows of bytes: row ``i`` is ``data[offsets[i]:offsets[i + 1]]``; ``offsets[0]`` may be > 0.
+
+    ``width`` is set when every row has that many bytes and rows are contiguous: such rows are also a
+    ``[n, width]`` matrix, which gathers and fills far faster than per-byte indices.
+    """
 
     data: np.ndarray  # uint8
     offsets: np.ndarray  # int64, length n + 1
+    width: int | None = None
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -36,10 +41,21 @@ class Ragged:
 
     def regroup(self, row_splits: np.ndarray) -> Ragged:
         """Join consecutive rows: new row ``j`` is old rows ``row_splits[j]:row_splits[j+1]`` concatenated."""
+        if self.width is not None and len(row_splits) > 1:
+            k = int(row_splits[1] - row_splits[0])
+            if np.array_equal(row_splits, row_splits[0] + np.arange(len(row_splits)) * k):
+                return Ragged(self.data, self.offsets[row_splits], self.width * k)
         return Ragged(self.data, self.offsets[row_splits])
+
+    def matrix(self) -> np.ndarray:
+        """The rows as a [n, width] view (fixed-width rows only)."""
+        start = int(self.offsets[0])
+        return self.data[start:start + len(self) * self.width].reshape(len(self), self.width)
 
     def take(self, index: np.ndarray) -> Ragged:
         """Rows in the order of ``index`` (a gather), as a new compact buffer."""
+        if self.width is not None:
+            return Ragged.from_matrix(self.matrix()[index])
         lengths = self.lengths[index]
         offsets = np.zeros(len(index) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
@@ -61,7 +77,7 @@ class Ragged:
     def from_matrix(cls, matrix: np.ndarray) -> Ragged:
         """Rows of a 2-D uint8 matrix, all of the same width."""
         n, w = matrix.shape
-        return cls(np.ascontiguousarray(matrix).reshape(-1), np.arange(n + 1, dtype=np.int64) * w)
+        return cls(np.ascontiguousarray(matrix).reshape(-1), np.arange(n + 1, dtype=np.int64) * w, w)
 
 
 # A part of every row: the same constant bytes, a fixed-width uint8 matrix [n, w], or ragged rows.
@@ -77,6 +93,8 @@ def concat_rows(parts: Sequence[Part], n: int) -> Ragged:
     merged: list[Part] = []
     run: list[np.ndarray] = []
     for p in parts:
+        if isinstance(p, Ragged) and p.width is not None:
+            p = p.matrix()
         if isinstance(p, Ragged):
             if run:
                 merged.append(_hstack(run, n))
@@ -110,13 +128,17 @@ def concat_rows(parts: Sequence[Part], n: int) -> Ragged:
 
 
 def _hstack(mats: list[np.ndarray], n: int) -> np.ndarray:
-    """Join fixed-width parts into one [n, w] matrix, broadcasting constant rows."""
+    """Join fixed-width parts into one [n, w] matrix: constant parts are laid down once as a template row
+    broadcast over all rows, then only the per-row parts are copied in."""
     if len(mats) == 1 and mats[0].shape[0] == n:
         return mats[0]
-    width = sum(m.shape[1] for m in mats)
-    out = np.empty((n, width), np.uint8)
+    widths = [m.shape[1] for m in mats]
+    template = np.concatenate([m[0] if m.shape[0] == 1 else np.zeros(m.shape[1], np.uint8) for m in mats])
+    out = np.empty((n, sum(widths)), np.uint8)
+    out[:] = template
     col = 0
-    for m in mats:
-        out[:, col:col + m.shape[1]] = m
-        col += m.shape[1]
+    for m, w in zip(mats, widths):
+        if m.shape[0] != 1:
+            out[:, col:col + w] = m
+        col += w
     return out

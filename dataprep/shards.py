@@ -98,7 +98,11 @@ class Spool:
         """All records, memory-mapped (pages are read on demand and can be evicted)."""
         size = int(self.offsets[-1])
         data = np.memmap(self.path, np.uint8, "r", shape=(size,)) if size else np.zeros(0, np.uint8)
-        return Ragged(data, self.offsets)
+        n = len(self.offsets) - 1
+        width = size // n if n and size % n == 0 else None
+        if width is not None and not np.array_equal(self.offsets, np.arange(n + 1, dtype=np.int64) * width):
+            width = None
+        return Ragged(data, self.offsets, width)
 
     def remove(self) -> None:
         if not self._file.closed:

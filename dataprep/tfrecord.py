@@ -7,6 +7,7 @@ of a plain, GZIP or ZLIB file in a stream and checks every CRC, with no TensorFl
 """
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -30,19 +31,48 @@ def _table() -> np.ndarray:
 
 
 _TABLE = _table()
+_MAX_TABLE_COLUMNS = 64  # beyond this many varying bytes per row a library call per row is cheaper
+
+
+@functools.lru_cache(maxsize=64)
+def _position_tables(width: int) -> np.ndarray:
+    """``[width, 256]``: the CRC contribution of byte value ``b`` at position ``p`` of a ``width``-byte message
+    (CRC32C without its init and final XOR is linear over GF(2), so contributions combine by XOR)."""
+    tables = np.empty((width, 256), np.uint32)
+    cur = _TABLE.copy()
+    for k in range(width):
+        tables[width - 1 - k] = cur
+        cur = _TABLE[cur & 0xFF] ^ (cur >> 8)
+    return tables
 
 
 def crc32c_matrix(mat: np.ndarray) -> np.ndarray:
-    """CRC32C of every row of a [n, w] uint8 matrix."""
-    crc = np.full(mat.shape[0], 0xFFFFFFFF, np.uint32)
-    for j in range(mat.shape[1]):
-        crc = _TABLE[(crc ^ mat[:, j]) & 0xFF] ^ (crc >> 8)
-    return crc ^ np.uint32(0xFFFFFFFF)
+    """CRC32C of every row of a [n, w] uint8 matrix.
+
+    Rows that share most bytes (records of one layout differ only in their value slots) cost one table
+    lookup per varying byte: crc(row) = crc(row 0) XOR the contributions of the bytes where row and row 0
+    differ, since CRC is affine in the message.
+    """
+    n, width = mat.shape
+    if n == 0:
+        return np.zeros(0, np.uint32)
+    first = mat[0]
+    varying = np.flatnonzero((mat != first).any(axis=0))
+    if len(varying) > _MAX_TABLE_COLUMNS:  # mostly-varying rows (pixels): the CPU's CRC instruction per row
+        return np.fromiter((crc32c.crc32c(row) for row in np.ascontiguousarray(mat)), np.uint32, n)
+    crc = np.full(n, crc32c.crc32c(first.tobytes()), np.uint32)
+    if len(varying):
+        tables = _position_tables(width)
+        for p in varying:
+            crc ^= tables[p][mat[:, p] ^ first[p]]
+    return crc
 
 
 def crc32c_rows(rows: Ragged) -> np.ndarray:
     """CRC32C of every row; vectorised when padding the rows to equal width wastes little."""
     n = len(rows)
+    if rows.width is not None:
+        return crc32c_matrix(rows.matrix())
     lengths = rows.lengths
     if n == 0:
         return np.zeros(0, np.uint32)

@@ -36,6 +36,9 @@ def varint_matrix(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _prefix(tag: bytes, lengths: np.ndarray, omit_empty: bool = False) -> Part:
     """``tag`` + varint(length) per row; with ``omit_empty`` rows of length 0 get nothing (packed lists)."""
+    if len(lengths) and lengths.min() == lengths.max():  # one layout for every row: constant bytes
+        length = int(lengths[0])
+        return b"" if omit_empty and length == 0 else tag + bytes(_varint(length))
     mat, nbytes = varint_matrix(lengths)
     row_len = nbytes + len(tag)
     full = np.hstack([np.broadcast_to(np.frombuffer(tag, np.uint8), (len(lengths), len(tag))), mat])

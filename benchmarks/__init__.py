@@ -1,0 +1,1 @@
+"""Benchmarks: dataprep against the tutorial-style baselines, measured in the same process."""
