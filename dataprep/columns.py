@@ -157,6 +157,9 @@ def _concat_ragged(parts: list[Ragged]) -> Ragged:
 def _scalar_values(col, f: Feature, column: str, checks: _Checks, splits: np.ndarray | None = None,
                    fill: bool = True) -> Values:
     """One value per position of a flat column as the feature's element type; missing -> default."""
+    if isinstance(col, np.ndarray) and col.dtype == NUMPY_DTYPE.get(f.dtype) and \
+            (f.dtype != "float32" or f.allow_nan):
+        return np.ascontiguousarray(col)  # already the stored type: nothing to parse, fill or check
     arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, f, column, checks)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()

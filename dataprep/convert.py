@@ -22,8 +22,8 @@ from . import __version__
 from .badrows import BadRows
 from .columns import Batch, Column, to_columns
 from .encode.csv_text import csv_header, encode_csv_lines, line_break_problems
-from .encode.example import encode_examples
-from .tfrecord import frame_records
+from .encode.example import example_parts
+from .tfrecord import frame_parts
 from .errors import OutputError, UsageError
 from .manifest import build_manifest, write_manifest
 from .ragged import Ragged
@@ -59,7 +59,7 @@ class ConvertSummary:
 def encode_columns(schema: Schema, columns: dict[str, Column], n: int, fmt: str) -> Ragged:
     """Checked feature columns as encoded records: framed ``tf.train.Example`` bytes or CSV lines."""
     if fmt == "tfrecord":
-        return frame_records(encode_examples(schema, columns, n))
+        return frame_parts(example_parts(schema, columns, n), n)
     return encode_csv_lines(schema, columns, n)
 
 

@@ -84,6 +84,15 @@ class Ragged:
 Part = Union[bytes, np.ndarray, Ragged]
 
 
+def part_lengths(part: Part, n: int) -> np.ndarray:
+    """Bytes per row of a part."""
+    if isinstance(part, bytes):
+        return np.full(n, len(part), np.int64)
+    if isinstance(part, np.ndarray):
+        return np.full(n, part.shape[1], np.int64)
+    return part.lengths
+
+
 def concat_rows(parts: Sequence[Part], n: int) -> Ragged:
     """Row-wise concatenation: output row ``i`` is part 0's row ``i``, then part 1's, and so on.
 
@@ -111,7 +120,7 @@ def concat_rows(parts: Sequence[Part], n: int) -> Ragged:
             return Ragged(np.zeros(0, np.uint8), np.zeros(n + 1, np.int64))
         return Ragged.from_matrix(merged[0] if len(merged) == 1 else np.hstack(merged))
 
-    lengths = [np.full(n, p.shape[1], np.int64) if isinstance(p, np.ndarray) else p.lengths for p in merged]
+    lengths = [part_lengths(p, n) for p in merged]
     offsets = np.zeros(n + 1, np.int64)
     np.cumsum(np.sum(lengths, axis=0), out=offsets[1:])
     out = np.empty(int(offsets[-1]), np.uint8)

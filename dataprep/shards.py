@@ -8,13 +8,13 @@ of the memory-mapped spool in their planned order, compressing and hashing as it
 from __future__ import annotations
 
 import hashlib
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+from isal import isal_zlib
 
 from .errors import OutputError
 from .ragged import Ragged
@@ -22,6 +22,7 @@ from .ragged import Ragged
 COMPRESSIONS = ("none", "gzip", "zlib")
 _WBITS = {"gzip": 31, "zlib": 15}
 _COPY_RECORDS = 65536
+INDEX_DIR = "index"
 
 
 def shard_suffix(fmt: str, compression: str) -> str:
@@ -40,8 +41,16 @@ class Shard:
     suffix: str
 
     @property
+    def stem(self) -> str:
+        return f"{self.split}-{self.index:05d}-of-{self.count:05d}"
+
+    @property
     def name(self) -> str:
-        return f"{self.split}-{self.index:05d}-of-{self.count:05d}{self.suffix}"
+        return self.stem + self.suffix
+
+    @property
+    def index_name(self) -> str:
+        return f"{INDEX_DIR}/{self.stem}.idx"
 
 
 @dataclass(frozen=True)
@@ -51,10 +60,12 @@ class ShardResult:
     num_records: int
     num_bytes: int
     sha256: str
+    index: str
+    uncompressed_bytes: int
 
     def to_dict(self) -> dict:
         return {"path": self.name, "num_records": self.num_records, "num_bytes": self.num_bytes,
-                "sha256": self.sha256}
+                "sha256": self.sha256, "index": self.index, "uncompressed_bytes": self.uncompressed_bytes}
 
 
 def plan_shards(splits: dict[str, np.ndarray], suffix: str, num_shards: int | None = None,
@@ -111,11 +122,16 @@ class Spool:
 
 
 class _Sink:
-    """A shard file being written: optional zlib/gzip compression, byte count and SHA-256 on the fly."""
+    """A shard file being written: optional GZIP/ZLIB compression, byte count and SHA-256 on the fly.
+
+    Compression uses ISA-L (``isal``): standard deflate streams that TensorFlow and zlib read, written
+    15-20x faster than zlib's default level at about the same size.
+    """
 
     def __init__(self, path: Path, compression: str):
         self._file = open(path, "wb")
-        self._z = zlib.compressobj(6, zlib.DEFLATED, _WBITS[compression]) if compression != "none" else None
+        self._z = isal_zlib.compressobj(isal_zlib.ISAL_DEFAULT_COMPRESSION, isal_zlib.DEFLATED,
+                                        _WBITS[compression]) if compression != "none" else None
         self._sha = hashlib.sha256()
         self.num_bytes = 0
 
@@ -136,7 +152,17 @@ class _Sink:
 
 
 def write_shard(records: Ragged, shard: Shard, folder: Path, compression: str, header: bytes = b"") -> ShardResult:
-    """Write one shard's records (gathered from the spool in plan order) and check the count."""
+    """Write one shard's records (gathered from the spool in plan order), check the count, and write the
+    shard's record index: ``int64`` little-endian offsets of every record in the uncompressed stream, then
+    the stream's end (``num_records + 1`` values). Readers cut a whole shard into records with it."""
+    lengths = np.full(len(shard.records), records.width, np.int64) if records.width is not None \
+        else records.lengths[shard.records]
+    offsets = np.empty(len(lengths) + 1, np.int64)
+    offsets[0] = len(header)
+    np.cumsum(lengths, out=offsets[1:])
+    offsets[1:] += len(header)
+    (folder / INDEX_DIR).mkdir(exist_ok=True)
+    (folder / shard.index_name).write_bytes(offsets.astype("<i8").tobytes())
     sink = _Sink(folder / shard.name, compression)
     sink.write(header)
     written = 0
@@ -147,12 +173,12 @@ def write_shard(records: Ragged, shard: Shard, folder: Path, compression: str, h
     sha = sink.close()
     if written != len(shard.records):
         raise OutputError(f"{shard.name}: wrote {written} records, the plan has {len(shard.records)}")
-    return ShardResult(shard.name, shard.split, written, sink.num_bytes, sha)
+    return ShardResult(shard.name, shard.split, written, sink.num_bytes, sha, shard.index_name, int(offsets[-1]))
 
 
 def write_shards(records: Ragged, plan: Iterable[Shard], folder: Path, compression: str, header: bytes = b"",
                  workers: int = 1, on_done=None) -> list[ShardResult]:
-    """Write every planned shard, ``workers`` at a time (zlib, hashing and file writes release the GIL)."""
+    """Write every planned shard, ``workers`` at a time (compression, hashing and file writes release the GIL)."""
     def one(shard: Shard) -> ShardResult:
         result = write_shard(records, shard, folder, compression, header)
         if on_done:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import functools
 import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import crc32c
 import numpy as np
+from isal import isal_zlib
 
-from .ragged import Ragged, concat_rows
+from .ragged import Part, Ragged, concat_rows, part_lengths
 
 _MASK_DELTA = np.uint32(0xA282EAD8)
 _POLY = 0x82F63B78  # CRC-32C (Castagnoli), reflected
@@ -59,7 +59,7 @@ def crc32c_matrix(mat: np.ndarray) -> np.ndarray:
     first = mat[0]
     varying = np.flatnonzero((mat != first).any(axis=0))
     if len(varying) > _MAX_TABLE_COLUMNS:  # mostly-varying rows (pixels): the CPU's CRC instruction per row
-        return np.fromiter((crc32c.crc32c(row) for row in np.ascontiguousarray(mat)), np.uint32, n)
+        return np.fromiter((crc32c.crc32c(row) for row in mat), np.uint32, n)  # rows are contiguous
     crc = np.full(n, crc32c.crc32c(first.tobytes()), np.uint32)
     if len(varying):
         tables = _position_tables(width)
@@ -99,6 +99,22 @@ def mask(crc: np.ndarray) -> np.ndarray:
     """TFRecord's masked CRC: rotate right by 15 bits and add a constant."""
     crc = crc.astype(np.uint32)
     return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + _MASK_DELTA
+
+
+def frame_parts(parts: list[Part], n: int) -> Ragged:
+    """Framed records from row parts. When every record has one length the framing is laid out with the
+    data in a single matrix and filled in place; otherwise the records are assembled, then framed."""
+    lengths = sum(part_lengths(p, n) for p in parts) if parts else np.zeros(n, np.int64)
+    fixed = n and all(not isinstance(p, Ragged) or p.width is not None for p in parts)
+    if not fixed:
+        return frame_records(concat_rows(parts, n))
+    width = int(lengths[0])
+    mat = concat_rows([bytes(12), *parts, bytes(4)], n).matrix()
+    header = np.frombuffer(np.uint64(width).astype("<u8").tobytes(), np.uint8)
+    mat[:, :8] = header
+    mat[:, 8:12] = np.frombuffer(mask(crc32c_matrix(header[None, :])).astype("<u4").tobytes(), np.uint8)
+    mat[:, 12 + width:] = mask(crc32c_matrix(mat[:, 12:12 + width])).astype("<u4").view(np.uint8).reshape(n, 4)
+    return Ragged.from_matrix(mat)
 
 
 def frame_records(records: Ragged) -> Ragged:
@@ -151,7 +167,7 @@ def guess_compression(path: str | Path) -> str:
 
 def _stream(path: Path, compression: str) -> Iterator[bytes]:
     """Uncompressed bytes of a file, chunk by chunk; raises ValueError on a damaged compressed stream."""
-    z = zlib.decompressobj({"gzip": 31, "zlib": 15}[compression]) if compression != "none" else None
+    z = isal_zlib.decompressobj({"gzip": 31, "zlib": 15}[compression]) if compression != "none" else None
     with open(path, "rb") as fh:
         while True:
             chunk = fh.read(_CHUNK)
@@ -162,7 +178,7 @@ def _stream(path: Path, compression: str) -> Iterator[bytes]:
                 continue
             try:
                 yield z.decompress(chunk)
-            except zlib.error as e:
+            except isal_zlib.error as e:
                 raise ValueError(f"{compression} stream is corrupt ({e})") from None
     if z is not None and not z.eof:
         raise ValueError(f"{compression} stream is truncated")

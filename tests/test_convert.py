@@ -1,6 +1,7 @@
 """Shard layout, splits, seeds, manifest checksums, atomic output and the bad-row policy."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 
@@ -24,16 +25,17 @@ def data(n=1000):
 
 
 def file_bytes(folder):
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {p.name: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_shard_names_counts_and_manifest(tmp_path):
     out = tmp_path / "o"
     s = dataprep.convert(data(), SCHEMA, out, num_shards=4, compression="gzip",
                          split="train=0.8,valid=0.1,test=0.1", seed=42)
-    names = sorted(p.name for p in out.iterdir())
-    assert names == ["manifest.json"] + [f"{sp}-{i:05d}-of-00004.tfrecord.gz"
-                                         for sp in ("test", "train", "valid") for i in range(4)]
+    names = sorted(p.name for p in out.iterdir() if p.is_file())
+    stems = [f"{sp}-{i:05d}-of-00004" for sp in ("test", "train", "valid") for i in range(4)]
+    assert names == ["manifest.json"] + [f"{stem}.tfrecord.gz" for stem in stems]
+    assert sorted(p.name for p in (out / "index").iterdir()) == [f"{stem}.idx" for stem in stems]
     m = manifest(out)
     assert {k: v["num_records"] for k, v in m["splits"].items()} == {"train": 800, "valid": 100, "test": 100}
     assert m["rows"] == {"read": 1000, "written": 1000, "set_aside": 0, "set_aside_by_reason": {}}
@@ -43,6 +45,12 @@ def test_shard_names_counts_and_manifest(tmp_path):
         for f in split["files"]:
             blob = (out / f["path"]).read_bytes()
             assert f["num_bytes"] == len(blob) and f["sha256"] == hashlib.sha256(blob).hexdigest()
+            # the index: each record's offset in the uncompressed stream, then the end
+            stream = gzip.decompress(blob)
+            index = np.frombuffer((out / f["index"]).read_bytes(), "<i8")
+            assert len(index) == f["num_records"] + 1 and index[-1] == len(stream) == f["uncompressed_bytes"]
+            for start, end in zip(index[:-1], index[1:]):
+                assert int.from_bytes(stream[start:start + 8], "little") == end - start - 16
     assert s.num_shards == 12 and s.rows_written == 1000
     ids = np.concatenate([read_tfrecord_split(out, sp)["id"] for sp in m["splits"]])
     assert sorted(ids.tolist()) == list(range(1000))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..columns import Column
-from ..ragged import Part, Ragged, concat_rows
+from ..ragged import Part, Ragged, concat_rows, part_lengths
 from ..schema import Schema
 
 _LIST_TAG = {"bytes": b"\x0a", "float": b"\x12", "int64": b"\x1a"}
@@ -51,14 +51,6 @@ def _prefix(tag: bytes, lengths: np.ndarray, omit_empty: bool = False) -> Part:
     return Ragged(full[np.arange(full.shape[1])[None, :] < row_len[:, None]], offsets)
 
 
-def _length(part: Part, n: int) -> np.ndarray:
-    if isinstance(part, bytes):
-        return np.full(n, len(part), np.int64)
-    if isinstance(part, np.ndarray):
-        return np.full(n, part.shape[1], np.int64)
-    return part.lengths
-
-
 def _list_payload(col: Column, stored: str, n: int, fixed_count: int | None) -> list[Part]:
     """The body of a Float/Int64/BytesList message for every record."""
     splits = col.row_splits
@@ -68,7 +60,7 @@ def _list_payload(col: Column, stored: str, n: int, fixed_count: int | None) -> 
             body: Part = vals.view(np.uint8).reshape(n, 4 * fixed_count)
         else:
             body = Ragged(vals.view(np.uint8), splits * 4)
-        return [_prefix(b"\x0a", _length(body, n), omit_empty=True), body]
+        return [_prefix(b"\x0a", part_lengths(body, n), omit_empty=True), body]
     if stored == "int64":
         mat, nbytes = varint_matrix(np.ascontiguousarray(col.values, dtype=np.int64).view(np.uint64))
         if fixed_count is not None and len(nbytes) and (nbytes == nbytes[0]).all():
@@ -78,7 +70,7 @@ def _list_payload(col: Column, stored: str, n: int, fixed_count: int | None) -> 
             np.cumsum(nbytes, out=offs[1:])
             keep = np.arange(mat.shape[1])[None, :] < nbytes[:, None]
             body = Ragged(mat[keep], offs).regroup(splits)
-        return [_prefix(b"\x0a", _length(body, n), omit_empty=True), body]
+        return [_prefix(b"\x0a", part_lengths(body, n), omit_empty=True), body]
     elems: Ragged = col.values
     m = len(elems)
     elem = concat_rows([_prefix(b"\x0a", elems.lengths), elems], m)
@@ -87,22 +79,27 @@ def _list_payload(col: Column, stored: str, n: int, fixed_count: int | None) -> 
 
 def encode_examples(schema: Schema, columns: dict[str, Column], n: int) -> Ragged:
     """Serialize ``n`` records, one ``tf.train.Example`` each, from per-feature columns."""
+    return concat_rows(example_parts(schema, columns, n), n)
+
+
+def example_parts(schema: Schema, columns: dict[str, Column], n: int) -> list[Part]:
+    """The serialized Examples as row parts not yet laid out, so framing can be added in the same pass."""
     parts: list[Part] = []
     entry_lengths = []
     for f in sorted(schema.features, key=lambda f: f.name):
         key = f.name.encode("utf-8")
         body = _list_payload(columns[f.name], f.stored_dtype, n, f.elements_per_record)
-        list_len = sum(_length(p, n) for p in body)
+        list_len = sum(part_lengths(p, n) for p in body)
         feature_head = _prefix(_LIST_TAG[f.stored_dtype], list_len)
-        feature_len = _length(feature_head, n) + list_len
+        feature_len = part_lengths(feature_head, n) + list_len
         key_part = b"\x0a" + bytes(_varint(len(key))) + key
         value_head = _prefix(b"\x12", feature_len)
-        entry_len = len(key_part) + _length(value_head, n) + feature_len
+        entry_len = len(key_part) + part_lengths(value_head, n) + feature_len
         entry_head = _prefix(b"\x0a", entry_len)
-        entry_lengths.append(_length(entry_head, n) + entry_len)
+        entry_lengths.append(part_lengths(entry_head, n) + entry_len)
         parts += [entry_head, key_part, value_head, feature_head, *body]
     features_len = np.sum(entry_lengths, axis=0) if entry_lengths else np.zeros(n, np.int64)
-    return concat_rows([_prefix(b"\x0a", features_len), *parts], n)
+    return [_prefix(b"\x0a", features_len), *parts]
 
 
 def _varint(value: int) -> bytearray:

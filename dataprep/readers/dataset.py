@@ -1,9 +1,17 @@
 """``make_dataset``: a shuffling, batching, parsing ``tf.data`` pipeline over a converted folder.
 
 Everything it needs (format, compression, parse spec, labels, groups) comes from the manifest. tf.data pays
-a cost per element, so the pipeline never holds single records: files yield windows of serialized records,
-windows from several files are merged and permuted as a whole (a record-level shuffle over
-``shuffle_window`` records), re-cut into batches, and each batch is parsed by one vectorised op.
+a cost per element, so the pipeline never holds single records:
+
+- shards with a record index (every dataprep shard) are read whole: one file read, one decompression and
+  one ``tf.strings.substr`` over the index's offsets cut a shard into its records, which are parsed by one
+  op (when every feature has a fixed shape), permuted as a whole (the shuffle window is the shard), then
+  cut into blocks that are interleaved across ``cycle_length`` shards;
+- larger shards, or shards without an index, stream through ``TFRecordDataset``/``TextLineDataset`` in
+  windows of records that are merged across files and permuted (a window of ``shuffle_window`` records).
+
+Otherwise batches of serialized records are parsed by one vectorised op each (``parse_example`` or
+``decode_csv``).
 """
 from __future__ import annotations
 
@@ -14,9 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import UsageError
-from ..manifest import load_manifest
+from ..manifest import Manifest, load_manifest
 from .decode import COMPRESSION_TYPES, IMAGE_MODES, batch_decoder
 from .inputs import assembler
+
+WHOLE_SHARD_MAX_BYTES = 1 << 30  # shards up to this size (uncompressed) are read whole
+_FRAMING = {"tfrecord": (12, 16), "csv": (0, 1)}  # bytes before a record's data, bytes of framing in all
 
 
 def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, shuffle: bool = True,
@@ -34,42 +45,102 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     ``tf.string``); ``[None, ...]`` shapes give ``tf.RaggedTensor``; ``uint8`` pixel arrays give
     ``uint8 [batch, h, w, c]``, or float32 in [0, 1] with ``images="float"``.
 
-    ``num_epochs=None`` repeats forever. With ``shuffle``, file order is reshuffled every epoch and records are
-    permuted within windows of ``shuffle_window`` records drawn from ``cycle_length`` files at once; the same
-    ``seed`` gives the same order. ``num_shards``/``shard_index`` (or ``input_context``) give each worker a
-    disjoint part: whole files when there are at least as many files as workers, else every n-th record.
+    ``num_epochs=None`` repeats forever; every epoch ends with its own (possibly short) batch. With
+    ``shuffle``, file order is reshuffled every epoch and records are permuted within whole shards (or
+    windows of ``shuffle_window`` records for streamed shards); the same ``seed`` gives the same order
+    (with ``deterministic=True``, which also keeps batch order under parallel parsing).
+    ``num_shards``/``shard_index`` (or ``input_context``) give each worker a disjoint part: whole files when
+    there are at least as many files as workers, else every n-th record. ``cache`` keeps the split's
+    records in memory after the first epoch.
     """
     manifest = load_manifest(path)
     if images not in IMAGE_MODES:
         raise UsageError(f"images must be one of {', '.join(IMAGE_MODES)}, got {images!r}")
-    if batch_size < 1 or shuffle_window < 1:
-        raise UsageError("batch_size and shuffle_window must be positive")
+    if batch_size < 1 or shuffle_window < 1 or cycle_length < 1:
+        raise UsageError("batch_size, shuffle_window and cycle_length must be positive")
     if input_context is not None:
         num_shards, shard_index = input_context.num_input_pipelines, input_context.input_pipeline_id
     if not 0 <= shard_index < num_shards:
         raise UsageError(f"shard_index {shard_index} is not in [0, {num_shards})")
-    files = [str(p) for p in manifest.files(split)]
-    record_shard = num_shards > 1 and len(files) < num_shards
-    if num_shards > 1 and not record_shard:
-        files = files[shard_index::num_shards]
+    entries = manifest.split(split)["files"]
+    record_shard = (num_shards, shard_index) if num_shards > 1 and len(entries) < num_shards else None
+    if num_shards > 1 and record_shard is None:
+        entries = entries[shard_index::num_shards]
     if seed is None and shuffle:
         seed = int(np.random.default_rng().integers(2**31))
+    cycle = max(1, min(cycle_length, len(entries)))
 
-    cycle = max(1, min(cycle_length, len(files)))
-    window = max(batch_size, -(-shuffle_window // cycle)) if shuffle else max(batch_size, 4096)
+    decode = batch_decoder(manifest, images)
+    assemble = assembler(manifest.schema, inputs, features)
+    whole = all("index" in e and e.get("uncompressed_bytes", 0) <= WHOLE_SHARD_MAX_BYTES for e in entries)
+    if whole:
+        # dense features are parsed a whole shard at a time; ragged ones per batch (rebatch needs dense)
+        parse_whole = all(f.is_fixed for f in manifest.schema.features)
+        ds = _whole_shards(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size,
+                           decode if parse_whole else None)
+    else:
+        parse_whole = False
+        ds = _streamed_windows(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size,
+                               shuffle_window)
+    ds = ds.rebatch(batch_size, drop_remainder=drop_remainder).repeat(num_epochs)
+    ds = ds.map(assemble if parse_whole else lambda records: assemble(decode(records)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: int | None, cache: bool,
+                  record_shard, cycle: int, batch_size: int, decode=None) -> tf.data.Dataset:
+    """One epoch of blocks of records (or, with ``decode``, of parsed features), reading each shard whole
+    and cutting it into records with its index."""
+    comp = COMPRESSION_TYPES[manifest.compression]
+    lead, framing = _FRAMING[manifest.format]
+    files = [str(manifest.folder / e["path"]) for e in entries]
+    indexes = [str(manifest.folder / e["index"]) for e in entries]
+
+    def load(file, index):
+        contents = tf.io.read_file(file)
+        if comp:
+            contents = tf.io.decode_compressed(contents, compression_type=comp)
+        offsets = tf.io.decode_raw(tf.io.read_file(index), tf.int64)
+        records = tf.strings.substr(contents, offsets[:-1] + lead, offsets[1:] - offsets[:-1] - framing)
+        if record_shard is not None:
+            records = records[record_shard[1]::record_shard[0]]
+        return records
+
+    ds = tf.data.Dataset.from_tensor_slices((files, indexes))
+    if shuffle and not cache:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(load)
+    if decode is not None:
+        ds = ds.map(decode)
+    if cache:
+        ds = ds.cache()
+        if shuffle:
+            ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    if shuffle:
+        ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed, rerandomize_each_iteration=True)).map(_permute)
+    block = max(1, batch_size // cycle)  # each batch mixes blocks of ``cycle`` shards
+    return ds.interleave(lambda shard: tf.data.Dataset.from_tensors(shard).rebatch(block),
+                         cycle_length=cycle, block_length=1)
+
+
+def _streamed_windows(manifest: Manifest, entries: list[dict], shuffle: bool, seed: int | None, cache: bool,
+                      record_shard, cycle: int, batch_size: int, shuffle_window: int) -> tf.data.Dataset:
+    """One epoch of record windows streamed from the files, merged across ``cycle`` files and permuted."""
     comp = COMPRESSION_TYPES[manifest.compression]
     text = manifest.format == "csv"
+    window = max(batch_size, -(-shuffle_window // cycle)) if shuffle else max(batch_size, 4096)
 
     def read(file):
         ds = tf.data.TextLineDataset(file, compression_type=comp).skip(1) if text else \
             tf.data.TFRecordDataset(file, compression_type=comp)
-        if record_shard:
-            ds = ds.shard(num_shards, shard_index)
+        if record_shard is not None:
+            ds = ds.shard(*record_shard)
         return ds.batch(window)
 
-    ds = tf.data.Dataset.from_tensor_slices(files)
+    ds = tf.data.Dataset.from_tensor_slices([str(manifest.folder / e["path"]) for e in entries])
     if shuffle and not cache:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(entries), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(read, cycle_length=cycle, block_length=1)
     if cache:
         ds = ds.cache()
@@ -78,16 +149,13 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     if shuffle:
         keys = tf.data.Dataset.random(seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip(ds.rebatch(window * cycle), keys).map(_permute)
-    # the epoch ends with its own (possibly short) batch: no record crosses an epoch boundary
-    ds = ds.rebatch(batch_size, drop_remainder=drop_remainder).repeat(num_epochs)
-    decode = batch_decoder(manifest, images)
-    assemble = assembler(manifest.schema, inputs, features)
-    ds = ds.map(lambda records: assemble(decode(records)), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=deterministic)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds
 
 
-def _permute(records: tf.Tensor, key: tf.Tensor) -> tf.Tensor:
-    """A random permutation of one window of records, drawn from a seeded per-window key."""
-    noise = tf.random.stateless_uniform(tf.shape(records), seed=tf.stack([key, tf.constant(0, tf.int64)]))
-    return tf.gather(records, tf.argsort(noise))
+def _permute(window, key: tf.Tensor):
+    """A random permutation of a window of records (a string vector or a dict of parsed features), drawn
+    from a seeded per-window key."""
+    first = tf.nest.flatten(window)[0]
+    noise = tf.random.stateless_uniform(tf.shape(first)[:1], seed=tf.stack([key, tf.constant(0, tf.int64)]))
+    order = tf.argsort(noise)
+    return tf.nest.map_structure(lambda t: tf.gather(t, order), window)
