@@ -52,7 +52,7 @@ def main(debug: bool) -> None:
 @click.option("--compression", type=click.Choice(["none", "gzip", "zlib"], case_sensitive=False), default="none",
               show_default=True, help="Compression of each shard (CSV: none or gzip).")
 @click.option("--num-shards", type=click.IntRange(min=1), default=None,
-              help="Shards per split (default 1).")
+              help="Shards per split (default: as many as keep each under 128 MiB).")
 @click.option("--rows-per-shard", type=click.IntRange(min=1), default=None,
               help="Records per shard instead of a shard count.")
 @click.option("--split", "split_spec", default=None, metavar="NAME=RATIO,...",

@@ -119,11 +119,11 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
                                       seed, shuffle)
         else:
             splits = assign_by_ratio(n, ratios, seed, shuffle)
-        plan = plan_shards(splits, shard_suffix(format, compression), num_shards, rows_per_shard)
+        plan = plan_shards(splits, shard_suffix(format, compression), spool.lengths, num_shards, rows_per_shard)
         header = csv_header(schema) if format == "csv" else b""
         with _bar(progress, "writing shards", "shards", total=len(plan)) as bar:
-            results = write_shards(spool.records(), plan, tmp, compression, header,
-                                   workers or os.cpu_count() or 1, on_done=lambda r: bar.update(1))
+            results = write_shards(spool, plan, tmp, compression, header, workers or os.cpu_count() or 1,
+                                   on_done=lambda r: bar.update(1))
         spool.remove()
         written = sum(r.num_records for r in results)
         if written + bad_rows.set_aside != rows_read:

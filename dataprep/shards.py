@@ -1,9 +1,11 @@
 """Shard planning and writing: staged records are laid out into named, checksummed shard files.
 
-Conversion happens in two passes so that memory stays bounded whatever the input size: pass one encodes
-every record once and appends it to a :class:`Spool` file; once the record count is known, the plan assigns
-records to splits and shards (a frozen dataclass per shard), and pass two copies each shard's records out
-of the memory-mapped spool in their planned order, compressing and hashing as it goes.
+Conversion works in passes so that memory stays bounded whatever the input size: pass one encodes every
+record once and appends it to a :class:`Spool` file; once the record count is known, the plan assigns
+records to splits and shards (a frozen dataclass per shard); pass two reads the spool in order and sends
+each record to its shard's bucket file; pass three puts each bucket (one shard) in its planned order,
+compressing and hashing as it goes. All file access is sequential: random reads of a large spool would
+pull whole page-cache folios into memory.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterator
 
 import numpy as np
 from isal import isal_zlib
@@ -21,7 +23,10 @@ from .ragged import Ragged
 
 COMPRESSIONS = ("none", "gzip", "zlib")
 _WBITS = {"gzip": 31, "zlib": 15}
-_COPY_RECORDS = 65536
+_COPY_RECORDS = 65536  # records gathered and written per step
+_SCAN_BYTES = 32 << 20  # spool bytes read per step
+_MAX_OPEN_BUCKETS = 256  # shards scattered per pass over the spool
+AUTO_SHARD_BYTES = 128 << 20  # default shard size (uncompressed records)
 INDEX_DIR = "index"
 
 
@@ -68,29 +73,32 @@ class ShardResult:
                 "sha256": self.sha256, "index": self.index, "uncompressed_bytes": self.uncompressed_bytes}
 
 
-def plan_shards(splits: dict[str, np.ndarray], suffix: str, num_shards: int | None = None,
-                rows_per_shard: int | None = None) -> list[Shard]:
-    """Cut each split into ``num_shards`` near-equal shards (or shards of ``rows_per_shard`` records)."""
+def plan_shards(splits: dict[str, np.ndarray], suffix: str, lengths: np.ndarray,
+                num_shards: int | None = None, rows_per_shard: int | None = None) -> list[Shard]:
+    """Cut each split into ``num_shards`` near-equal shards, or shards of ``rows_per_shard`` records, or by
+    default as many shards as keep each under ``AUTO_SHARD_BYTES`` of records (``lengths``: bytes per
+    staged record)."""
     plan = []
     for split, ids in splits.items():
-        count = num_shards or 1
         if rows_per_shard:
             count = max(1, -(-len(ids) // rows_per_shard))
-        bounds = [len(ids) * i // count for i in range(count + 1)]
-        if rows_per_shard:
             bounds = [min(len(ids), i * rows_per_shard) for i in range(count + 1)]
+        else:
+            count = num_shards or max(1, -(-int(lengths[ids].sum()) // AUTO_SHARD_BYTES))
+            bounds = [len(ids) * i // count for i in range(count + 1)]
         plan += [Shard(split, i, count, ids[bounds[i]:bounds[i + 1]], suffix) for i in range(count)]
     return plan
 
 
 class Spool:
-    """An append-only file of encoded records that remembers where each one starts."""
+    """An append-only file of encoded records, read back sequentially in record-id order."""
 
     def __init__(self, path: Path):
         self.path = path
         self._file = open(path, "wb")
         self._lengths: list[np.ndarray] = []
-        self.offsets: np.ndarray | None = None
+        self.lengths = np.zeros(0, np.int64)
+        self.offsets = np.zeros(1, np.int64)
 
     def append(self, records: Ragged) -> None:
         self._file.write(memoryview(records.data[records.offsets[0]:records.offsets[-1]]))
@@ -99,26 +107,37 @@ class Spool:
     def finish(self) -> int:
         """Close for writing; returns the number of records."""
         self._file.close()
-        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)
+        self.lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)
         self._lengths = []
-        self.offsets = np.zeros(len(lengths) + 1, np.int64)
-        np.cumsum(lengths, out=self.offsets[1:])
-        return len(lengths)
+        self.offsets = np.zeros(len(self.lengths) + 1, np.int64)
+        np.cumsum(self.lengths, out=self.offsets[1:])
+        return len(self.lengths)
 
-    def records(self) -> Ragged:
-        """All records, memory-mapped (pages are read on demand and can be evicted)."""
-        size = int(self.offsets[-1])
-        data = np.memmap(self.path, np.uint8, "r", shape=(size,)) if size else np.zeros(0, np.uint8)
-        n = len(self.offsets) - 1
-        width = size // n if n and size % n == 0 else None
-        if width is not None and not np.array_equal(self.offsets, np.arange(n + 1, dtype=np.int64) * width):
-            width = None
-        return Ragged(data, self.offsets, width)
+    def chunks(self, max_bytes: int = _SCAN_BYTES) -> Iterator[tuple[int, Ragged]]:
+        """(first record id, records) in order, about ``max_bytes`` at a time."""
+        n = len(self.lengths)
+        with open(self.path, "rb") as fh:
+            first = 0
+            while first < n:
+                last = max(first + 1, int(np.searchsorted(self.offsets, self.offsets[first] + max_bytes,
+                                                          side="right")) - 1)
+                last = min(last, n)
+                size = int(self.offsets[last] - self.offsets[first])
+                data = np.frombuffer(fh.read(size), np.uint8)
+                yield first, _records(data, self.lengths[first:last])
+                first = last
 
     def remove(self) -> None:
         if not self._file.closed:
             self._file.close()
         self.path.unlink(missing_ok=True)
+
+
+def _records(data: np.ndarray, lengths: np.ndarray) -> Ragged:
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    uniform = len(lengths) > 0 and lengths.min() == lengths.max()
+    return Ragged(data, offsets, int(lengths[0]) if uniform else None)
 
 
 class _Sink:
@@ -151,42 +170,76 @@ class _Sink:
         return self._sha.hexdigest()
 
 
-def write_shard(records: Ragged, shard: Shard, folder: Path, compression: str, header: bytes = b"") -> ShardResult:
-    """Write one shard's records (gathered from the spool in plan order), check the count, and write the
-    shard's record index: ``int64`` little-endian offsets of every record in the uncompressed stream, then
-    the stream's end (``num_records + 1`` values). Readers cut a whole shard into records with it."""
-    lengths = np.full(len(shard.records), records.width, np.int64) if records.width is not None \
-        else records.lengths[shard.records]
-    offsets = np.empty(len(lengths) + 1, np.int64)
+def write_shards(spool: Spool, plan: list[Shard], folder: Path, compression: str, header: bytes = b"",
+                 workers: int = 1, on_done=None) -> list[ShardResult]:
+    """Write every planned shard with sequential I/O only: the spool is read once, in order, and each
+    record is appended to its shard's bucket file; then each bucket (one shard, in memory) is put in its
+    planned order, compressed, hashed and written, ``workers`` at a time (compression, hashing and file
+    writes release the GIL). Memory is bounded by a shard, not by the input."""
+    results: list[ShardResult] = []
+    for group_start in range(0, len(plan), _MAX_OPEN_BUCKETS):
+        group = plan[group_start:group_start + _MAX_OPEN_BUCKETS]
+        buckets = _scatter(spool, group, folder)
+
+        def one(item: tuple[Shard, Path]) -> ShardResult:
+            result = _write_from_bucket(spool, *item, folder, compression, header)
+            if on_done:
+                on_done(result)
+            return result
+
+        items = list(zip(group, buckets))
+        if workers <= 1:
+            results += [one(item) for item in items]
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                results += list(pool.map(one, items))
+    return results
+
+
+def _scatter(spool: Spool, shards: list[Shard], folder: Path) -> list[Path]:
+    """Append every record of ``shards`` to that shard's bucket file, in record-id order."""
+    owner = np.full(len(spool.lengths), -1, np.int32)
+    for i, shard in enumerate(shards):
+        owner[shard.records] = i
+    paths = [folder / f".bucket-{shard.stem}" for shard in shards]
+    files = [open(p, "wb") for p in paths]
+    try:
+        for first, chunk in spool.chunks():
+            who = owner[first:first + len(chunk)]
+            order = np.argsort(who, kind="stable")
+            bounds = np.searchsorted(who[order], np.arange(len(shards) + 1))
+            for i in np.flatnonzero(np.diff(bounds)):
+                files[i].write(memoryview(chunk.take(order[bounds[i]:bounds[i + 1]]).data))
+    finally:
+        for f in files:
+            f.close()
+    return paths
+
+
+def _write_from_bucket(spool: Spool, shard: Shard, bucket: Path, folder: Path, compression: str,
+                       header: bytes) -> ShardResult:
+    """Write one shard from its bucket, in plan order, with its record index; checks the count.
+
+    The index holds ``int64`` little-endian offsets of every record in the uncompressed stream, then the
+    stream's end (``num_records + 1`` values); readers cut a whole shard into records with it."""
+    in_bucket = np.sort(shard.records)  # bucket order
+    records = _records(np.fromfile(bucket, np.uint8), spool.lengths[in_bucket])
+    bucket.unlink()
+    order = np.searchsorted(in_bucket, shard.records)  # plan position -> bucket position
+    offsets = np.empty(len(order) + 1, np.int64)
     offsets[0] = len(header)
-    np.cumsum(lengths, out=offsets[1:])
+    np.cumsum(spool.lengths[shard.records], out=offsets[1:])
     offsets[1:] += len(header)
     (folder / INDEX_DIR).mkdir(exist_ok=True)
     (folder / shard.index_name).write_bytes(offsets.astype("<i8").tobytes())
     sink = _Sink(folder / shard.name, compression)
     sink.write(header)
     written = 0
-    for start in range(0, len(shard.records), _COPY_RECORDS):
-        chunk = records.take(shard.records[start:start + _COPY_RECORDS])
+    for start in range(0, len(order), _COPY_RECORDS):
+        chunk = records.take(order[start:start + _COPY_RECORDS])
         sink.write(memoryview(chunk.data))
         written += len(chunk)
     sha = sink.close()
     if written != len(shard.records):
         raise OutputError(f"{shard.name}: wrote {written} records, the plan has {len(shard.records)}")
     return ShardResult(shard.name, shard.split, written, sink.num_bytes, sha, shard.index_name, int(offsets[-1]))
-
-
-def write_shards(records: Ragged, plan: Iterable[Shard], folder: Path, compression: str, header: bytes = b"",
-                 workers: int = 1, on_done=None) -> list[ShardResult]:
-    """Write every planned shard, ``workers`` at a time (compression, hashing and file writes release the GIL)."""
-    def one(shard: Shard) -> ShardResult:
-        result = write_shard(records, shard, folder, compression, header)
-        if on_done:
-            on_done(result)
-        return result
-
-    plan = list(plan)
-    if workers <= 1:
-        return [one(s) for s in plan]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one, plan))
