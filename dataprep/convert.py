@@ -8,10 +8,13 @@ never leaves a folder that looks finished.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
 import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,13 +66,46 @@ def encode_columns(schema: Schema, columns: dict[str, Column], n: int, fmt: str)
     return encode_csv_lines(schema, columns, n)
 
 
-def check_batch(schema: Schema, batch: Batch, fmt: str, bad_rows: BadRows
-                ) -> tuple[dict[str, Column], np.ndarray | None]:
-    """A source batch as checked feature columns, with the bad-row policy applied."""
+def _check_and_encode(schema: Schema, batch: Batch, fmt: str) -> tuple[dict, list, Ragged | None]:
+    """Checked feature columns, their problems, and the encoded records when there is no problem.
+
+    Runs in worker threads: Arrow and numpy release the GIL for whole-column work."""
     columns, problems = to_columns(batch, schema)
     if fmt == "csv":
         problems += line_break_problems(schema, columns, batch)
-    return bad_rows.apply(columns, problems, batch.num_rows)
+    records = encode_columns(schema, columns, batch.num_rows, fmt) if not problems else None
+    return columns, problems, records
+
+
+def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: BadRows, split_by: str | None,
+                ratios: dict[str, float], batch_size: int, workers: int, progress: bool) -> tuple[int, list]:
+    """Pass one: stream the source, check and encode batches in ``workers`` threads, and append the records
+    to the spool in input order, applying the bad-row policy in that order too."""
+    columns = schema.source_columns + ([split_by] if split_by and split_by not in schema.source_columns else [])
+    binary = [c for f in schema.features if f.dtype == "bytes" for c in f.sources]
+    buckets: list[np.ndarray] = []
+    rows_read = 0
+    batches = iter_batches(source, columns, binary, batch_size)
+    with _bar(progress, "encoding", "rows") as bar, ThreadPoolExecutor(workers) as pool:
+        pending: deque = deque()
+        for batch in itertools.chain(batches, [None]):
+            if batch is not None:
+                pending.append((batch, pool.submit(_check_and_encode, schema, batch, fmt)))
+            while pending and (batch is None or len(pending) > workers):
+                done, future = pending.popleft()
+                cols, problems, records = future.result()
+                kept = None
+                if problems:
+                    cols, kept = bad_rows.apply(cols, problems, done.num_rows)
+                    records = encode_columns(schema, cols, len(kept), fmt) if len(kept) else None
+                if records is not None:
+                    spool.append(records)
+                if split_by:
+                    key = done.columns[split_by]
+                    buckets.append(hash_buckets(key if kept is None else key.take(kept), ratios))
+                rows_read += done.num_rows
+                bar.update(done.num_rows)
+    return rows_read, buckets
 
 
 def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format: str = "tfrecord",
@@ -97,22 +133,9 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     tmp.mkdir(parents=True)
     try:
         spool = Spool(tmp / "records.spool")
-        buckets: list[np.ndarray] = []
-        columns = schema.source_columns + ([split_by] if split_by and split_by not in schema.source_columns
-                                           else [])
-        binary = [c for f in schema.features if f.dtype == "bytes" for c in f.sources]
-        rows_read = 0
-        with _bar(progress, "encoding", "rows") as bar:
-            for batch in iter_batches(source, columns, binary, batch_size):
-                columns, kept = check_batch(schema, batch, format, bad_rows)
-                n_kept = batch.num_rows if kept is None else len(kept)
-                if n_kept:
-                    spool.append(encode_columns(schema, columns, n_kept, format))
-                if split_by:
-                    key = batch.columns[split_by]
-                    buckets.append(hash_buckets(key if kept is None else key.take(kept), ratios))
-                rows_read += batch.num_rows
-                bar.update(batch.num_rows)
+        workers = workers or os.cpu_count() or 1
+        rows_read, buckets = _encode_all(source, schema, format, spool, bad_rows, split_by, ratios, batch_size,
+                                         workers, progress)
         n = spool.finish()
         if split_by:
             splits = assign_by_bucket(np.concatenate(buckets) if buckets else np.zeros(0, np.int8), ratios,
@@ -122,7 +145,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         plan = plan_shards(splits, shard_suffix(format, compression), spool.lengths, num_shards, rows_per_shard)
         header = csv_header(schema) if format == "csv" else b""
         with _bar(progress, "writing shards", "shards", total=len(plan)) as bar:
-            results = write_shards(spool, plan, tmp, compression, header, workers or os.cpu_count() or 1,
+            results = write_shards(spool, plan, tmp, compression, header, workers,
                                    on_done=lambda r: bar.update(1))
         spool.remove()
         written = sum(r.num_records for r in results)

@@ -5,7 +5,8 @@ record once and appends it to a :class:`Spool` file; once the record count is kn
 records to splits and shards (a frozen dataclass per shard); pass two reads the spool in order and sends
 each record to its shard's bucket file; pass three puts each bucket (one shard) in its planned order,
 compressing and hashing as it goes. All file access is sequential: random reads of a large spool would
-pull whole page-cache folios into memory.
+pull whole page-cache folios into memory. A small spool (up to ``IN_MEMORY_BYTES``) is simply read into
+memory once and each shard gathered from it.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ _COPY_RECORDS = 65536  # records gathered and written per step
 _SCAN_BYTES = 32 << 20  # spool bytes read per step
 _MAX_OPEN_BUCKETS = 256  # shards scattered per pass over the spool
 AUTO_SHARD_BYTES = 128 << 20  # default shard size (uncompressed records)
+IN_MEMORY_BYTES = 256 << 20  # spools up to this size are read into memory once instead of scattered
 INDEX_DIR = "index"
 
 
@@ -176,23 +178,25 @@ def write_shards(spool: Spool, plan: list[Shard], folder: Path, compression: str
     record is appended to its shard's bucket file; then each bucket (one shard, in memory) is put in its
     planned order, compressed, hashed and written, ``workers`` at a time (compression, hashing and file
     writes release the GIL). Memory is bounded by a shard, not by the input."""
+    def run(jobs: list) -> list[ShardResult]:
+        def one(job) -> ShardResult:
+            result = _write_shard(*job, spool.lengths, folder, compression, header)
+            if on_done:
+                on_done(result)
+            return result
+        if workers <= 1:
+            return [one(job) for job in jobs]
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(one, jobs))
+
+    if int(spool.offsets[-1]) <= IN_MEMORY_BYTES:  # small enough: read the spool once, gather from memory
+        records = _records(np.fromfile(spool.path, np.uint8), spool.lengths)
+        return run([(shard, records) for shard in plan])
     results: list[ShardResult] = []
     for group_start in range(0, len(plan), _MAX_OPEN_BUCKETS):
         group = plan[group_start:group_start + _MAX_OPEN_BUCKETS]
         buckets = _scatter(spool, group, folder)
-
-        def one(item: tuple[Shard, Path]) -> ShardResult:
-            result = _write_from_bucket(spool, *item, folder, compression, header)
-            if on_done:
-                on_done(result)
-            return result
-
-        items = list(zip(group, buckets))
-        if workers <= 1:
-            results += [one(item) for item in items]
-        else:
-            with ThreadPoolExecutor(workers) as pool:
-                results += list(pool.map(one, items))
+        results += run([(shard, bucket) for shard, bucket in zip(group, buckets)])
     return results
 
 
@@ -216,19 +220,23 @@ def _scatter(spool: Spool, shards: list[Shard], folder: Path) -> list[Path]:
     return paths
 
 
-def _write_from_bucket(spool: Spool, shard: Shard, bucket: Path, folder: Path, compression: str,
-                       header: bytes) -> ShardResult:
-    """Write one shard from its bucket, in plan order, with its record index; checks the count.
+def _write_shard(shard: Shard, source: Ragged | Path, lengths: np.ndarray, folder: Path, compression: str,
+                 header: bytes) -> ShardResult:
+    """Write one shard in plan order, with its record index, and check the count. ``source`` holds every
+    staged record, or is the shard's bucket file (its own records in id order).
 
     The index holds ``int64`` little-endian offsets of every record in the uncompressed stream, then the
     stream's end (``num_records + 1`` values); readers cut a whole shard into records with it."""
-    in_bucket = np.sort(shard.records)  # bucket order
-    records = _records(np.fromfile(bucket, np.uint8), spool.lengths[in_bucket])
-    bucket.unlink()
-    order = np.searchsorted(in_bucket, shard.records)  # plan position -> bucket position
+    if isinstance(source, Path):
+        ids = np.sort(shard.records)
+        records = _records(np.fromfile(source, np.uint8), lengths[ids])
+        source.unlink()
+        order = np.searchsorted(ids, shard.records)  # plan position -> position in the bucket
+    else:
+        records, order = source, shard.records
     offsets = np.empty(len(order) + 1, np.int64)
     offsets[0] = len(header)
-    np.cumsum(spool.lengths[shard.records], out=offsets[1:])
+    np.cumsum(lengths[shard.records], out=offsets[1:])
     offsets[1:] += len(header)
     (folder / INDEX_DIR).mkdir(exist_ok=True)
     (folder / shard.index_name).write_bytes(offsets.astype("<i8").tobytes())

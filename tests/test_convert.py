@@ -73,6 +73,17 @@ def test_same_seed_same_bytes_other_seed_other_order(tmp_path):
     assert len(train) == 500 and not np.array_equal(train, np.sort(train))  # shuffled
 
 
+def test_large_spools_go_through_buckets_with_the_same_bytes(tmp_path, monkeypatch):
+    """Spools too large for memory are scattered to per-shard buckets: the output must not change."""
+    kw = dict(num_shards=3, split="train=0.6,test=0.4", seed=2, compression="gzip")
+    dataprep.convert(data(), SCHEMA, tmp_path / "memory", **kw)
+    monkeypatch.setattr("dataprep.shards.IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr("dataprep.shards._SCAN_BYTES", 5000)  # many spool chunks
+    monkeypatch.setattr("dataprep.shards._MAX_OPEN_BUCKETS", 4)  # several passes over the spool
+    dataprep.convert(data(), SCHEMA, tmp_path / "buckets", **kw)
+    assert file_bytes(tmp_path / "memory") == file_bytes(tmp_path / "buckets")
+
+
 def test_no_shuffle_keeps_input_order(tmp_path):
     dataprep.convert(data(), SCHEMA, tmp_path / "o", num_shards=3, split="train=0.7,test=0.3", shuffle=False)
     for split in ("train", "test"):
