@@ -73,6 +73,8 @@ def _list_payload(col: Column, stored: str, n: int, fixed_count: int | None) -> 
         return [_prefix(b"\x0a", part_lengths(body, n), omit_empty=True), body]
     elems: Ragged = col.values
     m = len(elems)
+    if m == n and np.array_equal(splits, np.arange(n + 1)):  # one value per record: no regrouping needed
+        return [_prefix(b"\x0a", elems.lengths), elems]
     elem = concat_rows([_prefix(b"\x0a", elems.lengths), elems], m)
     return [elem.regroup(splits)]
 
