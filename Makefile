@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: demo test bench install clean
 
@@ -22,6 +22,9 @@ demo: install
 	    --split train=0.8,valid=0.1,test=0.1 --on-error skip --seed 42 --overwrite
 	$(BIN)/dataprep convert sample_data/digits.npz --schema schemas/digits.yaml --out out/digits \
 	    --split train=0.8,valid=0.1,test=0.1 --num-shards 2 --compression gzip --seed 42 --overwrite
+	$(BIN)/dataprep validate out/digits
+	$(BIN)/dataprep train wide-deep out/penguins --variant two-input --epochs 30 --out runs/penguins --quiet
+	$(BIN)/dataprep train cnn out/digits --epochs 15 --out runs/digits --quiet
 
 test: install
 	$(BIN)/python -m pytest -q

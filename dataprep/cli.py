@@ -17,7 +17,7 @@ import click
 from . import __version__
 from .errors import DataprepError
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the reader commands import TensorFlow; keep it quiet
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # reader and trainer commands import TensorFlow: quiet
 
 
 def _handle_errors(fn):
@@ -202,6 +202,110 @@ def validate(path, as_json):
         click.echo(f"{report.path}: " + ("all records valid" if report.ok else "problems found"))
     if not report.ok:
         sys.exit(1)
+
+
+class _NumberList(click.ParamType):
+    """A comma-separated list of numbers, e.g. 100,100,50 or 0.25,0.5."""
+
+    def __init__(self, kind: type):
+        self.kind = kind
+        self.name = f"{kind.__name__} list"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        try:
+            return [self.kind(v) for v in str(value).split(",") if v.strip()]
+        except ValueError:
+            self.fail(f"{value!r} is not a comma-separated list of {self.kind.__name__} values", param, ctx)
+
+
+def _fit_options(fn):
+    """Options every trainer shares."""
+    options = [
+        click.option("--out", required=True, type=click.Path(file_okay=False),
+                     help="Folder for model.keras, history.csv, metrics.json and learning_curves.png."),
+        click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True,
+                     help="Most epochs to run (early stopping may end sooner)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                     help="Records per training batch (default: 128 for wide&deep, 32 for the CNN)."),
+        click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3,
+                     show_default=True, help="Initial learning rate (halved when the validation loss stalls)."),
+        click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop", "nadam"]), default="adam",
+                     show_default=True, help="Optimizer."),
+        click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
+                     help="Early stopping: epochs without improvement before stopping (best weights kept)."),
+        click.option("--min-delta", type=float, default=1e-4, show_default=True,
+                     help="Early stopping: smallest change that counts as an improvement."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed for initialisation and shuffling: two runs give the same metrics."),
+        click.option("--quiet", "-q", is_flag=True, help="No line per epoch."),
+        click.option("--json", "as_json", is_flag=True, help="Print metrics.json when done."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@main.group()
+def train() -> None:
+    """Fit models on converted folders (wide&deep regression, CNN classification)."""
+
+
+@train.command("wide-deep")
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--variant", type=click.Choice(["concat", "two-input", "multi-output"]), default="two-input",
+              show_default=True, help="One input with the deep output concatenated to it; wide and deep "
+              "inputs from the schema's groups; or the latter with an auxiliary output on the deep tower.")
+@click.option("--hidden", type=_NumberList(int), default="100,100,50", show_default=True,
+              help="Units of the deep tower's hidden layers.")
+@click.option("--activation", type=click.Choice(["relu", "selu", "elu", "tanh"]), default="relu",
+              show_default=True, help="Activation of the hidden layers.")
+@click.option("--loss", type=click.Choice(["mse", "redef_mse", "huber", "mae"]), default="mse",
+              show_default=True, help="Loss; redef_mse is the seed's hand-written mean squared error.")
+@_fit_options
+@_handle_errors
+def train_wide_deep(data, variant, hidden, activation, loss, **options):
+    """Fit a wide&deep regression model on DATA (a converted folder with train/valid/test splits)."""
+    _report_fit("wide-deep", data, options, variant=variant, hidden=hidden, activation=activation, loss=loss)
+
+
+@train.command("cnn")
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--separable", is_flag=True, help="SeparableConv2D instead of Conv2D.")
+@click.option("--dropout", type=_NumberList(float), default="0.25,0.5", show_default=True,
+              help="Dropout after the conv stack and before the softmax head.")
+@click.option("--filters", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Filters of the first block (doubling per block).")
+@click.option("--blocks", type=click.IntRange(min=1), default=None,
+              help="Conv blocks (default: as many as leave at least 2x2 pixels, at most 3).")
+@click.option("--activation", type=click.Choice(["relu", "selu"]), default="relu", show_default=True,
+              help="Activation after batch normalisation.")
+@click.option("--augment", is_flag=True, help="Random shifts of up to one pixel and small rotations while fitting.")
+@_fit_options
+@_handle_errors
+def train_cnn(data, separable, dropout, filters, blocks, activation, augment, **options):
+    """Fit a CNN classifier on DATA's image feature and integer label."""
+    _report_fit("cnn", data, options, separable=separable, dropout=dropout, filters=filters, blocks=blocks,
+                activation=activation, augment=augment)
+
+
+def _report_fit(kind: str, data: str, options: dict, **model_options) -> None:
+    from .train import fit
+
+    quiet, as_json = options.pop("quiet"), options.pop("as_json")
+    result = fit(kind, data, options.pop("out"), verbose=not quiet and not as_json, **options, **model_options)
+    if as_json:
+        click.echo(json.dumps(result.metrics, indent=2))
+        return
+    m = result.metrics
+    test = m.get("test", {})
+    shown = ", ".join(f"{k} {v:,.4f}" for k, v in test.items() if k in ("rmse", "mae", "accuracy"))
+    click.echo(f"{m['model']}: {m['epochs_run']} epochs in {m['seconds']} s ({m['seconds_per_epoch']} s/epoch); "
+               f"test {shown or 'n/a'}")
+    if "linear_regression_baseline" in m:
+        click.echo(f"linear regression on the same split: test rmse {m['linear_regression_baseline']['test_rmse']:,.4f}")
+    click.echo(f"wrote {result.out}/model.keras, history.csv, metrics.json, learning_curves.png")
 
 
 def _size(n: int) -> str:

@@ -22,6 +22,7 @@ DTYPES = ("float32", "int64", "string", "bytes", "uint8")
 ROLES = ("feature", "label", "weight")
 GROUPS = ("wide", "deep", "both")
 OOV_POLICIES = ("error", "bucket", "keep")
+NORMALIZERS = ("zscore", "minmax", "log", "none")
 OOV_TOKEN = "[UNK]"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -31,7 +32,7 @@ NUMPY_DTYPE = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "default", "role", "group", "vocabulary",
-                 "oov", "allow_nan", "description"}
+                 "oov", "allow_nan", "normalize", "description"}
 _SCHEMA_KEYS = {"name", "description", "features", "version"}
 
 
@@ -56,6 +57,7 @@ class Feature:
     vocabulary: tuple[str, ...] | None = None
     oov: str = "error"
     allow_nan: bool = True
+    normalize: str | None = None
     description: str = ""
 
     # --- derived layout -------------------------------------------------------------------------------------
@@ -145,6 +147,8 @@ class Feature:
             d["oov"] = self.oov
         if not self.allow_nan:
             d["allow_nan"] = False
+        if self.normalize is not None:
+            d["normalize"] = self.normalize
         if self.description:
             d["description"] = self.description
         return d
@@ -389,9 +393,15 @@ def _parse_feature(raw: Any, where: str) -> Feature:
     allow_nan = raw.get("allow_nan", True)
     if not isinstance(allow_nan, bool):
         raise SchemaError(f"{where}: 'allow_nan' must be true or false")
+    normalize = raw.get("normalize")
+    if normalize is not None:
+        if normalize not in NORMALIZERS:
+            raise SchemaError(f"{where}: unknown normalize {normalize!r}; expected one of {', '.join(NORMALIZERS)}")
+        if dtype not in ("float32", "int64"):
+            raise SchemaError(f"{where}: 'normalize' applies to float32 and int64 features, not {dtype}")
 
     feat = Feature(name=name, dtype=dtype, shape=shape, source=source, select=select, role=role, group=group,
-                   vocabulary=vocabulary, oov=oov, allow_nan=allow_nan,
+                   vocabulary=vocabulary, oov=oov, allow_nan=allow_nan, normalize=normalize,
                    description=str(raw.get("description") or ""))
     default = _check_default(raw.get("default"), feat, where)
     if default is not None and vocabulary is not None and oov == "error" and default not in vocabulary:

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from ..errors import UsageError
 from ..manifest import Manifest, load_manifest
-from .decode import COMPRESSION_TYPES, IMAGE_MODES, batch_decoder
+from .decode import COMPRESSION_TYPES, IMAGE_MODES, batch_decoder, batch_finisher, batch_parser
 from .inputs import assembler
 
 WHOLE_SHARD_MAX_BYTES = 1 << 30  # shards up to this size (uncompressed) are read whole
@@ -48,7 +48,8 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     ``num_epochs=None`` repeats forever; every epoch ends with its own (possibly short) batch. With
     ``shuffle``, file order is reshuffled every epoch and records are permuted within whole shards (or
     windows of ``shuffle_window`` records for streamed shards); the same ``seed`` gives the same order
-    (with ``deterministic=True``, which also keeps batch order under parallel parsing).
+    (with ``deterministic=True``, which also keeps batch order under parallel parsing; unshuffled reads
+    always keep file order).
     ``num_shards``/``shard_index`` (or ``input_context``) give each worker a disjoint part: whole files when
     there are at least as many files as workers, else every n-th record. ``cache`` keeps the split's
     records in memory after the first epoch.
@@ -70,27 +71,26 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
         seed = int(np.random.default_rng().integers(2**31))
     cycle = max(1, min(cycle_length, len(entries)))
 
-    decode = batch_decoder(manifest, images)
     assemble = assembler(manifest.schema, inputs, features)
     whole = all("index" in e and e.get("uncompressed_bytes", 0) <= WHOLE_SHARD_MAX_BYTES for e in entries)
+    # dense features are parsed a whole shard at a time; ragged ones per batch (rebatch needs dense)
+    parse_whole = whole and all(f.is_fixed for f in manifest.schema.features)
     if whole:
-        # dense features are parsed a whole shard at a time; ragged ones per batch (rebatch needs dense)
-        parse_whole = all(f.is_fixed for f in manifest.schema.features)
         ds = _whole_shards(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size,
-                           decode if parse_whole else None)
+                           batch_parser(manifest) if parse_whole else None)
     else:
-        parse_whole = False
         ds = _streamed_windows(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size,
                                shuffle_window)
     ds = ds.rebatch(batch_size, drop_remainder=drop_remainder).repeat(num_epochs)
-    ds = ds.map(assemble if parse_whole else lambda records: assemble(decode(records)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    finish = batch_finisher(manifest, images) if parse_whole else batch_decoder(manifest, images)
+    ds = ds.map(lambda batch: assemble(finish(batch)), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=deterministic or not shuffle)  # unshuffled reads keep file order
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: int | None, cache: bool,
-                  record_shard, cycle: int, batch_size: int, decode=None) -> tf.data.Dataset:
-    """One epoch of blocks of records (or, with ``decode``, of parsed features), reading each shard whole
+                  record_shard, cycle: int, batch_size: int, parse=None) -> tf.data.Dataset:
+    """One epoch of blocks of records (or, with ``parse``, of parsed features), reading each shard whole
     and cutting it into records with its index."""
     comp = COMPRESSION_TYPES[manifest.compression]
     lead, framing = _FRAMING[manifest.format]
@@ -111,8 +111,8 @@ def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: 
     if shuffle and not cache:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(load)
-    if decode is not None:
-        ds = ds.map(decode)
+    if parse is not None:
+        ds = ds.map(parse)
     if cache:
         ds = ds.cache()
         if shuffle:

@@ -19,14 +19,25 @@ COMPRESSION_TYPES = {"none": "", "gzip": "GZIP", "zlib": "ZLIB"}
 
 def batch_decoder(manifest: Manifest, images: str = "uint8") -> Callable[[tf.Tensor], dict]:
     """A function from a 1-D string tensor of records (or CSV lines) to a dict name -> tensor."""
+    parse, finish = batch_parser(manifest), batch_finisher(manifest, images)
+    return lambda records: finish(parse(records))
+
+
+def batch_finisher(manifest: Manifest, images: str = "uint8") -> Callable[[dict], dict]:
+    """The last step of decoding: pixel arrays stored as raw bytes become ``uint8 [h, w, c]`` (or floats).
+
+    Kept apart from parsing so that whole shards can be parsed once and their pixels unpacked per batch."""
+    schema = manifest.schema
+    raw = manifest.format == "tfrecord"
+    return lambda parsed: {f.name: _finish(f, parsed[f.name], images, raw) for f in schema.features}
+
+
+def batch_parser(manifest: Manifest) -> Callable[[tf.Tensor], dict]:
+    """Records (or CSV lines) to a dict of tensors, with pixel arrays still raw bytes in TFRecords."""
     schema = manifest.schema
     if manifest.format == "tfrecord":
         spec = schema.parse_spec()
-
-        def decode(records: tf.Tensor) -> dict:
-            parsed = tf.io.parse_example(records, spec)
-            return {f.name: _finish(f, parsed[f.name], images) for f in schema.features}
-        return decode
+        return lambda records: tf.io.parse_example(records, spec)
 
     columns = manifest.data["csv"]["columns"]
     kinds = {"float32": tf.float32, "int64": tf.int64, "uint8": tf.int32, "string": tf.string}
@@ -42,14 +53,12 @@ def batch_decoder(manifest: Manifest, images: str = "uint8") -> Callable[[tf.Ten
         for f in schema.features:
             cols = [fields[i] for i in positions[f.name]]
             value = cols[0] if f.shape == () else tf.reshape(tf.stack(cols, axis=1), [-1, *f.shape])
-            if f.dtype == "uint8":
-                value = tf.cast(value, tf.uint8)
-            out[f.name] = _finish(f, value, images, raw=False)
+            out[f.name] = tf.cast(value, tf.uint8) if f.dtype == "uint8" else value
         return out
     return decode_csv
 
 
-def _finish(f: Feature, value, images: str, raw: bool = True):
+def _finish(f: Feature, value, images: str, raw: bool):
     if f.encoding == "raw_uint8":
         if raw:
             value = tf.reshape(tf.io.decode_raw(value, tf.uint8), [-1, *f.shape])

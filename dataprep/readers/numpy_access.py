@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
 
-from ..manifest import load_manifest
+from ..manifest import Manifest, load_manifest
 from .decode import COMPRESSION_TYPES, batch_decoder
 
 
-def load_numpy(path: str | Path, split: str = "train", images: str = "uint8") -> dict[str, np.ndarray]:
-    """Every record of ``split`` in file order: name -> array ``[n, *shape]`` (strings as bytes objects);
-    variable-length features as object arrays of per-record arrays."""
-    manifest = load_manifest(path)
+def iter_numpy_batches(manifest: Manifest, split: str, batch_size: int = 65536,
+                       images: str = "uint8") -> Iterator[dict]:
+    """Batches of ``split`` in file order as dicts of numpy arrays (ragged features as lists of arrays)."""
     comp = COMPRESSION_TYPES[manifest.compression]
     files = [str(p) for p in manifest.files(split)]
     if manifest.format == "csv":
@@ -21,14 +21,22 @@ def load_numpy(path: str | Path, split: str = "train", images: str = "uint8") ->
             lambda f: tf.data.TextLineDataset(f, compression_type=comp).skip(1))
     else:
         ds = tf.data.TFRecordDataset(files, compression_type=comp)
-    decode = batch_decoder(manifest, images)
+    for batch in ds.batch(batch_size).map(batch_decoder(manifest, images)):
+        yield {name: [np.asarray(v) for v in value.to_list()] if isinstance(value, tf.RaggedTensor)
+               else value.numpy() for name, value in batch.items()}
+
+
+def load_numpy(path: str | Path, split: str = "train", images: str = "uint8") -> dict[str, np.ndarray]:
+    """Every record of ``split`` in file order: name -> array ``[n, *shape]`` (strings as bytes objects);
+    variable-length features as object arrays of per-record arrays."""
+    manifest = load_manifest(path)
     parts: dict[str, list] = {f.name: [] for f in manifest.schema.features}
-    for batch in ds.batch(65536).map(decode):
+    for batch in iter_numpy_batches(manifest, split, images=images):
         for name, value in batch.items():
-            if isinstance(value, tf.RaggedTensor):
-                parts[name] += [np.asarray(v) for v in value.to_list()]
+            if isinstance(value, list):
+                parts[name] += value
             else:
-                parts[name].append(value.numpy())
+                parts[name].append(value)
     out = {}
     for f in manifest.schema.features:
         if f.is_fixed:

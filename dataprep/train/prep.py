@@ -1,0 +1,125 @@
+"""Model inputs from the schema: one Keras ``Input`` per feature and its preprocessing.
+
+Numbers are normalised as the feature's ``normalize`` says (``zscore`` by default, ``minmax``, ``log``: a
+z-score of ``log1p`` for heavy-tailed counts, or ``none``) with statistics of the training split only (no
+leakage from valid/test); categorical strings go through ``StringLookup``: one-hot on the wide side, an
+embedding on the deep side.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from ..errors import SchemaError
+from ..manifest import Manifest
+from ..schema import Feature, Schema
+
+
+@dataclass
+class TrainStats:
+    """Per-feature mean, variance, min and max (elementwise over the feature's shape; of ``log1p(x)`` for
+    ``normalize: log``), from the training split."""
+
+    mean: dict[str, np.ndarray] = field(default_factory=dict)
+    var: dict[str, np.ndarray] = field(default_factory=dict)
+    low: dict[str, np.ndarray] = field(default_factory=dict)
+    high: dict[str, np.ndarray] = field(default_factory=dict)
+    rows: int = 0
+    label_classes: dict[str, int] = field(default_factory=dict)
+
+
+def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192) -> TrainStats:
+    """One pass over ``split``: moments of every fixed-shape numeric feature and label, class counts of
+    integer labels."""
+    from ..readers.numpy_access import iter_numpy_batches
+
+    schema = manifest.schema
+    numeric = [f for f in schema.features if f.is_fixed and f.dtype in ("float32", "int64", "uint8")]
+    total = {f.name: 0.0 for f in numeric}
+    squares = {f.name: 0.0 for f in numeric}
+    stats = TrainStats()
+    top = {}
+    for batch in iter_numpy_batches(manifest, split, batch_size):
+        for f in numeric:
+            x = batch[f.name].astype(np.float64)
+            if f.normalize == "log":
+                x = np.log1p(np.maximum(x, 0))
+            if f.dtype == "uint8":  # pixels: one mean and variance for the whole image
+                x = x.reshape(-1)
+            total[f.name] += x.sum(axis=0)
+            squares[f.name] += (x ** 2).sum(axis=0)
+            low, high = x.min(axis=0, initial=np.inf), x.max(axis=0, initial=-np.inf)
+            stats.low[f.name] = np.minimum(stats.low.get(f.name, low), low)
+            stats.high[f.name] = np.maximum(stats.high.get(f.name, high), high)
+        for f in schema.labels:
+            if f.dtype == "int64" and f.shape == ():
+                top[f.name] = max(top.get(f.name, 0), int(batch[f.name].max(initial=0)) + 1)
+        stats.rows += len(next(iter(batch.values())))
+    if stats.rows == 0:
+        raise SchemaError(f"{manifest.folder}: split {split!r} is empty; nothing to train on")
+    for f in numeric:
+        count = stats.rows * (f.inner_size if f.dtype == "uint8" else 1)
+        mean = np.asarray(total[f.name]) / count
+        stats.mean[f.name] = mean
+        stats.var[f.name] = np.maximum(np.asarray(squares[f.name]) / count - mean ** 2, 1e-12)
+    stats.label_classes = top
+    return stats
+
+
+def feature_input(f: Feature) -> keras.Input:
+    dtype = {"float32": "float32", "int64": "int64", "uint8": "uint8", "string": "string"}[f.dtype]
+    return keras.Input(shape=tuple(f.shape), dtype=dtype, name=f.name)
+
+
+def numeric_block(f: Feature, x, stats: TrainStats, side: str):
+    """A fixed-shape number feature flattened to [batch, k] and normalised with training statistics."""
+    x = keras.layers.Flatten(name=f"{side}_{f.name}_flat")(keras.ops.cast(x, "float32")) if f.shape else \
+        keras.layers.Reshape((1,), name=f"{side}_{f.name}_col")(keras.ops.cast(x, "float32"))
+    method = f.normalize or "zscore"
+    if method == "none":
+        return x
+    if method == "log":
+        x = keras.ops.log1p(keras.ops.relu(x))
+    if method == "minmax":
+        low = np.reshape(stats.low[f.name], -1).astype(np.float32)
+        span = np.maximum(np.reshape(stats.high[f.name], -1).astype(np.float32) - low, 1e-12)
+        return keras.layers.Rescaling(1.0 / span, offset=-low / span, name=f"{side}_{f.name}_minmax")(x)
+    mean = np.reshape(stats.mean[f.name], -1).astype(np.float32)
+    var = np.reshape(stats.var[f.name], -1).astype(np.float32)
+    return keras.layers.Normalization(mean=mean, variance=var, name=f"{side}_{f.name}_norm")(x)
+
+
+def categorical_block(f: Feature, x, side: str, embedding_dim: int = 4):
+    """A categorical string: one-hot (``side="wide"``) or an embedding (``"deep"``); slot 0 is OOV."""
+    if f.vocabulary is None or f.shape != ():
+        raise SchemaError(f"feature {f.name!r}: model inputs need numbers or scalar strings with a vocabulary")
+    if side == "wide":
+        return keras.layers.StringLookup(vocabulary=list(f.vocabulary), output_mode="one_hot",
+                                         name=f"wide_{f.name}_onehot")(x)
+    index = keras.layers.StringLookup(vocabulary=list(f.vocabulary), name=f"{f.name}_lookup")(x)
+    emb = keras.layers.Embedding(len(f.vocabulary) + 1, embedding_dim, name=f"{f.name}_embedding")(index)
+    return keras.layers.Flatten(name=f"{f.name}_embflat")(emb)
+
+
+def encode(features: list[Feature], inputs: dict, stats: TrainStats, side: str):
+    """Concatenated float vector of ``features`` for one side of a model (``wide`` or ``deep``)."""
+    parts = []
+    for f in features:
+        if f.dtype == "string":
+            parts.append(categorical_block(f, inputs[f.name], side))
+        elif f.is_fixed and f.dtype in ("float32", "int64"):
+            parts.append(numeric_block(f, inputs[f.name], stats, side))
+        else:
+            raise SchemaError(f"feature {f.name!r} ({f.dtype} {list(f.shape)}) cannot feed a dense model")
+    if not parts:
+        raise SchemaError(f"no features for the {side} part of the model")
+    return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name=f"{side}_features")(parts)
+
+
+def single_label(schema: Schema) -> Feature:
+    labels = schema.labels
+    if len(labels) != 1:
+        raise SchemaError(f"this trainer needs exactly one label (role: label); the schema has {len(labels)}")
+    return labels[0]

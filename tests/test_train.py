@@ -1,0 +1,112 @@
+"""Trainers: every model variant builds from a schema; short fits write their outputs; seeds repeat."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+import dataprep
+from dataprep import SchemaError
+from dataprep.cli import main
+from dataprep.train import fit
+from dataprep.train import cnn, wide_deep
+from dataprep.train.prep import train_stats
+
+ROOT = Path(__file__).parent.parent
+TABLE = {"features": [
+    {"name": "a", "dtype": "float32", "shape": [], "group": "wide"},
+    {"name": "b", "dtype": "float32", "shape": [2], "group": "deep", "normalize": "log"},
+    {"name": "c", "dtype": "string", "shape": [], "vocabulary": ["x", "y"], "group": "both"},
+    {"name": "k", "dtype": "int64", "shape": [], "group": "deep", "normalize": "minmax"},
+    {"name": "y", "dtype": "float32", "shape": [], "role": "label"}]}
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    n = 400
+    a, b = rng.standard_normal(n), rng.uniform(0, 100, (n, 2))
+    c = np.where(rng.random(n) < 0.5, "x", "y")
+    k = rng.integers(0, 10, n)
+    y = 3 * a + np.log1p(b[:, 0]) + (c == "x") * 2 + 0.1 * rng.standard_normal(n)
+    out = tmp_path_factory.mktemp("train") / "table"
+    dataprep.convert({"a": a, "b": b, "c": c, "k": k, "y": y * 1000}, TABLE, out,
+                     split="train=0.7,valid=0.15,test=0.15")
+    return out
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    out = tmp_path_factory.mktemp("train") / "digits"
+    dataprep.convert(ROOT / "sample_data/digits.npz", ROOT / "schemas/digits.yaml", out,
+                     split="train=0.8,valid=0.1,test=0.1", seed=1)
+    return out
+
+
+@pytest.mark.parametrize("variant, outputs", [("concat", ["main"]), ("two-input", ["main"]),
+                                              ("multi-output", ["main", "aux"])])
+def test_wide_deep_variants_build(table, variant, outputs):
+    m = dataprep.load_manifest(table)
+    model = wide_deep.build_model(m.schema, train_stats(m), variant, hidden=(8, 4))
+    assert sorted(model.output_names) == sorted(outputs)
+    assert sorted(model.input.keys()) == ["a", "b", "c", "k"]
+    assert model.count_params() > 0
+
+
+@pytest.mark.parametrize("separable, activation", [(False, "relu"), (True, "relu"), (False, "selu")])
+def test_cnn_variants_build(digits, separable, activation):
+    m = dataprep.load_manifest(digits)
+    model = cnn.build_model(m.schema, train_stats(m), 10, filters=8, separable=separable, activation=activation)
+    layers = [type(layer).__name__ for layer in model.layers]
+    assert ("SeparableConv2D" if separable else "Conv2D") in layers and "BatchNormalization" in layers
+    assert layers.count("Dropout") == 2 and model.get_layer("main").output.shape == (None, 10)
+    assert layers.index("BatchNormalization") < layers.index("Activation")
+
+
+def test_two_input_needs_groups(tmp_path):
+    dataprep.convert({"a": np.zeros(10), "y": np.zeros(10)},
+                     {"features": [{"name": "a", "dtype": "float32", "shape": []},
+                                   {"name": "y", "dtype": "float32", "shape": [], "role": "label"}]},
+                     tmp_path / "o")
+    m = dataprep.load_manifest(tmp_path / "o")
+    with pytest.raises(SchemaError, match="group 'wide' and 'deep'"):
+        wide_deep.build_model(m.schema, train_stats(m), "two-input")
+    with pytest.raises(SchemaError, match="shape \\[height, width, channels\\]"):
+        cnn.build_model(m.schema, train_stats(m), 2)
+
+
+def test_wide_deep_fit_writes_outputs_and_repeats(table, tmp_path):
+    kw = dict(variant="multi-output", hidden=(16, 8), epochs=4, seed=3, verbose=False, loss="redef_mse")
+    first = fit("wide-deep", table, tmp_path / "run1", **kw)
+    second = fit("wide-deep", table, tmp_path / "run2", **kw)
+    for name in ("model.keras", "history.csv", "metrics.json", "learning_curves.png"):
+        assert (tmp_path / "run1" / name).stat().st_size > 0
+    metrics = json.loads((tmp_path / "run1" / "metrics.json").read_text())
+    assert {"test", "valid", "linear_regression_baseline", "options", "seconds_per_epoch"} <= set(metrics)
+    assert metrics["test"]["rmse"] == pytest.approx(metrics["test"]["main_rmse"]) and metrics["options"]["loss"] \
+        == "redef_mse"
+    assert first.metrics["test"] == second.metrics["test"]  # same seed, same result
+    lines = (tmp_path / "run1" / "history.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,") and len(lines) == 1 + metrics["epochs_run"]
+    # the saved model predicts in the label's units
+    model = keras.models.load_model(tmp_path / "run1" / "model.keras")
+    batch = dataprep.load_numpy(table, "test")
+    pred = model.predict({k: tf.constant(batch[k]) for k in ("a", "b", "c", "k")}, verbose=0)["main"].reshape(-1)
+    rmse = float(np.sqrt(np.mean((pred - batch["y"]) ** 2)))
+    assert rmse == pytest.approx(metrics["test"]["rmse"], rel=1e-3)
+
+
+def test_cnn_fit_and_cli(digits, tmp_path):
+    r = CliRunner().invoke(main, ["train", "cnn", str(digits), "--epochs", "2", "--filters", "8", "--out",
+                                  str(tmp_path / "cnn"), "--json"])
+    assert r.exit_code == 0, r.output
+    metrics = json.loads(r.stdout)
+    assert 0 <= metrics["test"]["accuracy"] <= 1 and metrics["options"]["dropout"] == [0.25, 0.5]
+    assert (tmp_path / "cnn" / "learning_curves.png").exists()
+    r = CliRunner().invoke(main, ["train", "wide-deep", str(digits), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "Error:" in r.output
