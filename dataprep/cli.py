@@ -62,8 +62,15 @@ def main(debug: bool) -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split and shuffle.")
 @click.option("--shuffle/--no-shuffle", default=True, show_default=True,
               help="Shuffle records within each split (seeded).")
-@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
-              help="Bad rows: stop at the first (naming file, line, column), or set them aside and count them.")
+@click.option("--on-error", type=click.Choice(["fail", "skip", "quarantine"]), default="fail", show_default=True,
+              help="Bad rows: stop at the first (naming file, line, column); set them aside and count them; or "
+                   "also write them with file, line and reason to the quarantine CSV.")
+@click.option("--quarantine", "quarantine_file", type=click.Path(dir_okay=False), default=None,
+              help="Quarantine CSV for --on-error quarantine (default: OUT.quarantine.csv beside the output).")
+@click.option("--max-errors", type=click.IntRange(min=0), default=None,
+              help="Fail when more than this many rows are bad (with skip or quarantine).")
+@click.option("--max-error-rate", type=click.FloatRange(0, 1), default=None,
+              help="Fail when more than this fraction of the rows read is bad, e.g. 0.01.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Threads writing shards (default: number of cores).")
@@ -73,13 +80,15 @@ def main(debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_handle_errors
 def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by, seed,
-            shuffle, on_error, overwrite, workers, batch_size, quiet, as_json):
+            shuffle, on_error, quarantine_file, max_errors, max_error_rate, overwrite, workers, batch_size, quiet,
+            as_json):
     """Convert SOURCE files (CSV, Parquet, .npz; globs and folders too) into shards under --out."""
     from .convert import convert as run_convert
 
     summary = run_convert(list(source) if len(source) > 1 else source[0], schema_path, out, format=fmt,
                           compression=compression, num_shards=num_shards, rows_per_shard=rows_per_shard,
-                          split=split_spec, split_by=split_by, seed=seed, shuffle=shuffle, on_error=on_error, overwrite=overwrite,
+                          split=split_spec, split_by=split_by, seed=seed, shuffle=shuffle, on_error=on_error, max_errors=max_errors,
+                          max_error_rate=max_error_rate, quarantine=quarantine_file, overwrite=overwrite,
                           batch_size=batch_size, workers=workers, progress=not quiet and not as_json)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))

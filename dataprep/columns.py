@@ -119,7 +119,7 @@ def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
             values: Values = _concat_ragged(parts).take(order)
         else:
             values = np.stack(parts, axis=1).reshape(-1)
-        return Column(values, np.arange(n + 1, dtype=np.int64) * len(parts))
+        return _finish(f, values, np.arange(n + 1, dtype=np.int64) * len(parts), n)
 
     column = f.sources[0]
     col = batch.columns[column]
@@ -199,6 +199,8 @@ def _is_text(t: pa.DataType) -> bool:
 
 
 def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits, fill: bool) -> np.ndarray:
+    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):  # CSV fields arrive as bytes
+        arr = _decode_utf8(arr, f, column, checks, splits)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         arr = _parse_numbers(arr, f, column, checks, splits)
     elif pa.types.is_null(arr.type):
@@ -297,16 +299,16 @@ def _text_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits
 
 
 def _decode_utf8(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> pa.Array:
-    valid = pc.utf8_is_valid(pc.cast(arr, pa.large_binary())) if hasattr(pc, "utf8_is_valid") else None
-    if valid is None:
-        flags = np.array([v is not None and not _utf8_ok(v) for v in arr.to_pylist()], bool)
-    else:
-        flags = ~pc.fill_null(valid, True).to_numpy(zero_copy_only=False)
+    """Binary values as text; values that are not valid UTF-8 are flagged and become missing."""
+    try:
+        return pc.cast(arr, pa.large_string())
+    except pa.ArrowInvalid:
+        pass
+    flags = np.array([v is not None and not _utf8_ok(v) for v in arr.to_pylist()], bool)
+    what = "text" if f.dtype == "string" else f"a {f.dtype} value"
     checks.flag(flags, column, "invalid_utf8",
-                lambda i: f"invalid UTF-8 in feature {f.name!r} (use dtype bytes for binary data)", splits)
-    if flags.any():
-        arr = pc.if_else(pa.array(~flags), arr, pa.scalar(b"", arr.type))
-    return pc.cast(arr, pa.large_string())
+                lambda i: f"invalid UTF-8 where {what} was expected (feature {f.name!r})", splits)
+    return pc.cast(pc.if_else(pa.array(~flags), arr, pa.scalar(None, arr.type)), pa.large_string())
 
 
 def _utf8_ok(b: bytes) -> bool:

@@ -82,10 +82,9 @@ def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: B
     """Pass one: stream the source, check and encode batches in ``workers`` threads, and append the records
     to the spool in input order, applying the bad-row policy in that order too."""
     columns = schema.source_columns + ([split_by] if split_by and split_by not in schema.source_columns else [])
-    binary = [c for f in schema.features if f.dtype == "bytes" for c in f.sources]
     buckets: list[np.ndarray] = []
+    batches = iter_batches(source, columns, batch_size, on_malformed=bad_rows.malformed)
     rows_read = 0
-    batches = iter_batches(source, columns, binary, batch_size)
     with _bar(progress, "encoding", "rows") as bar, ThreadPoolExecutor(workers) as pool:
         pending: deque = deque()
         for batch in itertools.chain(batches, [None]):
@@ -96,7 +95,7 @@ def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: B
                 cols, problems, records = future.result()
                 kept = None
                 if problems:
-                    cols, kept = bad_rows.apply(cols, problems, done.num_rows)
+                    cols, kept = bad_rows.apply(done, cols, problems)
                     records = encode_columns(schema, cols, len(kept), fmt) if len(kept) else None
                 if records is not None:
                     spool.append(records)
@@ -111,22 +110,28 @@ def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: B
 def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format: str = "tfrecord",
             compression: str = "none", num_shards: int | None = None, rows_per_shard: int | None = None,
             split: str | dict | None = None, split_by: str | None = None, seed: int = 0, shuffle: bool = True,
-            on_error: str = "fail", overwrite: bool = False, batch_size: int = DEFAULT_BATCH_ROWS,
+            on_error: str = "fail", max_errors: int | None = None, max_error_rate: float | None = None,
+            quarantine: str | Path | None = None, overwrite: bool = False, batch_size: int = DEFAULT_BATCH_ROWS,
             workers: int | None = None, progress: bool = False) -> ConvertSummary:
     """Convert ``source`` into sharded TFRecord or CSV files under ``out`` with a ``manifest.json``.
 
     ``split`` gives ratios (``"train=0.8,valid=0.1,test=0.1"``) applied to a seeded permutation, or, with
     ``split_by``, to a stable hash of that column's values. ``shuffle`` (seeded by ``seed``) orders the
     records within each split; the same inputs and seed always give byte-identical files. ``on_error``
-    is ``"fail"`` (stop at the first bad row) or ``"skip"`` (set bad rows aside and count them by reason).
+    is ``"fail"`` (stop at the first bad row), ``"skip"`` (set bad rows aside and count them by reason) or
+    ``"quarantine"`` (also write them to a CSV: ``quarantine``, by default ``<out>.quarantine.csv`` beside the
+    output); ``max_errors`` / ``max_error_rate`` fail the conversion when too many rows are bad.
     """
     started = time.perf_counter()
     schema = load_schema(schema)
     compression = (compression or "none").lower()
     _check_options(schema, format, compression, num_shards, rows_per_shard, batch_size)
     ratios = parse_split(split)
-    bad_rows = BadRows(on_error)
     out = Path(out)
+    if on_error == "quarantine" and quarantine is None:
+        quarantine = out.parent / f"{out.name}.quarantine.csv"
+    bad_rows = BadRows(on_error, max_errors, max_error_rate, Path(quarantine) if quarantine else None,
+                       schema.source_columns)
     _check_out(out, overwrite)
 
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -136,6 +141,8 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         workers = workers or os.cpu_count() or 1
         rows_read, buckets = _encode_all(source, schema, format, spool, bad_rows, split_by, ratios, batch_size,
                                          workers, progress)
+        rows_read += bad_rows.by_reason.get("malformed_csv", 0)  # rows the CSV parser set aside
+        bad_rows.finish(rows_read)
         n = spool.finish()
         if split_by:
             splits = assign_by_bucket(np.concatenate(buckets) if buckets else np.zeros(0, np.int8), ratios,
@@ -156,7 +163,8 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         for r in results:
             files_by_split[r.split].append(r.to_dict())
         options = {"seed": seed, "shuffle": shuffle, "split": ratios, "split_by": split_by,
-                   "num_shards": num_shards, "rows_per_shard": rows_per_shard, "on_error": on_error}
+                   "num_shards": num_shards, "rows_per_shard": rows_per_shard, "on_error": on_error,
+                   "max_errors": max_errors, "max_error_rate": max_error_rate}
         manifest = build_manifest(schema=schema, fmt=format, compression=compression, splits=files_by_split,
                                   rows={"read": rows_read, "written": written, **bad_rows.to_dict()},
                                   options=options, sources=_describe(source), version=__version__)

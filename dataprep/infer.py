@@ -89,6 +89,11 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
         st.values = None
         return
     st.missing += arr.null_count
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):  # CSV fields arrive as bytes: text if UTF-8
+        try:
+            arr, t = pc.cast(arr, pa.string()), pa.string()
+        except pa.ArrowInvalid:
+            pass
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         text = pc.utf8_trim_whitespace(arr)
         text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)

@@ -10,8 +10,9 @@ import csv
 import glob
 import io
 import os
+from array import array
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -19,7 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .columns import Batch
-from .errors import SourceError
+from .errors import DataError, DataprepError, SourceError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv", ".tsv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -28,16 +29,18 @@ DEFAULT_BATCH_ROWS = 65536
 CSV_BLOCK_BYTES = 4 << 20
 
 
-def iter_batches(source: Any, columns: Sequence[str] | None = None, binary_columns: Sequence[str] = (),
-                 batch_size: int = DEFAULT_BATCH_ROWS) -> Iterator[Batch]:
+def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_ROWS,
+                 on_malformed: Callable[[str, str], bool] | None = None) -> Iterator[Batch]:
     """Yield column batches of ``columns`` (all when None) from any supported source.
 
-    Text inputs (CSV) give string columns, or binary for ``binary_columns``; the schema-driven conversion
-    parses them, so a bad value is reported with its line. Typed inputs keep their types.
+    Text inputs (CSV) give their fields as raw bytes (binary columns): the schema-driven conversion decodes
+    and parses them, so a bad value (even invalid UTF-8) is reported with its line. Typed inputs keep their
+    types. A CSV row with the wrong number of fields is passed to ``on_malformed(file, text)``, which returns
+    True to skip it (it has counted it); without it, or when it returns False, the row is an error.
     """
     if isinstance(source, (str, os.PathLike)) or _is_path_list(source):
         for path in expand_paths(source):
-            yield from _file_batches(path, columns, set(binary_columns), batch_size)
+            yield from _file_batches(path, columns, batch_size, on_malformed)
     elif isinstance(source, dict):
         yield from _numpy_batches(source, columns, "<arrays>", batch_size)
     elif isinstance(source, pa.Table):
@@ -110,11 +113,11 @@ def _check_columns(origin: str, have: Sequence[str], want: Sequence[str] | None)
 
 
 # --- files ----------------------------------------------------------------------------------------------------
-def _file_batches(path: Path, columns, binary: set, batch_size: int) -> Iterator[Batch]:
+def _file_batches(path: Path, columns, batch_size: int, on_malformed) -> Iterator[Batch]:
     kind = _kind(path)
     try:
         if kind == "csv":
-            yield from _csv_batches(path, columns, binary)
+            yield from _csv_batches(path, columns, on_malformed)
         elif kind == "parquet":
             yield from _parquet_batches(path, columns, batch_size)
         else:
@@ -124,7 +127,7 @@ def _file_batches(path: Path, columns, binary: set, batch_size: int) -> Iterator
     except PermissionError as e:
         raise SourceError(f"{path}: cannot read: {e.strerror}") from None
     except (pa.ArrowInvalid, OSError, ValueError) as e:
-        if isinstance(e, SourceError):
+        if isinstance(e, DataprepError):
             raise
         raise SourceError(f"{path}: cannot read {kind}: {_first_line(e)}") from None
 
@@ -147,54 +150,87 @@ def csv_header(path: Path) -> list[str]:
 
 
 class _CsvLines:
-    """Maps a data row index to its physical line number (quoted fields may span lines); error path only."""
+    """Maps a data row index to its physical line number (quoted fields may span lines).
+
+    Only bad rows need it: the first call scans the file once and remembers where every row starts."""
 
     def __init__(self, path: Path, delimiter: str):
         self.path, self.delimiter = path, delimiter
+        self._starts: array | None = None
 
     def __call__(self, row: int) -> int:
-        with pa.input_stream(str(self.path), compression="detect") as stream:
-            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
-            reader = csv.reader(text, delimiter=self.delimiter)
-            next(reader, None)
-            start = reader.line_num + 1
-            r = -1
-            for rec in reader:
-                if rec:
-                    r += 1
-                    if r == row:
-                        return start
+        if self._starts is None:
+            self._starts = array("q")
+            with pa.input_stream(str(self.path), compression="detect") as stream:
+                text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+                reader = csv.reader(text, delimiter=self.delimiter)
+                next(reader, None)
                 start = reader.line_num + 1
-        return start
+                for rec in reader:
+                    if rec:  # blank lines hold no row
+                        self._starts.append(start)
+                    start = reader.line_num + 1
+            self._end = start
+        return self._starts[row] if row < len(self._starts) else self._end
 
 
-def _csv_batches(path: Path, columns, binary: set) -> Iterator[Batch]:
+def _csv_batches(path: Path, columns, on_malformed) -> Iterator[Batch]:
     delimiter = "\t" if ".tsv" in path.name.lower() else ","
     header = csv_header(path)
     dupes = {c for c in header if header.count(c) > 1}
     wanted = _check_columns(str(path), header, columns)
     if dupes & set(wanted):
         raise SourceError(f"{path}: header names column(s) {sorted(dupes & set(wanted))} more than once")
-    types = {c: (pa.binary() if c in binary else pa.string()) for c in wanted}
-    reader = pacsv.open_csv(
+
+    failure: list[str] = []
+
+    def malformed(row) -> str:
+        if on_malformed is not None and on_malformed(str(path), row.text):
+            return "skip"
+        line = _first_malformed_line(path, delimiter, len(header))
+        failure.append(f"{path}, line {line}: malformed CSV row: {row.actual_columns} fields, the header has "
+                       f"{row.expected_columns}: {row.text[:80]!r}")
+        return "error"
+
+    def read(step):
+        try:
+            return step()
+        except pa.ArrowInvalid as e:
+            if failure:
+                raise DataError(failure[0]) from None
+            raise SourceError(f"{path}: malformed CSV after row {start}: {_first_line(e)}") from None
+
+    start = 0
+    reader = read(lambda: pacsv.open_csv(
         str(path),
         read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-        convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types=types,
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                         invalid_row_handler=malformed),
+        convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types={c: pa.binary() for c in wanted},
                                              strings_can_be_null=True, quoted_strings_can_be_null=False),
-    )
+    ))
     line_of = _CsvLines(path, delimiter)
-    start = 0
     while True:
         try:
-            rb = reader.read_next_batch()
+            rb = read(reader.read_next_batch)
         except StopIteration:
             return
-        except pa.ArrowInvalid as e:
-            raise SourceError(f"{path}: malformed CSV after row {start}: {_first_line(e)}") from None
         cols = {name: rb.column(i) for i, name in enumerate(rb.schema.names)}
         yield Batch(cols, rb.num_rows, str(path), start, line_of)
         start += rb.num_rows
+
+
+def _first_malformed_line(path: Path, delimiter: str, fields: int) -> int | str:
+    """The line where the first row with the wrong number of fields starts (error path only)."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        reader = csv.reader(io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=""),
+                            delimiter=delimiter)
+        start = 1
+        for rec in reader:
+            if rec and len(rec) != fields:
+                return start
+            start = reader.line_num + 1
+    return "?"
 
 
 def _parquet_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
