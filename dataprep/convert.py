@@ -8,6 +8,7 @@ never leaves a folder that looks finished.
 """
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import shutil
@@ -27,6 +28,7 @@ from .columns import Batch, Column, to_columns
 from .encode.csv_text import csv_header, encode_csv_lines, line_break_problems
 from .encode.example import example_parts
 from .tfrecord import frame_parts
+from .workdir import JOURNAL, RUN, WorkFolder, fingerprint
 from .errors import OutputError, UsageError
 from .manifest import build_manifest, write_manifest
 from .ragged import Ragged
@@ -111,8 +113,9 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
             compression: str = "none", num_shards: int | None = None, rows_per_shard: int | None = None,
             split: str | dict | None = None, split_by: str | None = None, seed: int = 0, shuffle: bool = True,
             on_error: str = "fail", max_errors: int | None = None, max_error_rate: float | None = None,
-            quarantine: str | Path | None = None, overwrite: bool = False, batch_size: int = DEFAULT_BATCH_ROWS,
-            workers: int | None = None, progress: bool = False) -> ConvertSummary:
+            quarantine: str | Path | None = None, overwrite: bool = False, resume: bool = False,
+            batch_size: int = DEFAULT_BATCH_ROWS, workers: int | None = None, progress: bool = False
+            ) -> ConvertSummary:
     """Convert ``source`` into sharded TFRecord or CSV files under ``out`` with a ``manifest.json``.
 
     ``split`` gives ratios (``"train=0.8,valid=0.1,test=0.1"``) applied to a seeded permutation, or, with
@@ -121,6 +124,10 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     is ``"fail"`` (stop at the first bad row), ``"skip"`` (set bad rows aside and count them by reason) or
     ``"quarantine"`` (also write them to a CSV: ``quarantine``, by default ``<out>.quarantine.csv`` beside the
     output); ``max_errors`` / ``max_error_rate`` fail the conversion when too many rows are bad.
+
+    Everything is written into ``.{out}.partial`` beside ``out`` and renamed into place when complete; a
+    failed run removes it, an interrupted one (killed, Ctrl-C) leaves it for ``resume=True``, which keeps
+    the shards already written and verified and gives byte-identical results.
     """
     started = time.perf_counter()
     schema = load_schema(schema)
@@ -134,8 +141,13 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
                        schema.source_columns)
     _check_out(out, overwrite)
 
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
+    options = {"seed": seed, "shuffle": shuffle, "split": ratios, "split_by": split_by, "num_shards": num_shards,
+               "rows_per_shard": rows_per_shard, "on_error": on_error, "max_errors": max_errors,
+               "max_error_rate": max_error_rate}
+    settings = {"version": __version__, "schema": schema.to_dict(), "format": format, "compression": compression,
+                "batch_size": batch_size, **options}
+    work = WorkFolder(out, fingerprint(source, settings), resume)
+    tmp = work.path
     try:
         spool = Spool(tmp / "records.spool")
         workers = workers or os.cpu_count() or 1
@@ -151,10 +163,14 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
             splits = assign_by_ratio(n, ratios, seed, shuffle)
         plan = plan_shards(splits, shard_suffix(format, compression), spool.lengths, num_shards, rows_per_shard)
         header = csv_header(schema) if format == "csv" else b""
-        with _bar(progress, "writing shards", "shards", total=len(plan)) as bar:
-            results = write_shards(spool, plan, tmp, compression, header, workers,
-                                   on_done=lambda r: bar.update(1))
+        todo = [shard for shard in plan if shard.name not in work.done]
+        with _bar(progress, "writing shards", "shards", total=len(todo)) as bar:
+            def done(result):
+                work.record(result)
+                bar.update(1)
+            fresh = write_shards(spool, todo, tmp, compression, header, workers, on_done=done)
         spool.remove()
+        results = [work.done.get(shard.name) or fresh.pop(0) for shard in plan]
         written = sum(r.num_records for r in results)
         if written + bad_rows.set_aside != rows_read:
             raise OutputError(f"wrote {written} records and set aside {bad_rows.set_aside} rows but read "
@@ -162,16 +178,23 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         files_by_split: dict[str, list[dict]] = {name: [] for name in splits}
         for r in results:
             files_by_split[r.split].append(r.to_dict())
-        options = {"seed": seed, "shuffle": shuffle, "split": ratios, "split_by": split_by,
-                   "num_shards": num_shards, "rows_per_shard": rows_per_shard, "on_error": on_error,
-                   "max_errors": max_errors, "max_error_rate": max_error_rate}
         manifest = build_manifest(schema=schema, fmt=format, compression=compression, splits=files_by_split,
                                   rows={"read": rows_read, "written": written, **bad_rows.to_dict()},
                                   options=options, sources=_describe(source), version=__version__)
+        for name in (RUN, JOURNAL):
+            (tmp / name).unlink()
         write_manifest(tmp, manifest)
         _commit(tmp, out)
+    except (KeyboardInterrupt, SystemExit):
+        raise  # interrupted: the work folder stays for --resume
+    except OSError as e:
+        work.remove()
+        if e.errno == errno.ENOSPC:
+            raise OutputError(f"disk full while writing {out} ({e.filename or 'work folder'}); nothing was "
+                              "kept") from None
+        raise
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        work.remove()
         raise
     return ConvertSummary(
         out=str(out), format=format, compression=compression,

@@ -1,0 +1,87 @@
+"""The work folder of a conversion, where everything is written before it is renamed into place.
+
+It is named after the output (``.{out}.partial``), so an interrupted run (killed, out of time, Ctrl-C) can
+be resumed: ``run.json`` fingerprints the inputs and options, and ``journal.jsonl`` lists every shard that
+was completely written, with its size and checksum. A resumed run re-encodes the input (deterministic, so
+the plan is the same) and writes only the shards the journal vouches for no longer, or never did.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from .shards import ShardResult
+
+RUN = "run.json"
+JOURNAL = "journal.jsonl"
+
+
+class WorkFolder:
+    """``.{out}.partial`` beside ``out``; ``done`` holds the shards a resumed run can keep."""
+
+    def __init__(self, out: Path, fingerprint: dict | None, resume: bool):
+        self.path = out.parent / f".{out.name}.partial"
+        self.done: dict[str, ShardResult] = {}
+        self._lock = threading.Lock()
+        if resume and fingerprint is not None and self.path.is_dir() and _read_json(self.path / RUN) == fingerprint:
+            self.done = self._verified()
+        else:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path.mkdir(parents=True)
+            (self.path / RUN).write_text(json.dumps(fingerprint))
+        (self.path / JOURNAL).write_text("".join(json.dumps(r.__dict__) + "\n" for r in self.done.values()))
+
+    def record(self, result: ShardResult) -> None:
+        """Note a shard as complete (called once its file and index are closed)."""
+        with self._lock, open(self.path / JOURNAL, "a") as fh:
+            fh.write(json.dumps(result.__dict__) + "\n")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def _verified(self) -> dict[str, ShardResult]:
+        """Journal entries whose shard and index files are there with the recorded size and checksum."""
+        done = {}
+        lines = (self.path / JOURNAL).read_text().splitlines() if (self.path / JOURNAL).exists() else []
+        for line in lines:
+            try:
+                r = ShardResult(**json.loads(line))
+            except (ValueError, TypeError):
+                continue  # a line cut short by the interruption
+            shard, index = self.path / r.name, self.path / r.index
+            if shard.is_file() and index.is_file() and shard.stat().st_size == r.num_bytes and \
+                    index.stat().st_size == 8 * (r.num_records + 1) and _sha256(shard) == r.sha256:
+                done[r.name] = r
+        return done
+
+
+def fingerprint(source, settings: dict) -> dict | None:
+    """What must be equal for a run to resume another: the settings and every input file's name, size and
+    modification time. In-memory sources cannot be fingerprinted (None: no resume)."""
+    if isinstance(source, (str, os.PathLike)) or (isinstance(source, (list, tuple)) and source and
+                                                  all(isinstance(s, (str, os.PathLike)) for s in source)):
+        from .sources import expand_paths
+
+        files = [{"path": str(p.resolve()), "size": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns}
+                 for p in expand_paths(source)]
+        return {"settings": settings, "files": files}
+    return None
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
