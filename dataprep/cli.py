@@ -242,8 +242,9 @@ def _fit_options(fn):
                      help="Most epochs to run (early stopping may end sooner)."),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
                      help="Records per training batch (default: 128 for wide&deep, 32 for the CNN)."),
-        click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3,
-                     show_default=True, help="Initial learning rate (halved when the validation loss stalls)."),
+        click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Initial learning rate, halved when the validation loss stalls (default: 1e-3 for "
+                          "wide&deep, 5e-4 for the CNN)."),
         click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop", "nadam"]), default="adam",
                      show_default=True, help="Optimizer."),
         click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,

@@ -165,3 +165,54 @@ def test_wide_deep_needs_groups(tmp_path):
                      tmp_path / "o")
     with pytest.raises(SchemaError, match="group 'wide'"):
         dataprep.make_dataset(tmp_path / "o", inputs="wide_deep")
+
+
+def _corrupt_copy(folder, tmp_path, compression):
+    import shutil
+
+    out = tmp_path / "c"
+    shutil.copytree(folder, out)
+    m = dataprep.load_manifest(out)
+    entry = m.split("train")["files"][1]
+    path = out / entry["path"]
+    blob = bytearray(path.read_bytes())
+    index = np.frombuffer((out / entry["index"]).read_bytes(), "<i8")
+    if compression == "none":
+        blob[int(index[10]) + 20] ^= 0xFF  # inside record 10's data
+    else:
+        blob = blob[: len(blob) // 2]  # a truncated gzip stream
+    path.write_bytes(bytes(blob))
+    return out, entry
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_damaged_shards_raise_or_are_skipped(tmp_path, compression, read_path):
+    src = tmp_path / "src"
+    dataprep.convert(data(), SCHEMA, src, num_shards=3, compression=compression, seed=1)
+    out, entry = _corrupt_copy(src, tmp_path, compression)
+    with pytest.raises(Exception) as err:
+        ids(dataprep.make_dataset(out, num_epochs=1, seed=1))
+    text = str(err.value)
+    assert entry["path"] in text
+    if compression == "none":
+        index = np.frombuffer((out / entry["index"]).read_bytes(), "<i8")
+        assert f"record 10 at offset {index[10]}: data CRC mismatch" in text
+    else:
+        assert "gzip stream is truncated" in text or "corrupt" in text
+    ds = dataprep.make_dataset(out, num_epochs=1, seed=1, on_corrupt="skip")
+    got = ids(ds)
+    assert len(ds.dataprep_skipped) == 1 and entry["path"] in ds.dataprep_skipped[0]
+    damaged = read_all_ids(src, entry)
+    lost = len(got) - (N - len(damaged))
+    assert 0 <= lost < len(damaged) and len(set(got)) == len(got)
+    if compression == "none":
+        assert lost == 10  # the ten records before the damage are kept
+
+
+def read_all_ids(folder, entry):
+    import tensorflow as tf
+
+    spec = {"id": tf.io.FixedLenFeature([], tf.int64)}
+    comp = {"none": "", "gzip": "GZIP"}[dataprep.load_manifest(folder).compression]
+    raw = tf.data.TFRecordDataset(str(folder / entry["path"]), compression_type=comp)
+    return [int(tf.io.parse_single_example(r, spec)["id"]) for r in raw]

@@ -24,6 +24,7 @@ import tensorflow as tf
 from ..errors import UsageError
 from ..manifest import Manifest, load_manifest
 from .decode import COMPRESSION_TYPES, IMAGE_MODES, batch_decoder, batch_finisher, batch_parser
+from .integrity import CORRUPT_POLICIES, ShardCheck
 from .inputs import assembler
 
 WHOLE_SHARD_MAX_BYTES = 1 << 30  # shards up to this size (uncompressed) are read whole
@@ -35,7 +36,7 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
                  features: Sequence[str] | None = None, deterministic: bool = False, num_shards: int = 1,
                  shard_index: int = 0, input_context: tf.distribute.InputContext | None = None,
                  cache: bool = False, drop_remainder: bool = False, images: str = "uint8",
-                 shuffle_window: int = 16384, cycle_length: int = 4) -> tf.data.Dataset:
+                 shuffle_window: int = 16384, cycle_length: int = 4, on_corrupt: str = "raise") -> tf.data.Dataset:
     """Batches of ``(x, y)`` (or ``(x, y, weight)``, or ``x`` with no label) from split ``split`` of ``path``.
 
     ``x`` is a dict name -> tensor (``inputs="dict"``), a tuple in schema order (``"tuple"``), or
@@ -53,8 +54,14 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     ``num_shards``/``shard_index`` (or ``input_context``) give each worker a disjoint part: whole files when
     there are at least as many files as workers, else every n-th record. ``cache`` keeps the split's
     records in memory after the first epoch.
+
+    Each shard is checked against the manifest's SHA-256 when first read. A damaged one raises an error
+    naming the file, record and offset, or with ``on_corrupt="skip"`` gives the records before the damage
+    (logged; ``dataset.dataprep_skipped`` lists the damaged shards).
     """
     manifest = load_manifest(path)
+    if on_corrupt not in CORRUPT_POLICIES:
+        raise UsageError(f"on_corrupt must be one of {', '.join(CORRUPT_POLICIES)}, got {on_corrupt!r}")
     if images not in IMAGE_MODES:
         raise UsageError(f"images must be one of {', '.join(IMAGE_MODES)}, got {images!r}")
     if batch_size < 1 or shuffle_window < 1 or cycle_length < 1:
@@ -75,21 +82,32 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     whole = all("index" in e and e.get("uncompressed_bytes", 0) <= WHOLE_SHARD_MAX_BYTES for e in entries)
     # dense features are parsed a whole shard at a time; ragged ones per batch (rebatch needs dense)
     parse_whole = whole and all(f.is_fixed for f in manifest.schema.features)
+    check = ShardCheck(manifest, on_corrupt)
     if whole:
-        ds = _whole_shards(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size,
+        ds = _whole_shards(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size, check,
                            batch_parser(manifest) if parse_whole else None)
     else:
         ds = _streamed_windows(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size,
-                               shuffle_window)
+                               shuffle_window, check)
     ds = ds.rebatch(batch_size, drop_remainder=drop_remainder).repeat(num_epochs)
     finish = batch_finisher(manifest, images) if parse_whole else batch_decoder(manifest, images)
     ds = ds.map(lambda batch: assemble(finish(batch)), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=deterministic or not shuffle)  # unshuffled reads keep file order
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    ds.dataprep_skipped = check.skipped
+    return ds
+
+
+def _checked(check: ShardCheck, file: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Run the shard check inside the pipeline: (sound, records before the damage)."""
+    sound, records = tf.py_function(check, [file], [tf.bool, tf.string])
+    sound.set_shape([])
+    records.set_shape([None])
+    return sound, records
 
 
 def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: int | None, cache: bool,
-                  record_shard, cycle: int, batch_size: int, parse=None) -> tf.data.Dataset:
+                  record_shard, cycle: int, batch_size: int, check: ShardCheck, parse=None) -> tf.data.Dataset:
     """One epoch of blocks of records (or, with ``parse``, of parsed features), reading each shard whole
     and cutting it into records with its index."""
     comp = COMPRESSION_TYPES[manifest.compression]
@@ -97,12 +115,16 @@ def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: 
     files = [str(manifest.folder / e["path"]) for e in entries]
     indexes = [str(manifest.folder / e["index"]) for e in entries]
 
-    def load(file, index):
+    def cut(file, index):
         contents = tf.io.read_file(file)
         if comp:
             contents = tf.io.decode_compressed(contents, compression_type=comp)
         offsets = tf.io.decode_raw(tf.io.read_file(index), tf.int64)
-        records = tf.strings.substr(contents, offsets[:-1] + lead, offsets[1:] - offsets[:-1] - framing)
+        return tf.strings.substr(contents, offsets[:-1] + lead, offsets[1:] - offsets[:-1] - framing)
+
+    def load(file, index):
+        sound, before_damage = _checked(check, file)
+        records = tf.cond(sound, lambda: cut(file, index), lambda: before_damage)
         if record_shard is not None:
             records = records[record_shard[1]::record_shard[0]]
         return records
@@ -125,15 +147,20 @@ def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: 
 
 
 def _streamed_windows(manifest: Manifest, entries: list[dict], shuffle: bool, seed: int | None, cache: bool,
-                      record_shard, cycle: int, batch_size: int, shuffle_window: int) -> tf.data.Dataset:
+                      record_shard, cycle: int, batch_size: int, shuffle_window: int, check: ShardCheck
+                      ) -> tf.data.Dataset:
     """One epoch of record windows streamed from the files, merged across ``cycle`` files and permuted."""
     comp = COMPRESSION_TYPES[manifest.compression]
     text = manifest.format == "csv"
     window = max(batch_size, -(-shuffle_window // cycle)) if shuffle else max(batch_size, 4096)
 
     def read(file):
-        ds = tf.data.TextLineDataset(file, compression_type=comp).skip(1) if text else \
+        sound, before_damage = _checked(check, file)
+        stream = tf.data.TextLineDataset(file, compression_type=comp).skip(1) if text else \
             tf.data.TFRecordDataset(file, compression_type=comp)
+        # a sound shard streams whole; a damaged one gives only the records before the damage
+        ds = stream.take(tf.where(sound, tf.constant(-1, tf.int64), 0)).concatenate(
+            tf.data.Dataset.from_tensor_slices(before_damage))
         if record_shard is not None:
             ds = ds.shard(*record_shard)
         return ds.batch(window)

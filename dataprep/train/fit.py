@@ -49,7 +49,7 @@ class FitResult:
 
 def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-input",
         hidden: Sequence[int] = (100, 100, 50), activation: str = "relu", epochs: int = 100,
-        batch_size: int | None = None, learning_rate: float = 1e-3, optimizer: str = "adam", loss: str = "mse",
+        batch_size: int | None = None, learning_rate: float | None = None, optimizer: str = "adam", loss: str = "mse",
         patience: int = 10, min_delta: float = 1e-4, seed: int = 0, separable: bool = False,
         dropout: Sequence[float] = (0.25, 0.5), filters: int = 32, blocks: int | None = None, dense: int = 128,
         augment: bool = False, verbose: bool = True, plot: bool = True, linear_baseline: bool = True) -> FitResult:
@@ -58,10 +58,11 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
 
     Early stopping watches the validation loss (the training loss without a ``valid`` split), keeps the
     best weights, and the learning rate halves when that loss stalls for ``patience // 3`` epochs.
-    ``batch_size`` defaults to 128 for wide&deep and 32 for the CNN."""
+    ``batch_size`` defaults to 128 for wide&deep and 32 for the CNN, ``learning_rate`` to 1e-3 and 5e-4."""
     if kind not in KINDS:
         raise UsageError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
     batch_size = batch_size or (128 if kind == "wide-deep" else 32)
+    learning_rate = learning_rate or (1e-3 if kind == "wide-deep" else 5e-4)
     if optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
     if epochs < 1 or batch_size < 1 or learning_rate <= 0:
