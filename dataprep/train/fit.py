@@ -106,7 +106,7 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
             return x, {name: y for name in outputs}
         return ds.map(targets)
 
-    splits = manifest.splits
+    splits = [s for s in manifest.splits if manifest.num_records(s)]  # empty splits are left out
     valid = dataset("valid", False) if "valid" in splits else None
     monitor = "val_loss" if valid is not None else "loss"
     steps = max(1, math.ceil(manifest.num_records("train") / batch_size))
@@ -116,15 +116,18 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
                                                    min_delta=min_delta),
                  _EpochLine(epochs, verbose)]
     started = time.perf_counter()
+    valid_steps = math.ceil(manifest.num_records("valid") / batch_size) if valid is not None else None
     history = model.fit(dataset("train", True), validation_data=valid, epochs=epochs, steps_per_epoch=steps,
-                        callbacks=callbacks, verbose=0).history
+                        validation_steps=valid_steps or None,
+                        callbacks=callbacks, verbose=0, shuffle=False).history  # the dataset shuffles
     seconds = time.perf_counter() - started
     result = {"model": model.name, "kind": kind, "label": label.name, "train_rows": stats.rows,
               "epochs_run": len(history["loss"]), "seconds": round(seconds, 2),
               "seconds_per_epoch": round(seconds / max(1, len(history["loss"])), 3)}
     for split in ("valid", "test"):
         if split in splits:
-            scores = model.evaluate(dataset(split, False), verbose=0, return_dict=True)
+            scores = model.evaluate(dataset(split, False), verbose=0, return_dict=True,
+                                    steps=math.ceil(manifest.num_records(split) / batch_size))
             result[split] = _in_label_units(scores, scale, regression)
     if regression and linear_baseline and "test" in splits:
         result["linear_regression_baseline"] = _linear_baseline(manifest, model, stats, label.name)
