@@ -217,6 +217,48 @@ def validate(path, as_json):
         sys.exit(1)
 
 
+@main.command()
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--split", "splits", multiple=True, help="Split(s) of a converted folder (default: all).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write stats.json (default: beside the shards for a converted folder).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Draw a histogram per numeric feature and a bar chart per categorical into this PNG.")
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON instead of a table.")
+@_handle_errors
+def stats(path, splits, output, plot, as_json):
+    """Per-feature statistics of PATH (an input file or a converted folder) in one streaming pass."""
+    from .manifest import MANIFEST
+    from .stats import folder_stats, source_stats
+
+    folder = Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
+    report = folder_stats(path, list(splits) or None) if folder else source_stats(path)
+    target = output or (Path(path) / "stats.json" if folder else None)
+    if target:
+        report.write(target)
+    if plot:
+        report.plot(plot, splits[0] if splits else None)
+    data = report.to_dict()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    for split, features in data["splits"].items():
+        click.echo(f"{split}:")
+        click.echo(f"  {'feature':<22}{'count':>10}{'missing':>9}{'mean':>13}{'std':>13}{'min':>12}{'50%':>12}"
+                   f"{'max':>12}")
+        for name, st in features.items():
+            if st["kind"] == "numeric" and st["count"]:
+                click.echo(f"  {name:<22}{st['count']:>10,}{st['missing']:>9,}{st['mean']:>13.5g}{st['std']:>13.5g}"
+                           f"{st['min']:>12.5g}{st['50%']:>12.5g}{st['max']:>12.5g}")
+            elif st["kind"] == "categorical":
+                top = ", ".join(f"{k} ({v:,})" for k, v in list(st["vocabulary"].items())[:4])
+                click.echo(f"  {name:<22}{st['count']:>10,}{st['missing']:>9,}  {st['distinct']} values: {top}")
+            else:
+                click.echo(f"  {name:<22}{0:>10}{st['missing']:>9,}")
+    if target:
+        click.echo(f"wrote {target}", err=True)
+
+
 class _NumberList(click.ParamType):
     """A comma-separated list of numbers, e.g. 100,100,50 or 0.25,0.5."""
 

@@ -19,6 +19,7 @@ from ..tfrecord import guess_compression, scan_file
 from .decode import COMPRESSION_TYPES, batch_decoder
 
 _PARSE_BATCH = 4096
+STATS = "stats.json"  # written beside the shards by `dataprep stats`
 
 
 @dataclass
@@ -73,8 +74,8 @@ def _validate_folder(manifest: Manifest) -> ValidationReport:
         for entry in manifest.split(split)["files"]:
             listed.add(entry["path"])
             report.files.append(_validate_shard(manifest, split, entry, decode))
-    extra = sorted(p.name for p in manifest.folder.iterdir() if p.is_file() and p.name != MANIFEST
-                   and p.name not in listed)
+    extra = sorted(p.name for p in manifest.folder.iterdir() if p.is_file() and p.name not in listed
+                   and p.name not in (MANIFEST, STATS))
     report.problems += [f"{name}: file is not listed in the manifest" for name in extra]
     return report
 

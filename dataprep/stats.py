@@ -1,0 +1,188 @@
+"""Feature statistics in one streaming pass with bounded memory: count, missing, min, max, mean, std and
+quantiles for numbers, value counts for categoricals.
+
+Means and variances are merged batch by batch (Chan et al.), so they are exact. Quantiles come from a
+uniform random sample of at most ``SAMPLE`` values per feature (bottom-k of random keys), so they are
+exact up to that many rows and approximate beyond (standard error ~ 1/sqrt(SAMPLE) in rank).
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+SAMPLE = 100_000
+QUANTILES = (0.25, 0.5, 0.75)
+MAX_CATEGORIES = 10_000
+
+
+@dataclass
+class NumericStats:
+    count: int = 0
+    missing: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+    min: float = np.inf
+    max: float = -np.inf
+    sample: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    keys: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def update(self, values: np.ndarray, missing: int, rng: np.random.Generator) -> None:
+        """Add present ``values`` (NaN counts as missing, as in pandas) and ``missing`` absent ones."""
+        x = values.astype(np.float64).reshape(-1)
+        nan = np.isnan(x)
+        self.missing += missing + int(nan.sum())
+        x = x[~nan]
+        if not x.size:
+            return
+        n, mean, m2 = x.size, float(x.mean()), float(((x - x.mean()) ** 2).sum())
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta ** 2 * self.count * n / total
+        self.count = total
+        self.min, self.max = min(self.min, float(x.min())), max(self.max, float(x.max()))
+        keys = np.concatenate([self.keys, rng.random(n)])
+        sample = np.concatenate([self.sample, x])
+        if len(keys) > SAMPLE:
+            keep = np.argpartition(keys, SAMPLE)[:SAMPLE]
+            keys, sample = keys[keep], sample[keep]
+        self.keys, self.sample = keys, sample
+
+    def to_dict(self) -> dict:
+        if not self.count:
+            return {"kind": "numeric", "count": 0, "missing": self.missing}
+        q = np.quantile(self.sample, QUANTILES) if len(self.sample) else []
+        return {"kind": "numeric", "count": self.count, "missing": self.missing, "mean": self.mean,
+                "std": float(np.sqrt(self.m2 / (self.count - 1))) if self.count > 1 else 0.0,
+                "min": self.min, **{f"{int(p * 100)}%": float(v) for p, v in zip(QUANTILES, q)}, "max": self.max,
+                "quantiles_exact": len(self.sample) == self.count}
+
+
+@dataclass
+class CategoricalStats:
+    count: int = 0
+    missing: int = 0
+    values: Counter = field(default_factory=Counter)
+    truncated: bool = False
+
+    def update(self, values: Iterable[Any], missing: int) -> None:
+        self.missing += missing
+        batch = Counter(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values)
+        self.count += sum(batch.values())
+        self.values.update(batch)
+        if len(self.values) > MAX_CATEGORIES:
+            self.values = Counter(dict(self.values.most_common(MAX_CATEGORIES)))
+            self.truncated = True
+
+    def to_dict(self) -> dict:
+        return {"kind": "categorical", "count": self.count, "missing": self.missing,
+                "distinct": len(self.values), "truncated": self.truncated,
+                "vocabulary": dict(sorted(self.values.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
+class StatsReport:
+    """Accumulated statistics per split and feature; ``to_dict`` is what ``stats.json`` holds."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.splits: dict[str, dict[str, NumericStats | CategoricalStats]] = {}
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "sample_size": SAMPLE,
+                "splits": {split: {name: acc.to_dict() for name, acc in feats.items()}
+                           for split, feats in self.splits.items()}}
+
+    def write(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    def plot(self, path: str | Path, split: str | None = None) -> None:
+        """A histogram per numeric feature (from its sample) and a bar chart per categorical."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        features = self.splits[split or next(iter(self.splits))]
+        cols = 3
+        rows = max(1, -(-len(features) // cols))
+        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
+        for ax, (name, acc) in zip(axes.flat, features.items()):
+            if isinstance(acc, CategoricalStats):
+                top = acc.values.most_common(15)
+                ax.bar([str(k)[:12] for k, _ in top], [v for _, v in top])
+                ax.tick_params(axis="x", rotation=45, labelsize=7)
+            elif acc.count:
+                ax.hist(acc.sample, bins=30)
+            ax.set_title(f"{name} ({acc.missing} missing)", fontsize=9)
+        for ax in list(axes.flat)[len(features):]:
+            ax.axis("off")
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+
+
+def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 0) -> StatsReport:
+    """Statistics of every feature of each split of a converted folder (a pass over its shards)."""
+    from .manifest import load_manifest
+    from .readers.numpy_access import iter_numpy_batches
+
+    manifest = load_manifest(path)
+    report = StatsReport(str(path))
+    for split in splits or manifest.splits:
+        rng = np.random.default_rng(seed)
+        acc: dict = report.splits.setdefault(split, {})
+        for batch in iter_numpy_batches(manifest, split):
+            for f in manifest.schema.features:
+                value = batch[f.name]
+                flat = np.asarray(value).reshape(-1) if isinstance(value, np.ndarray) else \
+                    np.concatenate([np.asarray(v).reshape(-1) for v in value] or [np.zeros(0)])
+                if f.dtype in ("string", "bytes"):
+                    acc.setdefault(f.name, CategoricalStats()).update(flat, 0)
+                else:
+                    acc.setdefault(f.name, NumericStats()).update(flat, 0, rng)
+    return report
+
+
+def source_stats(source: Any, seed: int = 0) -> StatsReport:
+    """Statistics of every scalar column of a raw input; text that parses as numbers is numeric."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .sources import iter_batches
+
+    rng = np.random.default_rng(seed)
+    report = StatsReport(str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>")
+    acc: dict = report.splits.setdefault("input", {})
+    for batch in iter_batches(source):
+        for name, col in batch.columns.items():
+            if isinstance(col, np.ndarray) and col.ndim > 1:
+                continue  # array columns: summarised after conversion, per feature
+            arr = pa.array(col) if isinstance(col, np.ndarray) else col
+            if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):  # CSV fields
+                try:
+                    arr = pc.cast(arr, pa.string())
+                except pa.ArrowInvalid:
+                    pass
+            numbers = arr
+            if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+                arr = pc.utf8_trim_whitespace(arr)
+                arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+                try:
+                    numbers = pc.cast(arr, pa.float64())
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    numbers = None
+            numeric = numbers is not None and (pa.types.is_integer(numbers.type) or pa.types.is_floating(
+                numbers.type) or pa.types.is_boolean(numbers.type))
+            if numeric and not isinstance(acc.get(name), CategoricalStats):
+                values = pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
+                acc.setdefault(name, NumericStats()).update(values, 0, rng)  # nulls arrive as NaN
+            else:
+                if isinstance(acc.get(name), NumericStats):  # text after numbers: categorical after all
+                    acc[name] = CategoricalStats()
+                acc.setdefault(name, CategoricalStats()).update(pc.drop_null(arr).to_pylist(), arr.null_count)
+    return report

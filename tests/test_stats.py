@@ -1,0 +1,67 @@
+"""Statistics equal pandas' describe() and exact value counts; quantiles stay bounded in memory."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import dataprep
+import dataprep.stats as stats
+from dataprep.cli import main
+
+HOUSING = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "california_housing.csv"
+SAMPLE_CSV = Path(__file__).parent.parent / "sample_data" / "penguins.csv"
+
+
+def assert_describe(got: dict, df: pd.DataFrame) -> None:
+    desc = df.describe()
+    for c in desc.columns:
+        s = got[c]
+        assert s["count"] == desc[c]["count"] and s["missing"] == df[c].isna().sum(), c
+        for key in ("mean", "std"):
+            assert s[key] == pytest.approx(desc[c][key], rel=1e-12), (c, key)
+        for key in ("min", "25%", "50%", "75%", "max"):
+            assert s[key] == desc[c][key], (c, key)
+    for c in df.columns.difference(desc.columns):
+        assert got[c]["vocabulary"] == df[c].value_counts().to_dict(), c
+
+
+def test_penguins_equal_pandas_describe():
+    report = stats.source_stats(SAMPLE_CSV).to_dict()["splits"]["input"]
+    assert_describe(report, pd.read_csv(SAMPLE_CSV))
+
+
+@pytest.mark.skipif(not HOUSING.exists(), reason=f"shared housing data not found at {HOUSING}")
+def test_housing_equal_pandas_describe():
+    report = stats.source_stats(HOUSING).to_dict()["splits"]["input"]
+    assert_describe(report, pd.read_csv(HOUSING))
+
+
+def test_large_inputs_keep_a_bounded_sample(monkeypatch):
+    monkeypatch.setattr(stats, "SAMPLE", 2000)
+    x = np.random.default_rng(0).standard_normal(50_000)
+    acc = stats.NumericStats()
+    for part in np.array_split(x, 17):
+        acc.update(part, 0, np.random.default_rng(1))
+    d = acc.to_dict()
+    assert len(acc.sample) == 2000 and not d["quantiles_exact"]
+    assert d["mean"] == pytest.approx(x.mean(), rel=1e-9) and d["std"] == pytest.approx(x.std(ddof=1), rel=1e-9)
+    assert abs(d["50%"] - np.median(x)) < 0.1 and d["min"] == x.min() and d["max"] == x.max()
+
+
+def test_folder_stats_per_split_and_cli(tmp_path):
+    out = tmp_path / "o"
+    dataprep.convert(SAMPLE_CSV, Path(__file__).parent.parent / "schemas/penguins.yaml", out,
+                     split="train=0.8,test=0.2", on_error="skip")
+    r = CliRunner().invoke(main, ["stats", str(out), "--plot", str(tmp_path / "s.png")])
+    assert r.exit_code == 0, r.output
+    data = json.loads((out / "stats.json").read_text())
+    train = dataprep.load_numpy(out, "train")
+    s = data["splits"]["train"]["body_mass_g"]
+    assert s["count"] == len(train["body_mass_g"]) and s["mean"] == pytest.approx(train["body_mass_g"].mean())
+    assert sum(data["splits"]["test"]["species"]["vocabulary"].values()) == data["splits"]["test"]["species"]["count"]
+    assert (tmp_path / "s.png").stat().st_size > 1000
