@@ -101,6 +101,17 @@ def test_bad_csv_line(tmp_path):
     assert any(f == shard.name and p.startswith("line 5: does not parse") for f, p in found), found
 
 
+def test_index_must_match_the_file(tmp_path):
+    folder = make(tmp_path)
+    index = folder / "index" / "train-00000-of-00002.idx"
+    values = np.fromfile(index, "<i8")
+    values[3] += 1
+    values.astype("<i8").tofile(index)
+    _, found = problems(folder)
+    assert ("train-00000-of-00002.tfrecord", "record index train-00000-of-00002.idx does not match the records "
+            "in the file") in found
+
+
 def test_bare_tfrecord_written_by_tensorflow(tmp_path):
     path = tmp_path / "plain.tfrecord"
     with tf.io.TFRecordWriter(str(path)) as w:

@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import tensorflow as tf
 
 from ..errors import OutputError
@@ -96,6 +97,7 @@ def _validate_shard(manifest: Manifest, split: str, entry: dict, decode) -> File
         if scan.error:
             rep.problems.append(scan.error)
         rep.records = scan.num_records
+        _check_index(manifest.folder / entry["index"], scan, rep)
         bad = _first_unparseable(records, decode)
         if bad is not None:
             rep.problems.append(f"record {bad[0]} at offset {scan.offsets[bad[0]]}: does not parse against the "
@@ -106,6 +108,18 @@ def _validate_shard(manifest: Manifest, split: str, entry: dict, decode) -> File
         what = "sound records before the problem" if rep.problems else "records"
         rep.problems.append(f"{rep.records} {what}, the manifest says {entry['num_records']}")
     return rep
+
+
+def _check_index(path: Path, scan, rep: FileReport) -> None:
+    """The record index must hold every record's offset, then the end of the stream."""
+    if not path.is_file():
+        rep.problems.append(f"record index {path.name} is missing")
+        return
+    index = np.fromfile(path, "<i8")
+    ends = scan.offsets[1:] + ([scan.offsets[-1] + scan.lengths[-1] + 16] if scan.offsets else [])
+    if scan.error is None and (len(index) != scan.num_records + 1 or index[:-1].tolist() != scan.offsets
+                               or (scan.offsets and int(index[-1]) != ends[-1])):
+        rep.problems.append(f"record index {path.name} does not match the records in the file")
 
 
 def _first_unparseable(records: list[bytes], decode) -> tuple[int, str] | None:

@@ -1,0 +1,279 @@
+"""Reading converted shards without TensorFlow: exact lengths, random access, and numpy batches.
+
+For PyTorch or JAX users, and for debugging: ``len(SplitReader(path, "train"))`` comes from the manifest,
+``reader[i]`` finds record ``i`` through the shard's record index, and ``iter_batches`` yields dicts of numpy
+arrays (variable-length features as :class:`RaggedArray`: flat values plus row splits). Examples are
+decoded from the protobuf wire format here; batches of records that share one layout (every record of a
+fixed-shape schema) are decoded with a few numpy slices instead of a parser per record.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import numpy as np
+from isal import isal_zlib
+
+from .errors import OutputError, UsageError
+from .manifest import Manifest, load_manifest
+from .schema import NUMPY_DTYPE, Feature
+
+_KINDS = {1: "bytes", 2: "float", 3: "int64"}
+
+
+class RaggedArray(NamedTuple):
+    """A batch of variable-length values: row ``i`` is ``values[row_splits[i]:row_splits[i + 1]]``."""
+
+    values: np.ndarray
+    row_splits: np.ndarray
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """(field number, wire type, value start, value end) of a message; varints yield their value as start."""
+    pos = start
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 2:
+            length, pos = _varint(buf, pos)
+            yield number, wire, pos, pos + length
+            pos += length
+        elif wire == 0:
+            value, pos = _varint(buf, pos)
+            yield number, wire, value, pos
+        elif wire == 5:
+            yield number, wire, pos, pos + 4
+            pos += 4
+        elif wire == 1:
+            yield number, wire, pos, pos + 8
+            pos += 8
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+
+
+def parse_example(buf: bytes) -> dict[str, tuple[str, list]]:
+    """A serialized ``tf.train.Example`` as ``{key: (kind, values)}`` with kind ``bytes``/``float``/``int64``."""
+    out = {}
+    for number, _, start, end in _fields(buf, 0, len(buf)):
+        if number != 1:
+            continue
+        for entry_no, _, e_start, e_end in _fields(buf, start, end):
+            if entry_no != 1:
+                continue
+            key, kind, values = None, "empty", []
+            for f_no, _, f_start, f_end in _fields(buf, e_start, e_end):
+                if f_no == 1:
+                    key = buf[f_start:f_end].decode("utf-8")
+                elif f_no == 2:
+                    for k_no, _, l_start, l_end in _fields(buf, f_start, f_end):
+                        kind = _KINDS.get(k_no, "empty")
+                        values = _list_values(buf, kind, l_start, l_end)
+            out[key] = (kind, values)
+    return out
+
+
+def _list_values(buf: bytes, kind: str, start: int, end: int) -> list:
+    values: list = []
+    for _, wire, v_start, v_end in _fields(buf, start, end):
+        if kind == "bytes":
+            values.append(buf[v_start:v_end])
+        elif kind == "float":
+            data = buf[v_start:v_end]
+            values.extend(struct.unpack(f"<{len(data) // 4}f", data))
+        elif wire == 0:  # one unpacked int64 (the varint's value is in v_start)
+            values.append(np.uint64(v_start).astype(np.int64).item())
+        else:
+            pos = v_start
+            while pos < v_end:
+                v, pos = _varint(buf, pos)
+                values.append(v - (1 << 64) if v >= 1 << 63 else v)
+    return values
+
+
+@dataclass
+class _Shard:
+    path: Path
+    offsets: np.ndarray  # int64, num_records + 1
+
+
+class SplitReader:
+    """A split of a converted folder as a random-access sequence of records, with no TensorFlow."""
+
+    def __init__(self, path: str | Path, split: str = "train"):
+        self.manifest: Manifest = load_manifest(path)
+        self.split = split
+        self.schema = self.manifest.schema
+        entries = self.manifest.split(split)["files"]
+        if any("index" not in e for e in entries):
+            raise OutputError(f"{path}: shards without a record index (written by an older dataprep)")
+        self.shards = [_Shard(self.manifest.folder / e["path"],
+                              np.fromfile(self.manifest.folder / e["index"], "<i8")) for e in entries]
+        self.starts = np.cumsum([0] + [len(s.offsets) - 1 for s in self.shards])
+        self._cache: tuple[Path, bytes] | None = None
+
+    def __len__(self) -> int:
+        return self.manifest.num_records(self.split)
+
+    def raw(self, i: int) -> bytes:
+        """The serialized record ``i`` (an Example, or a CSV line without its newline)."""
+        if not 0 <= i < len(self):
+            raise IndexError(f"record {i} is not in split {self.split!r} of {len(self)} records")
+        k = int(np.searchsorted(self.starts, i, side="right") - 1)
+        shard, j = self.shards[k], i - int(self.starts[k])
+        lead, framing = (12, 16) if self.manifest.format == "tfrecord" else (0, 1)
+        start, end = int(shard.offsets[j]) + lead, int(shard.offsets[j + 1]) - (framing - lead)
+        if self.manifest.compression == "none":
+            with open(shard.path, "rb") as fh:
+                fh.seek(start)
+                return fh.read(end - start)
+        return self._stream(shard.path)[start:end]
+
+    def _stream(self, path: Path) -> bytes:
+        """A compressed shard's uncompressed bytes (the last one is kept for the next access)."""
+        if self._cache is None or self._cache[0] != path:
+            wbits = 31 if self.manifest.compression == "gzip" else 15
+            self._cache = (path, isal_zlib.decompress(path.read_bytes(), wbits))
+        return self._cache[1]
+
+    def __getitem__(self, i: int) -> dict:
+        """Record ``i`` decoded: name -> numpy array of the feature's shape."""
+        batch = self._decode([self.raw(i)])
+        return {name: (value.values if isinstance(value, RaggedArray) else value[0]) for name, value in batch.items()}
+
+    def iter_batches(self, batch_size: int = 1024) -> Iterator[dict]:
+        """Batches in file order: fixed shapes as ``[b, *shape]`` arrays, variable ones as RaggedArray."""
+        if batch_size < 1:
+            raise UsageError("batch_size must be positive")
+        for shard in self.shards:
+            data = self._shard_bytes(shard)
+            lead, framing = (12, 16) if self.manifest.format == "tfrecord" else (0, 1)
+            starts, ends = shard.offsets[:-1] + lead, shard.offsets[1:] - (framing - lead)
+            for b in range(0, len(starts), batch_size):
+                s, e = starts[b:b + batch_size], ends[b:b + batch_size]
+                yield self._decode([data[x:y] for x, y in zip(s.tolist(), e.tolist())])
+
+    def _shard_bytes(self, shard: _Shard) -> bytes:
+        if self.manifest.compression == "none":
+            return shard.path.read_bytes()
+        return self._stream(shard.path)
+
+    def _decode(self, raws: list[bytes]) -> dict:
+        if self.manifest.format == "csv":
+            return _decode_csv(self.manifest, raws)
+        return _decode_examples(self.schema.features, raws)
+
+
+def _decode_examples(features: list[Feature], raws: list[bytes]) -> dict:
+    """Decode Examples, with one vectorised pass when every record has the same layout."""
+    fast = _same_layout(features, raws)
+    if fast is not None:
+        return fast
+    parsed = [parse_example(r) for r in raws]
+    out = {}
+    for f in features:
+        rows = [p.get(f.name, ("empty", []))[1] for p in parsed]
+        out[f.name] = _column(f, rows)
+    return out
+
+
+def _value_spans(buf: bytes) -> dict[str, tuple[str, int, int]]:
+    """Where each feature's values sit: the packed floats, or the single bytes value; (kind, start, end)."""
+    spans = {}
+    for number, _, start, end in _fields(buf, 0, len(buf)):
+        for entry_no, _, e_start, e_end in _fields(buf, start, end) if number == 1 else ():
+            key, span = None, None
+            for f_no, _, f_start, f_end in _fields(buf, e_start, e_end) if entry_no == 1 else ():
+                if f_no == 1:
+                    key = buf[f_start:f_end].decode("utf-8")
+                elif f_no == 2:
+                    for k_no, _, l_start, l_end in _fields(buf, f_start, f_end):
+                        inner = list(_fields(buf, l_start, l_end))
+                        span = (_KINDS.get(k_no, "empty"), *inner[0][2:]) if len(inner) == 1 else None
+            spans[key] = span
+    return spans
+
+
+def _same_layout(features: list[Feature], raws: list[bytes]) -> dict | None:
+    """Records of one layout (same length, every byte outside the float values and pixel arrays equal):
+    each feature's values are a column block of the records matrix."""
+    if not raws or any(f.stored_dtype == "int64" or not f.is_fixed or f.encoding == "utf8" for f in features):
+        return None  # varints and text change the layout from record to record
+    width = len(raws[0])
+    if any(len(r) != width for r in raws):
+        return None
+    spans = _value_spans(raws[0])
+    if any(spans.get(f.name) is None for f in features):
+        return None
+    mat = np.frombuffer(b"".join(raws), np.uint8).reshape(len(raws), width)
+    layout = np.ones(width, bool)
+    for _, start, end in spans.values():
+        layout[start:end] = False
+    if (mat[:, layout] != mat[0, layout]).any():
+        return None
+    out = {}
+    for f in features:
+        kind, start, end = spans[f.name]
+        block = np.ascontiguousarray(mat[:, start:end])
+        out[f.name] = (block.view("<f4") if kind == "float" else block).reshape(len(raws), *f.shape)
+    return out
+
+
+def _column(f: Feature, rows: list[list]):
+    dtype = {"float": np.float32, "int64": np.int64}.get(f.stored_dtype, object)
+    if f.encoding == "raw_uint8":
+        return np.stack([np.frombuffer(r[0], np.uint8).reshape(f.shape) for r in rows])
+    if f.is_fixed:
+        flat = np.array([v for r in rows for v in r], dtype=dtype)
+        return flat.reshape(len(rows), *f.shape)
+    counts = np.array([len(r) for r in rows], np.int64)
+    splits = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(counts // f.inner_size, out=splits[1:])
+    values = np.array([v for r in rows for v in r], dtype=dtype).reshape(-1, *f.shape[1:])
+    return RaggedArray(values, splits)
+
+
+def _decode_csv(manifest: Manifest, lines: list[bytes]) -> dict:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    columns = manifest.data["csv"]["columns"]
+    types = {c["name"]: pa.float32() if c["dtype"] == "float32" else pa.string() if c["dtype"] == "string"
+             else pa.int64() for c in columns}
+    table = pacsv.read_csv(io.BytesIO(b"\n".join(lines) + b"\n"), read_options=pacsv.ReadOptions(
+        column_names=[c["name"] for c in columns]), convert_options=pacsv.ConvertOptions(
+        column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False))
+    out = {}
+    for f in manifest.schema.features:
+        names = [c["name"] for c in columns if c["feature"] == f.name]
+        arrays = [table.column(n).to_numpy(zero_copy_only=False) for n in names]
+        value = np.stack(arrays, axis=1).reshape(len(lines), *f.shape) if f.shape else arrays[0]
+        if f.dtype == "string":
+            value = value.astype(object)
+            value = np.vectorize(lambda s: s.encode("utf-8"), otypes=[object])(value) if value.size else value
+        out[f.name] = value.astype(NUMPY_DTYPE[f.dtype]) if f.dtype in NUMPY_DTYPE else value
+    return out
+
+
+def read_record(path: str | Path, split: str, i: int) -> dict:
+    """Record ``i`` of ``split``, decoded, found through the record index (no scan, no TensorFlow)."""
+    return SplitReader(path, split)[i]
+
+
+def iter_batches(path: str | Path, split: str = "train", batch_size: int = 1024) -> Iterator[dict]:
+    """Numpy batches of ``split`` in file order, decoded without TensorFlow (see :class:`SplitReader`)."""
+    return SplitReader(path, split).iter_batches(batch_size)
