@@ -1,0 +1,80 @@
+"""Other stacks read dataprep's shards: the PyTorch-side ``tfrecord`` package (skipped when not installed),
+and TensorFlow-written TFRecord files can be validated and converted by dataprep."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import dataprep
+from dataprep.readers.validate import validate
+from tests.test_roundtrip import SCHEMA
+
+READ_WITH_TFRECORD_PACKAGE = """
+import sys, json
+import numpy as np
+import dataprep
+from tfrecord.reader import tfrecord_loader  # its own protobuf classes clash with TensorFlow's in one process
+
+out, compression, schema = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+rng = np.random.default_rng(0)
+data = {"id": np.arange(80), "f_vec": rng.standard_normal((80, 3)).astype(np.float32),
+        "i_mat": rng.integers(-1000, 1000, (80, 2, 3)), "img": rng.integers(0, 256, (80, 4, 4, 1), dtype=np.uint8),
+        "s_scalar": np.array([f"text {i} 咖啡" for i in range(80)], dtype=object)}
+f_var = np.empty(80, dtype=object)
+f_var[:] = [rng.standard_normal(i % 5).astype(np.float32) for i in range(80)]
+data["f_var"] = f_var
+dataprep.convert(data, schema, out, compression=compression, shuffle=False)
+m = dataprep.load_manifest(out)
+kinds = {"float": "float", "int64": "int", "bytes": "byte"}
+description = {name: kinds[st["stored_dtype"]] for name, st in m.data["features"].items()}
+rows = list(tfrecord_loader(str(m.files("train")[0]), None, description,
+                            compression_type=None if compression == "none" else "gzip"))
+assert len(rows) == 80, len(rows)
+for i, row in enumerate(rows):
+    assert row["id"][0] == i and np.array_equal(row["f_vec"], data["f_vec"][i])
+    assert np.array_equal(row["i_mat"], data["i_mat"][i].reshape(-1))
+    assert bytes(row["img"]) == data["img"][i].tobytes()
+    assert np.array_equal(row["f_var"], data["f_var"][i])
+    assert bytes(row["s_scalar"]).decode() == data["s_scalar"][i]
+print("READ", len(rows), "tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_tfrecord_package_reads_every_dtype(tmp_path, compression):
+    """The PyTorch-side `tfrecord` package reads dataprep shards, in a process without TensorFlow."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if importlib.util.find_spec("tfrecord") is None:
+        pytest.skip("the 'tfrecord' package (PyTorch-side reader) is not installed: pip install tfrecord")
+    root = Path(__file__).parent.parent
+    schema = {"features": [f for f in SCHEMA["features"]
+                           if f["name"] in ("id", "f_vec", "i_mat", "img", "s_scalar", "f_var")]}
+    out = subprocess.run([sys.executable, "-c", READ_WITH_TFRECORD_PACKAGE, str(tmp_path / "o"), compression,
+                          json.dumps(schema)], capture_output=True, text=True, cwd=root)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["READ", "80", "False"]
+
+
+def test_tensorflow_written_files_are_validated_and_converted(tmp_path):
+    path = tmp_path / "tf.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for i in range(25):
+            ex = tf.train.Example()
+            ex.features.feature["x"].float_list.value.append(i * 0.5)
+            ex.features.feature["label"].int64_list.value.append(i % 3)
+            writer.write(ex.SerializeToString())
+    assert validate(path).ok
+    records = [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(path))]
+    arrays = {"x": np.array([r.features.feature["x"].float_list.value[0] for r in records], np.float32),
+              "label": np.array([r.features.feature["label"].int64_list.value[0] for r in records])}
+    schema = {"features": [{"name": "x", "dtype": "float32", "shape": []},
+                           {"name": "label", "dtype": "int64", "shape": [], "role": "label"}]}
+    dataprep.convert(arrays, schema, tmp_path / "resharded", num_shards=5, split="train=0.8,test=0.2")
+    assert sum(dataprep.load_manifest(tmp_path / "resharded").num_records(s) for s in ("train", "test")) == 25
