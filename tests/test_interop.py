@@ -78,3 +78,26 @@ def test_tensorflow_written_files_are_validated_and_converted(tmp_path):
                            {"name": "label", "dtype": "int64", "shape": [], "role": "label"}]}
     dataprep.convert(arrays, schema, tmp_path / "resharded", num_shards=5, split="train=0.8,test=0.2")
     assert sum(dataprep.load_manifest(tmp_path / "resharded").num_records(s) for s in ("train", "test")) == 25
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_ray_data_reads_shards(tmp_path, compression):
+    ray = pytest.importorskip("ray", reason="ray[data] is not installed: pip install 'ray[data]'")
+    rng = np.random.default_rng(0)
+    data = {"id": np.arange(60), "v": rng.standard_normal((60, 3)).astype(np.float32),
+            "s": np.array([f"r{i}" for i in range(60)], dtype=object)}
+    schema = {"features": [{"name": "id", "dtype": "int64", "shape": []},
+                           {"name": "v", "dtype": "float32", "shape": [3]},
+                           {"name": "s", "dtype": "string", "shape": []}]}
+    dataprep.convert(data, schema, tmp_path / "o", num_shards=2, compression=compression)
+    files = [str(p) for p in dataprep.load_manifest(tmp_path / "o").files("train")]
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        kwargs = {"arrow_open_stream_args": {"compression": "gzip"}} if compression == "gzip" else {}
+        rows = ray.data.read_tfrecords(files, **kwargs).take_all()
+    finally:
+        ray.shutdown()
+    rows = sorted(rows, key=lambda r: r["id"])
+    assert [r["id"] for r in rows] == list(range(60))
+    assert all(np.allclose(r["v"], data["v"][i]) for i, r in enumerate(rows))
+    assert [r["s"].decode() if isinstance(r["s"], bytes) else r["s"] for r in rows] == list(data["s"])
