@@ -123,6 +123,9 @@ def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
 
     column = f.sources[0]
     col = batch.columns[column]
+    if f.shape == () and not _is_flat(col) and not isinstance(col, np.ndarray):  # one-element lists (Examples)
+        one = _list_column(batch, replace(f, shape=(1,)), col, checks)
+        return _finish(f, one.values, np.arange(n + 1, dtype=np.int64), n) if f.encoding == "raw_uint8" else one
     if f.shape == () or _is_flat(col):
         if f.shape != ():
             raise DataError(f"{batch.where(0, column)}: feature {f.name!r} needs shape {list(f.shape)} "

@@ -23,6 +23,7 @@ from .columns import Batch
 from .errors import DataError, DataprepError, SourceError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv", ".tsv.gz")
+TFRECORD_SUFFIXES = (".tfrecord", ".tfrecord.gz", ".tfrecord.zz", ".tfrecords", ".tfr")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 NPZ_SUFFIXES = (".npz",)
 DEFAULT_BATCH_ROWS = 65536
@@ -72,7 +73,7 @@ def expand_paths(source: Any) -> list[Path]:
         elif os.path.isdir(text):
             found = sorted(p for p in Path(text).rglob("*") if p.is_file() and _kind(p) is not None)
             if not found:
-                raise SourceError(f"{text}: folder holds no CSV, Parquet or .npz files")
+                raise SourceError(f"{text}: folder holds no CSV, Parquet, .npz or TFRecord files")
             paths += found
         elif not os.path.exists(text):
             raise SourceError(f"input not found: {text}")
@@ -81,13 +82,14 @@ def expand_paths(source: Any) -> list[Path]:
     for p in paths:
         if _kind(p) is None:
             raise SourceError(f"{p}: unknown input type; expected one of "
-                              f"{', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES + NPZ_SUFFIXES)}")
+                              f"{', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES + NPZ_SUFFIXES + TFRECORD_SUFFIXES)}")
     return paths
 
 
 def _kind(path: Path) -> str | None:
     name = path.name.lower()
-    for kind, suffixes in (("csv", CSV_SUFFIXES), ("parquet", PARQUET_SUFFIXES), ("npz", NPZ_SUFFIXES)):
+    for kind, suffixes in (("csv", CSV_SUFFIXES), ("parquet", PARQUET_SUFFIXES), ("npz", NPZ_SUFFIXES),
+                           ("tfrecord", TFRECORD_SUFFIXES)):
         if name.endswith(suffixes):
             return kind
     return None
@@ -120,6 +122,8 @@ def _file_batches(path: Path, columns, batch_size: int, on_malformed) -> Iterato
             yield from _csv_batches(path, columns, on_malformed)
         elif kind == "parquet":
             yield from _parquet_batches(path, columns, batch_size)
+        elif kind == "tfrecord":
+            yield from _tfrecord_batches(path, columns, batch_size)
         else:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
@@ -240,6 +244,28 @@ def _parquet_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
     for rb in pf.iter_batches(batch_size=batch_size, columns=wanted):
         yield Batch({n: rb.column(i) for i, n in enumerate(rb.schema.names)}, rb.num_rows, str(path), start)
         start += rb.num_rows
+
+
+def _tfrecord_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
+    """``tf.train.Example`` records (from TensorFlow or anyone else) as list columns, one per key; a key
+    missing from a record is a missing value. Framing and CRCs are checked; no TensorFlow is needed."""
+    from .records import parse_example
+    from .tfrecord import guess_compression, scan_file
+
+    scan, records = scan_file(path, guess_compression(path), keep_records=True)
+    if scan.error:
+        raise SourceError(f"{path}: {scan.error}")
+    list_type = {"float": pa.list_(pa.float32()), "int64": pa.list_(pa.int64()), "bytes": pa.list_(pa.binary())}
+    for start in range(0, len(records), batch_size):
+        try:
+            parsed = [parse_example(r) for r in records[start:start + batch_size]]
+        except (ValueError, IndexError, UnicodeDecodeError):
+            raise SourceError(f"{path}: a record near record {start} is not a tf.train.Example") from None
+        kinds = {k: kind for p in parsed for k, (kind, _) in p.items() if kind != "empty"}
+        wanted = _check_columns(str(path), sorted(set(kinds) | {k for p in parsed for k in p}), columns)
+        cols = {k: pa.array([p[k][1] if k in p else None for p in parsed], list_type.get(kinds.get(k), pa.list_(
+            pa.float32()))) for k in wanted}
+        yield Batch(cols, len(parsed), str(path), start)
 
 
 # --- in-memory ----------------------------------------------------------------------------------------------

@@ -62,22 +62,22 @@ def test_tfrecord_package_reads_every_dtype(tmp_path, compression):
     assert out.stdout.split() == ["READ", "80", "False"]
 
 
-def test_tensorflow_written_files_are_validated_and_converted(tmp_path):
-    path = tmp_path / "tf.tfrecord"
-    with tf.io.TFRecordWriter(str(path)) as writer:
+def test_tensorflow_written_files_are_validated_and_inspected(tmp_path):
+    from click.testing import CliRunner
+
+    from dataprep.cli import main
+
+    path = tmp_path / "tf.tfrecord.gz"
+    with tf.io.TFRecordWriter(str(path), tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
         for i in range(25):
             ex = tf.train.Example()
             ex.features.feature["x"].float_list.value.append(i * 0.5)
             ex.features.feature["label"].int64_list.value.append(i % 3)
             writer.write(ex.SerializeToString())
-    assert validate(path).ok
-    records = [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(path))]
-    arrays = {"x": np.array([r.features.feature["x"].float_list.value[0] for r in records], np.float32),
-              "label": np.array([r.features.feature["label"].int64_list.value[0] for r in records])}
-    schema = {"features": [{"name": "x", "dtype": "float32", "shape": []},
-                           {"name": "label", "dtype": "int64", "shape": [], "role": "label"}]}
-    dataprep.convert(arrays, schema, tmp_path / "resharded", num_shards=5, split="train=0.8,test=0.2")
-    assert sum(dataprep.load_manifest(tmp_path / "resharded").num_records(s) for s in ("train", "test")) == 25
+    report = validate(path)
+    assert report.ok and report.files[0].records == 25
+    r = CliRunner().invoke(main, ["inspect", str(path), "--head", "3"])
+    assert r.exit_code == 0 and "label" in r.output and "1.0" in r.output
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip"])
@@ -101,3 +101,25 @@ def test_ray_data_reads_shards(tmp_path, compression):
     assert [r["id"] for r in rows] == list(range(60))
     assert all(np.allclose(r["v"], data["v"][i]) for i, r in enumerate(rows))
     assert [r["s"].decode() if isinstance(r["s"], bytes) else r["s"] for r in rows] == list(data["s"])
+
+
+def test_tensorflow_written_files_are_resharded(tmp_path):
+    """Bare TFRecord files written by TensorFlow are a source: convert re-shards them, missing keys take the
+    default, and the values come back exactly."""
+    path = tmp_path / "tf.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for i in range(40):
+            ex = tf.train.Example()
+            ex.features.feature["x"].float_list.value.append(i * 0.25)
+            ex.features.feature["vec"].int64_list.value.extend([i, -i])
+            if i % 5:
+                ex.features.feature["name"].bytes_list.value.append(f"n{i}".encode())
+            writer.write(ex.SerializeToString())
+    schema = {"features": [{"name": "x", "dtype": "float32", "shape": []},
+                           {"name": "vec", "dtype": "int64", "shape": [2]},
+                           {"name": "name", "dtype": "string", "shape": [], "default": "none"}]}
+    dataprep.convert(path, schema, tmp_path / "o", num_shards=4, shuffle=False)
+    got = dataprep.load_numpy(tmp_path / "o")
+    assert got["x"].tolist() == [i * 0.25 for i in range(40)]
+    assert got["vec"].tolist() == [[i, -i] for i in range(40)]
+    assert [v.decode() for v in got["name"]] == [f"n{i}" if i % 5 else "none" for i in range(40)]
