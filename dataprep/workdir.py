@@ -7,13 +7,13 @@ the plan is the same) and writes only the shards the journal vouches for no long
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import threading
 from pathlib import Path
 
+from .checksum import sha256_file
 from .shards import ShardResult
 
 RUN = "run.json"
@@ -54,7 +54,7 @@ class WorkFolder:
                 continue  # a line cut short by the interruption
             shard, index = self.path / r.name, self.path / r.index
             if shard.is_file() and index.is_file() and shard.stat().st_size == r.num_bytes and \
-                    index.stat().st_size == 8 * (r.num_records + 1) and _sha256(shard) == r.sha256:
+                    index.stat().st_size == 8 * (r.num_records + 1) and sha256_file(shard) == r.sha256:
                 done[r.name] = r
         return done
 
@@ -77,11 +77,3 @@ def _read_json(path: Path):
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()

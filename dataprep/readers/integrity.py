@@ -5,13 +5,13 @@ walk over its framing, then either raises an error naming the file, record and o
 ``on_corrupt="skip"``, gives only the sound records before the damage, logs it and counts it."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from ..checksum import sha256_file
 from ..errors import OutputError
 from ..manifest import Manifest
 from ..tfrecord import scan_file
@@ -69,19 +69,11 @@ def _verified(path: str, expected: str | None) -> bool:
     key = (st.st_size, st.st_mtime_ns, expected)
     if _VERIFIED.get(path) == key:
         return True
-    if expected is None or _sha256(path) != expected:
+    try:
+        if expected is None or sha256_file(path) != expected:
+            return False
+    except OSError:
         return False
     with _VERIFIED_LOCK:
         _VERIFIED[path] = key
     return True
-
-
-def _sha256(path: str) -> str | None:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                h.update(chunk)
-    except OSError:
-        return None
-    return h.hexdigest()

@@ -7,13 +7,13 @@ Bare TFRecord files get the checks that need no manifest: framing, CRCs, and tha
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from ..checksum import sha256_file
 from ..errors import OutputError
 from ..manifest import MANIFEST, Manifest, load_manifest
 from ..tfrecord import guess_compression, scan_file
@@ -90,7 +90,7 @@ def _validate_shard(manifest: Manifest, split: str, entry: dict, decode) -> File
     size = path.stat().st_size
     if size != entry["num_bytes"]:
         rep.problems.append(f"size {size} bytes, the manifest says {entry['num_bytes']}")
-    if _sha256(path) != entry["sha256"]:
+    if sha256_file(path) != entry["sha256"]:
         rep.problems.append("SHA-256 differs from the manifest")
     if manifest.format == "tfrecord":
         scan, records = scan_file(path, manifest.compression, keep_records=True)
@@ -179,14 +179,6 @@ def _validate_bare(path: Path) -> FileReport:
             counts[key] = [min(lo, n), max(hi, n), kinds | {kind}]
     rep.features = {k: f"{'/'.join(sorted(v[2]))}[{v[0]}..{v[1]} values]" for k, v in sorted(counts.items())}
     return rep
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _tf_message(e: Exception) -> str:
