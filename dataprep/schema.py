@@ -55,6 +55,7 @@ class Feature:
     role: str = "feature"
     group: str | None = None
     vocabulary: tuple[str, ...] | None = None
+    vocabulary_from_stats: bool = False  # the vocabulary is the training split's values (open at conversion)
     oov: str = "error"
     allow_nan: bool = True
     normalize: str | None = None
@@ -142,6 +143,8 @@ class Feature:
             d["role"] = self.role
         if self.group is not None:
             d["group"] = self.group
+        if self.vocabulary_from_stats:
+            d["vocabulary"] = "from_stats"
         if self.vocabulary is not None:
             d["vocabulary"] = list(self.vocabulary)
             d["oov"] = self.oov
@@ -380,11 +383,16 @@ def _parse_feature(raw: Any, where: str) -> Feature:
 
     vocabulary = raw.get("vocabulary")
     oov = raw.get("oov", "error")
+    from_stats = vocabulary == "from_stats"
+    if from_stats:
+        if dtype != "string":
+            raise SchemaError(f"{where}: a vocabulary needs dtype string, not {dtype}")
+        vocabulary = None
     if vocabulary is not None:
         if dtype != "string":
             raise SchemaError(f"{where}: a vocabulary needs dtype string, not {dtype}")
         if not isinstance(vocabulary, list) or not all(isinstance(v, str) for v in vocabulary):
-            raise SchemaError(f"{where}: 'vocabulary' must be a list of strings")
+            raise SchemaError(f"{where}: 'vocabulary' must be a list of strings or from_stats")
         if len(set(vocabulary)) != len(vocabulary):
             raise SchemaError(f"{where}: 'vocabulary' has duplicate entries")
         vocabulary = tuple(vocabulary)
@@ -401,7 +409,8 @@ def _parse_feature(raw: Any, where: str) -> Feature:
             raise SchemaError(f"{where}: 'normalize' applies to float32 and int64 features, not {dtype}")
 
     feat = Feature(name=name, dtype=dtype, shape=shape, source=source, select=select, role=role, group=group,
-                   vocabulary=vocabulary, oov=oov, allow_nan=allow_nan, normalize=normalize,
+                   vocabulary=vocabulary, vocabulary_from_stats=from_stats, oov=oov, allow_nan=allow_nan,
+                   normalize=normalize,
                    description=str(raw.get("description") or ""))
     default = _check_default(raw.get("default"), feat, where)
     if default is not None and vocabulary is not None and oov == "error" and default not in vocabulary:

@@ -68,6 +68,28 @@ def test_cnn_variants_build(digits, separable, activation):
     assert layers.index("BatchNormalization") < layers.index("Activation")
 
 
+def test_vocabulary_from_training_statistics(tmp_path):
+    """`vocabulary: from_stats` keeps conversion open and takes the training split's values, by frequency."""
+    rng = np.random.default_rng(0)
+    n = 300
+    city = np.array(["paris", "lyon", "nice"])[rng.integers(0, 3, n)]
+    city[:5] = "rare"  # only in the first rows
+    schema = {"features": [{"name": "city", "dtype": "string", "shape": [], "vocabulary": "from_stats",
+                            "group": "both"},
+                           {"name": "a", "dtype": "float32", "shape": [], "group": "deep"},
+                           {"name": "y", "dtype": "float32", "shape": [], "role": "label"}]}
+    assert dataprep.Schema.from_dict(schema).to_dict()["features"][0]["vocabulary"] == "from_stats"
+    dataprep.convert({"city": city, "a": rng.standard_normal(n), "y": rng.standard_normal(n)}, schema,
+                     tmp_path / "o", split="train=0.8,valid=0.1,test=0.1", shuffle=False)
+    m = dataprep.load_manifest(tmp_path / "o")
+    stats = train_stats(m)
+    train = dataprep.load_numpy(tmp_path / "o", "train")["city"]
+    values, counts = np.unique(train.astype(str), return_counts=True)
+    assert set(stats.vocabulary["city"]) == set(values) and stats.vocabulary["city"][0] == values[counts.argmax()]
+    result = fit("wide-deep", tmp_path / "o", tmp_path / "run", hidden=(8,), epochs=2, verbose=False)
+    assert result.model.get_layer("wide_city_onehot").vocabulary_size() == len(values) + 1
+
+
 def test_two_input_needs_groups(tmp_path):
     dataprep.convert({"a": np.zeros(10), "y": np.zeros(10)},
                      {"features": [{"name": "a", "dtype": "float32", "shape": []},

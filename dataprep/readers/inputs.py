@@ -58,7 +58,8 @@ def wide_deep_groups(schema: Schema, inputs: list[Feature]) -> dict[str, list[Fe
         for f in fs:
             if not f.is_fixed or (f.dtype in ("string", "bytes") and f.vocabulary is None):
                 raise SchemaError(f"feature {f.name!r} cannot join the {name} input: wide/deep inputs are "
-                                  "fixed-shape numbers or strings with a vocabulary")
+                                  "fixed-shape numbers or strings with a listed vocabulary (a vocabulary "
+                                  "from_stats is resolved by the trainers)")
     return groups
 
 

@@ -7,6 +7,7 @@ embedding on the deep side.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import keras
@@ -28,6 +29,7 @@ class TrainStats:
     high: dict[str, np.ndarray] = field(default_factory=dict)
     rows: int = 0
     label_classes: dict[str, int] = field(default_factory=dict)
+    vocabulary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # for ``vocabulary: from_stats``
 
 
 def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192) -> TrainStats:
@@ -41,7 +43,10 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
     squares = {f.name: 0.0 for f in numeric}
     stats = TrainStats()
     top = {}
+    counts = {f.name: Counter() for f in schema.features if f.vocabulary_from_stats}
     for batch in iter_numpy_batches(manifest, split, batch_size):
+        for name, counter in counts.items():
+            counter.update(v.decode("utf-8") for v in np.asarray(batch[name]).reshape(-1))
         for f in numeric:
             x = batch[f.name].astype(np.float64)
             if f.normalize == "log":
@@ -65,6 +70,8 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
         stats.mean[f.name] = mean
         stats.var[f.name] = np.maximum(np.asarray(squares[f.name]) / count - mean ** 2, 1e-12)
     stats.label_classes = top
+    stats.vocabulary = {name: tuple(v for v, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
+                        for name, c in counts.items()}
     return stats
 
 
@@ -91,15 +98,17 @@ def numeric_block(f: Feature, x, stats: TrainStats, side: str):
     return keras.layers.Normalization(mean=mean, variance=var, name=f"{side}_{f.name}_norm")(x)
 
 
-def categorical_block(f: Feature, x, side: str, embedding_dim: int = 4):
-    """A categorical string: one-hot (``side="wide"``) or an embedding (``"deep"``); slot 0 is OOV."""
-    if f.vocabulary is None or f.shape != ():
+def categorical_block(f: Feature, x, side: str, stats: TrainStats, embedding_dim: int = 4):
+    """A categorical string: one-hot (``side="wide"``) or an embedding (``"deep"``); slot 0 is OOV. The
+    vocabulary is the schema's, or the training split's values for ``vocabulary: from_stats``."""
+    vocabulary = list(f.vocabulary or stats.vocabulary.get(f.name, ()))
+    if not vocabulary or f.shape != ():
         raise SchemaError(f"feature {f.name!r}: model inputs need numbers or scalar strings with a vocabulary")
     if side == "wide":
-        return keras.layers.StringLookup(vocabulary=list(f.vocabulary), output_mode="one_hot",
+        return keras.layers.StringLookup(vocabulary=vocabulary, output_mode="one_hot",
                                          name=f"wide_{f.name}_onehot")(x)
-    index = keras.layers.StringLookup(vocabulary=list(f.vocabulary), name=f"{f.name}_lookup")(x)
-    emb = keras.layers.Embedding(len(f.vocabulary) + 1, embedding_dim, name=f"{f.name}_embedding")(index)
+    index = keras.layers.StringLookup(vocabulary=vocabulary, name=f"{f.name}_lookup")(x)
+    emb = keras.layers.Embedding(len(vocabulary) + 1, embedding_dim, name=f"{f.name}_embedding")(index)
     return keras.layers.Flatten(name=f"{f.name}_embflat")(emb)
 
 
@@ -108,7 +117,7 @@ def encode(features: list[Feature], inputs: dict, stats: TrainStats, side: str):
     parts = []
     for f in features:
         if f.dtype == "string":
-            parts.append(categorical_block(f, inputs[f.name], side))
+            parts.append(categorical_block(f, inputs[f.name], side, stats))
         elif f.is_fixed and f.dtype in ("float32", "int64"):
             parts.append(numeric_block(f, inputs[f.name], stats, side))
         else:
