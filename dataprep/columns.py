@@ -51,10 +51,13 @@ class Batch:
     origin: str  # file path, or a description such as "<DataFrame>"
     row_start: int  # 0-based index of the first row within the origin
     line_of: Callable[[int], int] | None = None  # row index within origin -> line number (text sources)
+    row_names: list[str] | None = None  # a file per row (image folders): named instead of the row
 
     def where(self, row: int, column: str | None = None) -> str:
         """'file, line L (row R), column C' for messages; ``row`` is a row of this batch."""
         r = self.row_start + row
+        if self.row_names is not None:
+            return self.row_names[row] + (f", column {column!r}" if column else "")
         loc = f"{self.origin}, row {r + 1}"
         if self.line_of is not None:
             loc = f"{self.origin}, line {self.line_of(r)} (row {r + 1})"
@@ -126,6 +129,8 @@ def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
     if f.shape == () and not _is_flat(col) and not isinstance(col, np.ndarray):  # one-element lists (Examples)
         one = _list_column(batch, replace(f, shape=(1,)), col, checks)
         return _finish(f, one.values, np.arange(n + 1, dtype=np.int64), n) if f.encoding == "raw_uint8" else one
+    if f.encoding == "encoded_image":  # one encoded file per row; its pixel shape is the readers' concern
+        return Column(_scalar_values(col, f, column, checks), np.arange(n + 1, dtype=np.int64))
     if f.shape == () or _is_flat(col):
         if f.shape != ():
             raise DataError(f"{batch.where(0, column)}: feature {f.name!r} needs shape {list(f.shape)} "
@@ -166,6 +171,8 @@ def _scalar_values(col, f: Feature, column: str, checks: _Checks, splits: np.nda
     arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, f, column, checks)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if f.encoding == "encoded_image":
+        return _image_values(arr, f, column, checks, splits)
     if f.stored_dtype == "bytes" and f.encoding != "raw_uint8":
         return _text_values(arr, f, column, checks, splits, fill)
     return _numeric_values(arr, f, column, checks, splits, fill)
@@ -298,6 +305,20 @@ def _text_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits
                         lambda i: f"{arr[i].as_py()!r} is not in the vocabulary of feature {f.name!r}", splits)
         else:
             arr = pc.if_else(known, arr, pa.scalar(OOV_TOKEN, arr.type))
+    return arrow_binary_ragged(arr)
+
+
+def _image_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> Ragged:
+    """Encoded images, kept as they are; ones that do not decode (or are missing) are flagged."""
+    from .images import decodes
+
+    if not (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
+        raise DataError(f"{checks.batch.where(0, column)}: feature {f.name!r} is an image but the column holds "
+                        f"{arr.type}")
+    arr = _fill_missing(arr, f, column, checks, splits, fill=False) if arr.null_count else arr
+    bad = np.array([not decodes(v) for v in arr.to_pylist()], bool)
+    checks.flag(bad, column, "undecodable_image", lambda i: f"cannot decode the image (feature {f.name!r})",
+                splits)
     return arrow_binary_ragged(arr)
 
 

@@ -46,6 +46,20 @@ def infer_schema(source: Any, label: Sequence[str] | str | None = None, weight: 
                  max_categories: int = 50, name: str = "") -> Schema:
     """Infer a schema from ``source`` (any input :func:`dataprep.convert` accepts)."""
     labels = [label] if isinstance(label, str) else list(label or [])
+    from pathlib import Path
+
+    from .images import image_files, image_shape, is_image_folder
+
+    if isinstance(source, (str, Path)) and is_image_folder(Path(source)):
+        files = image_files(Path(source))
+        classes = tuple(sorted({c for _, c in files}))
+        height, width, channels = image_shape(files[0][0].read_bytes())
+        return Schema(features=(
+            Feature(name="image", dtype="image", shape=(height, width, channels),
+                    description=f"encoded images; readers decode and resize them to this shape"),
+            Feature(name="path", dtype="string", shape=(), description="the image file, for provenance"),
+            Feature(name="label", dtype="string", shape=(), role="label", vocabulary=classes,
+                    description="the class folder")), name=name, description=f"inferred from {len(files)} images")
     stats: dict[str, _ColumnStats] = {}
     rows = 0
     for batch in iter_batches(source):

@@ -209,7 +209,8 @@ def _value_spans(buf: bytes) -> dict[str, tuple[str, int, int]]:
 def _same_layout(features: list[Feature], raws: list[bytes]) -> dict | None:
     """Records of one layout (same length, every byte outside the float values and pixel arrays equal):
     each feature's values are a column block of the records matrix."""
-    if not raws or any(f.stored_dtype == "int64" or not f.is_fixed or f.encoding == "utf8" for f in features):
+    if not raws or any(f.stored_dtype == "int64" or not f.is_fixed or f.encoding in ("utf8", "encoded_image")
+                       for f in features):
         return None  # varints and text change the layout from record to record
     width = len(raws[0])
     if any(len(r) != width for r in raws):
@@ -235,6 +236,10 @@ def _column(f: Feature, rows: list[list]):
     dtype = {"float": np.float32, "int64": np.int64}.get(f.stored_dtype, object)
     if f.encoding == "raw_uint8":
         return np.stack([np.frombuffer(r[0], np.uint8).reshape(f.shape) for r in rows])
+    if f.encoding == "encoded_image":  # the encoded file bytes, one per record
+        out = np.empty(len(rows), dtype=object)
+        out[:] = [r[0] for r in rows]
+        return out
     if f.is_fixed:
         flat = np.array([v for r in rows for v in r], dtype=dtype)
         return flat.reshape(len(rows), *f.shape)

@@ -18,7 +18,7 @@ import yaml
 
 from .errors import SchemaError
 
-DTYPES = ("float32", "int64", "string", "bytes", "uint8")
+DTYPES = ("float32", "int64", "string", "bytes", "uint8", "image")
 ROLES = ("feature", "label", "weight")
 GROUPS = ("wide", "deep", "both")
 OOV_POLICIES = ("error", "bucket", "keep")
@@ -27,7 +27,8 @@ OOV_TOKEN = "[UNK]"
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # dtype -> (how the Example stores it, the numpy dtype of one element)
-STORED_AS = {"float32": "float", "int64": "int64", "string": "bytes", "bytes": "bytes", "uint8": "bytes"}
+STORED_AS = {"float32": "float", "int64": "int64", "string": "bytes", "bytes": "bytes", "uint8": "bytes",
+             "image": "bytes"}
 NUMPY_DTYPE = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -93,13 +94,14 @@ class Feature:
 
     @property
     def encoding(self) -> str:
-        """``raw_uint8``: the whole pixel array is one bytes value; ``utf8``: text; ``none`` otherwise."""
-        return {"uint8": "raw_uint8", "string": "utf8"}.get(self.dtype, "none")
+        """``raw_uint8``: the whole pixel array is one bytes value; ``encoded_image``: a PNG/JPEG/... file's
+        bytes, decoded and resized to ``shape`` by the readers; ``utf8``: text; ``none`` otherwise."""
+        return {"uint8": "raw_uint8", "string": "utf8", "image": "encoded_image"}.get(self.dtype, "none")
 
     @property
     def elements_per_record(self) -> int | None:
         """How many list entries one Example holds for this feature, or None when variable."""
-        if self.encoding == "raw_uint8":
+        if self.encoding in ("raw_uint8", "encoded_image"):
             return 1
         return self.inner_size if self.is_fixed else None
 
@@ -215,8 +217,8 @@ class Schema:
             if not f.is_fixed:
                 raise SchemaError(f"feature {f.name!r}: shape {list(f.shape)} is variable-length; "
                                   "CSV holds fixed shapes only, use --format tfrecord")
-            if f.dtype == "bytes":
-                raise SchemaError(f"feature {f.name!r}: dtype bytes cannot be stored in CSV text; "
+            if f.dtype in ("bytes", "image"):
+                raise SchemaError(f"feature {f.name!r}: dtype {f.dtype} cannot be stored in CSV text; "
                                   "use --format tfrecord")
             n = f.inner_size
             cols += [(f.name, f, 0)] if f.shape == () else [(f"{f.name}_{i}", f, i) for i in range(n)]
@@ -230,7 +232,7 @@ class Schema:
         spec = {}
         for f in self.features:
             dt = tf_dtype[f.stored_dtype]
-            if f.encoding == "raw_uint8":
+            if f.encoding in ("raw_uint8", "encoded_image"):
                 spec[f.name] = tf.io.FixedLenFeature([], tf.string, default_value=f.filled_default()[0]
                                                      if f.default is not None else None)
             elif f.is_fixed:
@@ -360,6 +362,8 @@ def _parse_feature(raw: Any, where: str) -> Feature:
     shape = _parse_shape(raw.get("shape", []), where)
     if dtype == "uint8" and None in shape:
         raise SchemaError(f"{where}: uint8 arrays need a fixed shape such as [8, 8, 1]")
+    if dtype == "image" and (len(shape) != 3 or None in shape):
+        raise SchemaError(f"{where}: an image needs the shape readers decode it to: [height, width, channels]")
 
     source = raw.get("source")
     if isinstance(source, list):
@@ -462,6 +466,7 @@ def _check_default(default: Any, feat: Feature, where: str) -> Any:
             "uint8": isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255,
             "string": isinstance(v, str),
             "bytes": isinstance(v, str),
+            "image": False,
         }[feat.dtype]
         if not ok:
             raise SchemaError(f"{where}: default {v!r} is not a valid {feat.dtype} value")

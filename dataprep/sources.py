@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from .columns import Batch
 from .errors import DataError, DataprepError, SourceError
+from .images import image_folder_batches, is_image_folder
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv", ".tsv.gz")
 TFRECORD_SUFFIXES = (".tfrecord", ".tfrecord.gz", ".tfrecord.zz", ".tfrecords", ".tfr")
@@ -39,7 +40,9 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: 
     types. A CSV row with the wrong number of fields is passed to ``on_malformed(file, text)``, which returns
     True to skip it (it has counted it); without it, or when it returns False, the row is an error.
     """
-    if isinstance(source, (str, os.PathLike)) or _is_path_list(source):
+    if isinstance(source, (str, os.PathLike)) and is_image_folder(Path(source)):
+        yield from image_folder_batches(Path(source), columns, batch_size)
+    elif isinstance(source, (str, os.PathLike)) or _is_path_list(source):
         for path in expand_paths(source):
             yield from _file_batches(path, columns, batch_size, on_malformed)
     elif isinstance(source, dict):
@@ -57,6 +60,15 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: 
     else:
         raise SourceError(f"unsupported source {type(source).__name__}: give a path, a list or glob of paths, "
                           "a pandas DataFrame, a pyarrow Table or a dict of numpy arrays")
+
+
+def input_files(source: Any) -> list[Path]:
+    """Every file a path source reads: its data files, or the images of an image folder."""
+    if isinstance(source, (str, os.PathLike)) and is_image_folder(Path(source)):
+        from .images import image_files
+
+        return [p for p, _ in image_files(Path(source))]
+    return expand_paths(source)
 
 
 def expand_paths(source: Any) -> list[Path]:

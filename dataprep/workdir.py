@@ -64,10 +64,10 @@ def fingerprint(source, settings: dict) -> dict | None:
     modification time. In-memory sources cannot be fingerprinted (None: no resume)."""
     if isinstance(source, (str, os.PathLike)) or (isinstance(source, (list, tuple)) and source and
                                                   all(isinstance(s, (str, os.PathLike)) for s in source)):
-        from .sources import expand_paths
+        from .sources import input_files
 
         files = [{"path": str(p.resolve()), "size": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns}
-                 for p in expand_paths(source)]
+                 for p in input_files(source)]
         return {"settings": settings, "files": files}
     return None
 

@@ -58,7 +58,26 @@ def batch_parser(manifest: Manifest) -> Callable[[tf.Tensor], dict]:
     return decode_csv
 
 
+def _decode_images(f: Feature, encoded: tf.Tensor) -> tf.Tensor:
+    """Encoded images (PNG, JPEG, ...) to uint8 [batch, h, w, c], resized to the schema's shape if needed."""
+    height, width, channels = f.shape
+
+    def one(data):
+        # JPEG with the accurate integer DCT, as Pillow and libjpeg decode it by default
+        pixels = tf.cond(tf.io.is_jpeg(data),
+                         lambda: tf.io.decode_jpeg(data, channels=channels, dct_method="INTEGER_ACCURATE"),
+                         lambda: tf.io.decode_image(data, channels=channels, expand_animations=False))
+        same = tf.reduce_all(tf.equal(tf.shape(pixels)[:2], [height, width]))
+        return tf.cond(same, lambda: pixels, lambda: tf.cast(tf.clip_by_value(tf.round(tf.image.resize(
+            pixels, [height, width])), 0, 255), tf.uint8))
+
+    return tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec([height, width, channels], tf.uint8))
+
+
 def _finish(f: Feature, value, images: str, raw: bool):
+    if f.encoding == "encoded_image":
+        value = _decode_images(f, value)
+        return tf.cast(value, tf.float32) / 255.0 if images == "float" else value
     if f.encoding == "raw_uint8":
         if raw:
             value = tf.reshape(tf.io.decode_raw(value, tf.uint8), [-1, *f.shape])

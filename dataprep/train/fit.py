@@ -93,6 +93,7 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
         loss_fn = "sparse_categorical_crossentropy"
         metrics = {"main": ["accuracy"]}
     outputs = list(model.output_names)
+    class_ids = None if regression else _class_ids(label)
     model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
                   loss={name: loss_fn for name in outputs},
                   loss_weights={"main": 0.9, "aux": 0.1} if len(outputs) > 1 else None, metrics=metrics)
@@ -102,7 +103,7 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
                           num_epochs=None if train else 1, features=list(model.input.keys())
                           if isinstance(model.input, dict) else None, deterministic=True)
         def targets(x, y):
-            y = (tf.cast(y, tf.float32) - center) / scale if regression else y
+            y = (tf.cast(y, tf.float32) - center) / scale if regression else class_ids(y)
             return x, {name: y for name in outputs}
         return ds.map(targets)
 
@@ -150,9 +151,19 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
 
 
 def _num_classes(label, stats: TrainStats) -> int:
-    if label.dtype != "int64" or label.shape != ():
-        raise SchemaError(f"label {label.name!r}: the CNN classifier needs an int64 class id label")
+    if label.shape != () or not (label.dtype == "int64" or (label.dtype == "string" and label.vocabulary)):
+        raise SchemaError(f"label {label.name!r}: the CNN classifier needs an int64 class id or a string label "
+                          "with a vocabulary (class names)")
     return stats.label_classes[label.name]
+
+
+def _class_ids(label):
+    """Label values to class ids: int64 labels are ids already; class names map to their vocabulary index."""
+    if label.dtype != "string":
+        return lambda y: y
+    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        tf.constant(list(label.vocabulary)), tf.range(len(label.vocabulary), dtype=tf.int64)), default_value=-1)
+    return table.lookup
 
 
 def _in_label_units(scores: dict, scale: float, regression: bool) -> dict:

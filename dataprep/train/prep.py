@@ -38,7 +38,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
     from ..readers.numpy_access import iter_numpy_batches
 
     schema = manifest.schema
-    numeric = [f for f in schema.features if f.is_fixed and f.dtype in ("float32", "int64", "uint8")]
+    numeric = [f for f in schema.features if f.is_fixed and f.dtype in ("float32", "int64", "uint8", "image")]
     total = {f.name: 0.0 for f in numeric}
     squares = {f.name: 0.0 for f in numeric}
     stats = TrainStats()
@@ -51,7 +51,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
             x = batch[f.name].astype(np.float64)
             if f.normalize == "log":
                 x = np.log1p(np.maximum(x, 0))
-            if f.dtype == "uint8":  # pixels: one mean and variance for the whole image
+            if f.dtype in ("uint8", "image"):  # pixels: one mean and variance for the whole image
                 x = x.reshape(-1)
             total[f.name] += x.sum(axis=0)
             squares[f.name] += (x ** 2).sum(axis=0)
@@ -59,13 +59,15 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
             stats.low[f.name] = np.minimum(stats.low.get(f.name, low), low)
             stats.high[f.name] = np.maximum(stats.high.get(f.name, high), high)
         for f in schema.labels:
-            if f.dtype == "int64" and f.shape == ():
+            if f.dtype == "string" and f.vocabulary:
+                top[f.name] = len(f.vocabulary)
+            elif f.dtype == "int64" and f.shape == ():
                 top[f.name] = max(top.get(f.name, 0), int(batch[f.name].max(initial=0)) + 1)
         stats.rows += len(next(iter(batch.values())))
     if stats.rows == 0:
         raise SchemaError(f"{manifest.folder}: split {split!r} is empty; nothing to train on")
     for f in numeric:
-        count = stats.rows * (f.inner_size if f.dtype == "uint8" else 1)
+        count = stats.rows * (f.inner_size if f.dtype in ("uint8", "image") else 1)
         mean = np.asarray(total[f.name]) / count
         stats.mean[f.name] = mean
         stats.var[f.name] = np.maximum(np.asarray(squares[f.name]) / count - mean ** 2, 1e-12)
@@ -76,7 +78,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
 
 
 def feature_input(f: Feature) -> keras.Input:
-    dtype = {"float32": "float32", "int64": "int64", "uint8": "uint8", "string": "string"}[f.dtype]
+    dtype = {"float32": "float32", "int64": "int64", "uint8": "uint8", "image": "uint8", "string": "string"}[f.dtype]
     return keras.Input(shape=tuple(f.shape), dtype=dtype, name=f.name)
 
 
