@@ -1,7 +1,8 @@
 """Schema inference: one streaming pass over a source picks dtypes, defaults and vocabularies.
 
 Text columns (CSV) are tried as int64, then float, then string, promoting when a batch does not parse.
-Feature columns with blanks get a default (the mean for numbers, the most frequent value for
+An image folder gives an image feature (shape of its first image), the path and a label whose vocabulary is
+the class names. Feature columns with blanks get a default (the mean for numbers, the most frequent value for
 categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with few distinct values become categoricals with a vocabulary ordered by frequency.
 """
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -16,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import SourceError, UsageError
+from .images import image_files, image_shape, is_image_folder
 from .schema import Feature, Schema
 from .sources import iter_batches
 
@@ -46,17 +49,13 @@ def infer_schema(source: Any, label: Sequence[str] | str | None = None, weight: 
                  max_categories: int = 50, name: str = "") -> Schema:
     """Infer a schema from ``source`` (any input :func:`dataprep.convert` accepts)."""
     labels = [label] if isinstance(label, str) else list(label or [])
-    from pathlib import Path
-
-    from .images import image_files, image_shape, is_image_folder
-
     if isinstance(source, (str, Path)) and is_image_folder(Path(source)):
         files = image_files(Path(source))
         classes = tuple(sorted({c for _, c in files}))
         height, width, channels = image_shape(files[0][0].read_bytes())
         return Schema(features=(
             Feature(name="image", dtype="image", shape=(height, width, channels),
-                    description=f"encoded images; readers decode and resize them to this shape"),
+                    description="encoded images; readers decode and resize them to this shape"),
             Feature(name="path", dtype="string", shape=(), description="the image file, for provenance"),
             Feature(name="label", dtype="string", shape=(), role="label", vocabulary=classes,
                     description="the class folder")), name=name, description=f"inferred from {len(files)} images")

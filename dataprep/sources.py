@@ -1,8 +1,9 @@
 """Every input kind as one stream of column batches with bounded memory.
 
-Paths (CSV, optionally compressed; Parquet; ``.npz``), lists and globs of them, folders, pandas DataFrames,
-pyarrow Tables and dicts of numpy arrays all come out as :class:`~dataprep.columns.Batch` objects: Arrow or
-numpy columns plus the file and row they came from, so later errors can name them.
+Paths (CSV, optionally compressed; Parquet; ``.npz``; TFRecord files of ``tf.train.Example``), lists and
+globs of them, folders of such files, image folders (one subfolder per class), pandas DataFrames, pyarrow
+Tables and dicts of numpy arrays all come out as :class:`~dataprep.columns.Batch` objects: Arrow or numpy
+columns plus the file and row they came from, so later errors can name them.
 """
 from __future__ import annotations
 

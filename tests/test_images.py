@@ -2,7 +2,6 @@
 named, and the CNN trains from an image-folder conversion."""
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
