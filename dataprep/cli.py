@@ -71,6 +71,8 @@ def main(debug: bool) -> None:
               help="Fail when more than this many rows are bad (with skip or quarantine).")
 @click.option("--max-error-rate", type=click.FloatRange(0, 1), default=None,
               help="Fail when more than this fraction of the rows read is bad, e.g. 0.01.")
+@click.option("--sequence-per-file", is_flag=True,
+              help="Each input file is one record whose features hold the file's rows as sequences.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run with the same inputs and options: shards it completed and that "
@@ -83,8 +85,8 @@ def main(debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_handle_errors
 def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by, seed,
-            shuffle, on_error, quarantine_file, max_errors, max_error_rate, overwrite, resume, workers, batch_size,
-            quiet, as_json):
+            shuffle, on_error, quarantine_file, max_errors, max_error_rate, sequence_per_file, overwrite, resume,
+            workers, batch_size, quiet, as_json):
     """Convert SOURCE files (CSV, Parquet, .npz; globs and folders too) into shards under --out."""
     from .convert import convert as run_convert
 
@@ -92,7 +94,7 @@ def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_sha
                           compression=compression, num_shards=num_shards, rows_per_shard=rows_per_shard,
                           split=split_spec, split_by=split_by, seed=seed, shuffle=shuffle, on_error=on_error, max_errors=max_errors,
                           max_error_rate=max_error_rate, quarantine=quarantine_file, overwrite=overwrite,
-                          resume=resume,
+                          resume=resume, sequence_per_file=sequence_per_file,
                           batch_size=batch_size, workers=workers, progress=not quiet and not as_json)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))

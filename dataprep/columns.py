@@ -115,6 +115,8 @@ def first_error(problems: list[Problem]) -> DataError:
 # --- per feature ----------------------------------------------------------------------------------------------
 def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
     n = batch.num_rows
+    if isinstance(f.source, tuple) and f.shape[0] is None:
+        return _stacked_sequences(batch, f, checks)
     if isinstance(f.source, tuple):
         parts = [_scalar_values(batch.columns[c], f, c, checks) for c in f.source]
         if isinstance(parts[0], Ragged):
@@ -142,6 +144,32 @@ def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
     if isinstance(col, np.ndarray) and col.dtype != object:
         return _dense_array_column(batch, f, col, checks)
     return _list_column(batch, f, col, checks)
+
+
+def _stacked_sequences(batch: Batch, f: Feature, checks: _Checks) -> Column:
+    """Columns of equal-length lists stacked into rows of a [null, k] feature (k = number of columns)."""
+    n, k = batch.num_rows, len(f.source)
+    cols = [_list_column(batch, replace(f, shape=(None,), source=c, default=None), batch.columns[c], checks)
+            for c in f.source]
+    counts = np.stack([np.diff(c.row_splits) for c in cols])
+    ragged = (counts != counts[0]).any(axis=0)
+    checks.flag(ragged, f.source[0], "wrong_shape",
+                lambda i: f"feature {f.name!r}: its columns hold {counts[:, i].tolist()} values in this row; "
+                          "they must be equally long")
+    if ragged.any():  # flagged rows are dropped or fail; give them an empty, consistent layout
+        cols = [c.take(np.flatnonzero(~ragged)) for c in cols]
+        keep = np.flatnonzero(~ragged)
+        per_row = np.zeros(n, np.int64)
+        per_row[keep] = np.diff(cols[0].row_splits)
+    else:
+        per_row = counts[0]
+    splits = np.zeros(n + 1, np.int64)
+    np.cumsum(per_row * k, out=splits[1:])
+    if isinstance(cols[0].values, Ragged):
+        total = len(cols[0].values)
+        order = (np.arange(total)[:, None] + np.arange(k)[None, :] * total).reshape(-1)
+        return Column(_concat_ragged([c.values for c in cols]).take(order), splits)
+    return Column(np.stack([c.values for c in cols], axis=1).reshape(-1), splits)
 
 
 def _is_flat(col) -> bool:

@@ -80,12 +80,14 @@ def _check_and_encode(schema: Schema, batch: Batch, fmt: str) -> tuple[dict, lis
 
 
 def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: BadRows, split_by: str | None,
-                ratios: dict[str, float], batch_size: int, workers: int, progress: bool) -> tuple[int, list]:
+                ratios: dict[str, float], batch_size: int, workers: int, progress: bool,
+                sequence_per_file: bool = False) -> tuple[int, list]:
     """Pass one: stream the source, check and encode batches in ``workers`` threads, and append the records
     to the spool in input order, applying the bad-row policy in that order too."""
     columns = schema.source_columns + ([split_by] if split_by and split_by not in schema.source_columns else [])
     buckets: list[np.ndarray] = []
-    batches = iter_batches(source, columns, batch_size, on_malformed=bad_rows.malformed)
+    batches = iter_batches(source, columns, batch_size, on_malformed=bad_rows.malformed,
+                           sequence_per_file=sequence_per_file)
     rows_read = 0
     with _bar(progress, "encoding", "rows") as bar, ThreadPoolExecutor(workers) as pool:
         pending: deque = deque()
@@ -113,7 +115,8 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
             compression: str = "none", num_shards: int | None = None, rows_per_shard: int | None = None,
             split: str | dict | None = None, split_by: str | None = None, seed: int = 0, shuffle: bool = True,
             on_error: str = "fail", max_errors: int | None = None, max_error_rate: float | None = None,
-            quarantine: str | Path | None = None, overwrite: bool = False, resume: bool = False,
+            quarantine: str | Path | None = None, sequence_per_file: bool = False, overwrite: bool = False,
+            resume: bool = False,
             batch_size: int = DEFAULT_BATCH_ROWS, workers: int | None = None, progress: bool = False
             ) -> ConvertSummary:
     """Convert ``source`` into sharded TFRecord or CSV files under ``out`` with a ``manifest.json``.
@@ -124,6 +127,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     is ``"fail"`` (stop at the first bad row), ``"skip"`` (set bad rows aside and count them by reason) or
     ``"quarantine"`` (also write them to a CSV: ``quarantine``, by default ``<out>.quarantine.csv`` beside the
     output); ``max_errors`` / ``max_error_rate`` fail the conversion when too many rows are bad.
+    ``sequence_per_file`` makes each input file one record of list-valued columns (per-sequence CSVs).
 
     Everything is written into ``.{out}.partial`` beside ``out`` and renamed into place when complete; a
     failed run removes it, an interrupted one (killed, Ctrl-C) leaves it for ``resume=True``, which keeps
@@ -145,14 +149,14 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
                "rows_per_shard": rows_per_shard, "on_error": on_error, "max_errors": max_errors,
                "max_error_rate": max_error_rate}
     settings = {"version": __version__, "schema": schema.to_dict(), "format": format, "compression": compression,
-                "batch_size": batch_size, **options}
+                "batch_size": batch_size, "sequence_per_file": sequence_per_file, **options}
     work = WorkFolder(out, fingerprint(source, settings), resume)
     tmp = work.path
     try:
         spool = Spool(tmp / "records.spool")
         workers = workers or os.cpu_count() or 1
         rows_read, buckets = _encode_all(source, schema, format, spool, bad_rows, split_by, ratios, batch_size,
-                                         workers, progress)
+                                         workers, progress, sequence_per_file)
         rows_read += bad_rows.by_reason.get("malformed_csv", 0)  # rows the CSV parser set aside
         bad_rows.finish(rows_read)
         n = spool.finish()

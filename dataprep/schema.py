@@ -369,8 +369,9 @@ def _parse_feature(raw: Any, where: str) -> Feature:
     if isinstance(source, list):
         if not source or not all(isinstance(s, str) and s for s in source):
             raise SchemaError(f"{where}: 'source' list must hold column names")
-        if len(shape) != 1 or shape[0] != len(source):
-            raise SchemaError(f"{where}: a source list of {len(source)} columns needs shape [{len(source)}]")
+        if shape not in ((len(source),), (None, len(source))):
+            raise SchemaError(f"{where}: a source list of {len(source)} columns needs shape [{len(source)}] "
+                              f"(one value each) or [null, {len(source)}] (a sequence each)")
         source = tuple(source)
     elif source is not None and (not isinstance(source, str) or not source):
         raise SchemaError(f"{where}: 'source' must be a column name or a list of them")

@@ -33,15 +33,20 @@ CSV_BLOCK_BYTES = 4 << 20
 
 
 def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_ROWS,
-                 on_malformed: Callable[[str, str], bool] | None = None) -> Iterator[Batch]:
+                 on_malformed: Callable[[str, str], bool] | None = None, sequence_per_file: bool = False
+                 ) -> Iterator[Batch]:
     """Yield column batches of ``columns`` (all when None) from any supported source.
 
     Text inputs (CSV) give their fields as raw bytes (binary columns): the schema-driven conversion decodes
     and parses them, so a bad value (even invalid UTF-8) is reported with its line. Typed inputs keep their
     types. A CSV row with the wrong number of fields is passed to ``on_malformed(file, text)``, which returns
     True to skip it (it has counted it); without it, or when it returns False, the row is an error.
+    With ``sequence_per_file`` every file is one record whose columns hold the file's rows as lists (a folder
+    of per-sequence CSV files, say).
     """
-    if isinstance(source, (str, os.PathLike)) and is_image_folder(Path(source)):
+    if sequence_per_file:
+        yield from _sequence_batches(expand_paths(source), columns, batch_size, on_malformed)
+    elif isinstance(source, (str, os.PathLike)) and is_image_folder(Path(source)):
         yield from image_folder_batches(Path(source), columns, batch_size)
     elif isinstance(source, (str, os.PathLike)) or _is_path_list(source):
         for path in expand_paths(source):
@@ -279,6 +284,29 @@ def _tfrecord_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
         cols = {k: pa.array([p[k][1] if k in p else None for p in parsed], list_type.get(kinds.get(k), pa.list_(
             pa.float32()))) for k in wanted}
         yield Batch(cols, len(parsed), str(path), start)
+
+
+def _sequence_batches(paths: list[Path], columns, batch_size: int, on_malformed) -> Iterator[Batch]:
+    """One record per file: each column becomes one list holding all of the file's values, in order."""
+    for start in range(0, len(paths), batch_size):
+        group = paths[start:start + batch_size]
+        lists: dict[str, list] = {}
+        for path in group:
+            parts = list(_file_batches(path, columns, DEFAULT_BATCH_ROWS, on_malformed))
+            names = columns or (list(parts[0].columns) if parts else [])
+            for name in names:
+                chunks = [b.columns[name] for b in parts]
+                values = pa.concat_arrays([c.combine_chunks() if isinstance(c, pa.ChunkedArray) else
+                                           (pa.array(c) if isinstance(c, np.ndarray) else c) for c in chunks]) \
+                    if chunks else pa.array([], pa.binary())
+                lists.setdefault(name, []).append(values)
+        cols = {}
+        for name, arrays in lists.items():
+            offsets = np.zeros(len(arrays) + 1, np.int32)
+            np.cumsum([len(a) for a in arrays], out=offsets[1:])
+            cols[name] = pa.ListArray.from_arrays(pa.array(offsets), pa.concat_arrays(arrays))
+        yield Batch(cols, len(group), os.path.dirname(os.fspath(group[0])) or ".", start,
+                    row_names=[str(p) for p in group])
 
 
 # --- in-memory ----------------------------------------------------------------------------------------------

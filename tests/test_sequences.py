@@ -1,0 +1,75 @@
+"""Sequences: a folder of per-sequence CSV files becomes one record per file with a ragged [null, k]
+feature, read back exactly by plain TensorFlow, the readers and the TF-free reader."""
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+import dataprep
+from dataprep import DataError
+from dataprep.records import SplitReader
+
+CHORALES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "jsb_chorales.tgz"
+SCHEMA = {"features": [{"name": "notes", "dtype": "int64", "shape": [None, 4],
+                        "source": ["note0", "note1", "note2", "note3"]}]}
+
+
+def plain_tf(folder: Path) -> list[np.ndarray]:
+    m = dataprep.load_manifest(folder)
+    spec = {"notes": tf.io.RaggedFeature(tf.int64, partitions=[tf.io.RaggedFeature.UniformRowLength(4)],
+                                         row_splits_dtype=tf.int64)}
+    out = []
+    for raw in tf.data.TFRecordDataset([str(p) for p in m.files("train")]).batch(64):
+        out += [np.asarray(r) for r in tf.io.parse_example(raw, spec)["notes"].to_list()]
+    return out
+
+
+def write_sequences(folder: Path, lengths) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    seqs = []
+    for i, n in enumerate(lengths):
+        seq = rng.integers(30, 90, (n, 4))
+        pd.DataFrame(seq, columns=[f"note{j}" for j in range(4)]).to_csv(folder / f"s{i:03d}.csv", index=False)
+        seqs.append(seq)
+    return seqs
+
+
+def test_sequence_files_round_trip(tmp_path):
+    seqs = write_sequences(tmp_path / "seq", [5, 1, 12, 0, 7])
+    dataprep.convert(tmp_path / "seq", SCHEMA, tmp_path / "o", sequence_per_file=True, shuffle=False)
+    got = plain_tf(tmp_path / "o")
+    assert [g.tolist() for g in got] == [s.tolist() for s in seqs]
+    x = next(iter(dataprep.make_dataset(tmp_path / "o", batch_size=5, shuffle=False)))
+    assert isinstance(x["notes"], tf.RaggedTensor) and x["notes"].to_list() == [s.tolist() for s in seqs]
+    r = SplitReader(tmp_path / "o", "train")
+    assert r[2]["notes"].tolist() == seqs[2].tolist()
+
+
+def test_bad_value_in_a_sequence_names_the_file(tmp_path):
+    write_sequences(tmp_path / "seq", [3, 4])
+    path = tmp_path / "seq" / "s001.csv"
+    path.write_text(path.read_text().replace("\n", "\nx,1,2,3\n", 1))
+    with pytest.raises(DataError, match=r"seq/s001.csv, column 'note0': cannot parse 'x' as int64"):
+        dataprep.convert(tmp_path / "seq", SCHEMA, tmp_path / "o", sequence_per_file=True)
+
+
+@pytest.mark.skipif(not CHORALES.exists(), reason=f"shared chorales not found at {CHORALES}")
+def test_bach_chorales(tmp_path):
+    with tarfile.open(CHORALES) as tar:
+        tar.extractall(tmp_path / "jsb", filter="data")
+    files = sorted((tmp_path / "jsb").rglob("*.csv"))
+    s = dataprep.convert(files, SCHEMA, tmp_path / "o", sequence_per_file=True, shuffle=False)
+    assert s.rows_written == 382 == len(files)
+    got = plain_tf(tmp_path / "o")
+    lengths = []
+    for f, g in zip(files, got):
+        truth = pd.read_csv(f).to_numpy()
+        assert np.array_equal(g, truth), f
+        lengths.append(len(truth))
+    assert min(lengths) >= 100 and max(lengths) <= 640
