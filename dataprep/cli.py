@@ -7,6 +7,7 @@ traceback instead.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import sys
@@ -32,6 +33,10 @@ def _handle_errors(fn):
                 raise
             click.echo(f"Error: {e}", err=True)
             sys.exit(e.exit_code)
+        finally:
+            # Arrow readers caught in reference cycles must go while Arrow is alive: freed during interpreter
+            # shutdown, their threads can abort the process (apache/arrow#39862)
+            gc.collect()
     return wrapper
 
 

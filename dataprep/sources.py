@@ -232,14 +232,18 @@ def _csv_batches(path: Path, columns, on_malformed) -> Iterator[Batch]:
                                              strings_can_be_null=True, quoted_strings_can_be_null=False),
     ))
     line_of = _CsvLines(path, delimiter)
-    while True:
-        try:
-            rb = read(reader.read_next_batch)
-        except StopIteration:
-            return
-        cols = {name: rb.column(i) for i, name in enumerate(rb.schema.names)}
-        yield Batch(cols, rb.num_rows, str(path), start, line_of)
-        start += rb.num_rows
+    try:
+        while True:
+            try:
+                rb = read(reader.read_next_batch)
+            except StopIteration:
+                return
+            cols = {name: rb.column(i) for i, name in enumerate(rb.schema.names)}
+            yield Batch(cols, rb.num_rows, str(path), start, line_of)
+            start += rb.num_rows
+    finally:
+        # release Arrow's reader threads now: left to interpreter shutdown they can abort the process
+        reader.close()
 
 
 def _first_malformed_line(path: Path, delimiter: str, fields: int) -> int | str:
@@ -256,12 +260,12 @@ def _first_malformed_line(path: Path, delimiter: str, fields: int) -> int | str:
 
 
 def _parquet_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
-    pf = pq.ParquetFile(str(path))
-    wanted = _check_columns(str(path), pf.schema_arrow.names, columns)
-    start = 0
-    for rb in pf.iter_batches(batch_size=batch_size, columns=wanted):
-        yield Batch({n: rb.column(i) for i, n in enumerate(rb.schema.names)}, rb.num_rows, str(path), start)
-        start += rb.num_rows
+    with pq.ParquetFile(str(path)) as pf:  # closed here, not at interpreter shutdown
+        wanted = _check_columns(str(path), pf.schema_arrow.names, columns)
+        start = 0
+        for rb in pf.iter_batches(batch_size=batch_size, columns=wanted):
+            yield Batch({n: rb.column(i) for i, n in enumerate(rb.schema.names)}, rb.num_rows, str(path), start)
+            start += rb.num_rows
 
 
 def _tfrecord_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
