@@ -9,7 +9,6 @@ never leaves a folder that looks finished.
 from __future__ import annotations
 
 import errno
-import gc
 import itertools
 import os
 import shutil
@@ -190,7 +189,6 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
             (tmp / name).unlink()
         write_manifest(tmp, manifest)
         _commit(tmp, out)
-        gc.collect()  # free Arrow readers left in reference cycles now (see cli._handle_errors)
     except (KeyboardInterrupt, SystemExit):
         raise  # interrupted: the work folder stays for --resume
     except OSError as e:

@@ -242,8 +242,7 @@ def _csv_batches(path: Path, columns, on_malformed) -> Iterator[Batch]:
             yield Batch(cols, rb.num_rows, str(path), start, line_of)
             start += rb.num_rows
     finally:
-        # release Arrow's reader threads now: left to interpreter shutdown they can abort the process
-        reader.close()
+        reader.close()  # release Arrow's reader now, not whenever the generator is collected
 
 
 def _first_malformed_line(path: Path, delimiter: str, fields: int) -> int | str:
