@@ -34,7 +34,7 @@ from .manifest import build_manifest, write_manifest
 from .ragged import Ragged
 from .schema import Schema, load_schema
 from .shards import COMPRESSIONS, Spool, plan_shards, shard_suffix, write_shards
-from .sources import DEFAULT_BATCH_ROWS, iter_batches
+from .sources import DEFAULT_BATCH_ROWS, is_path_source, iter_batches
 from .splits import assign_by_bucket, assign_by_ratio, hash_buckets, parse_split
 
 FORMATS = ("tfrecord", "csv")
@@ -250,11 +250,9 @@ def _commit(tmp: Path, out: Path) -> None:
 
 
 def _describe(source: Any) -> list[str]:
-    if isinstance(source, (str, os.PathLike)):
-        return [os.fspath(source)]
-    if isinstance(source, (list, tuple)) and all(isinstance(s, (str, os.PathLike)) for s in source):
-        return [os.fspath(s) for s in source]
-    return [f"<{type(source).__name__}>"]
+    if not is_path_source(source):
+        return [f"<{type(source).__name__}>"]
+    return [os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)]
 
 
 def _bar(enabled: bool, desc: str, unit: str, total: int | None = None):

@@ -16,6 +16,9 @@ from .schema import Schema
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
+# Record index entries point at a record's framing: (bytes before its data, bytes of framing in all).
+# TFRecord: u64 length + u32 CRC before the data, u32 CRC after; CSV: the line, then its newline.
+RECORD_SPAN = {"tfrecord": (12, 16), "csv": (0, 1)}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 from isal import isal_zlib
 
 from .errors import OutputError, UsageError
-from .manifest import Manifest, load_manifest
+from .manifest import RECORD_SPAN, Manifest, load_manifest
 from .schema import NUMPY_DTYPE, Feature
 
 _KINDS = {1: "bytes", 2: "float", 3: "int64"}
@@ -133,7 +133,7 @@ class SplitReader:
             raise IndexError(f"record {i} is not in split {self.split!r} of {len(self)} records")
         k = int(np.searchsorted(self.starts, i, side="right") - 1)
         shard, j = self.shards[k], i - int(self.starts[k])
-        lead, framing = (12, 16) if self.manifest.format == "tfrecord" else (0, 1)
+        lead, framing = RECORD_SPAN[self.manifest.format]
         start, end = int(shard.offsets[j]) + lead, int(shard.offsets[j + 1]) - (framing - lead)
         if self.manifest.compression == "none":
             with open(shard.path, "rb") as fh:
@@ -159,7 +159,7 @@ class SplitReader:
             raise UsageError("batch_size must be positive")
         for shard in self.shards:
             data = self._shard_bytes(shard)
-            lead, framing = (12, 16) if self.manifest.format == "tfrecord" else (0, 1)
+            lead, framing = RECORD_SPAN[self.manifest.format]
             starts, ends = shard.offsets[:-1] + lead, shard.offsets[1:] - (framing - lead)
             for b in range(0, len(starts), batch_size):
                 s, e = starts[b:b + batch_size], ends[b:b + batch_size]

@@ -48,7 +48,7 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: 
         yield from _sequence_batches(expand_paths(source), columns, batch_size, on_malformed)
     elif isinstance(source, (str, os.PathLike)) and is_image_folder(Path(source)):
         yield from image_folder_batches(Path(source), columns, batch_size)
-    elif isinstance(source, (str, os.PathLike)) or _is_path_list(source):
+    elif is_path_source(source):
         for path in expand_paths(source):
             yield from _file_batches(path, columns, batch_size, on_malformed)
     elif isinstance(source, dict):
@@ -111,6 +111,11 @@ def _kind(path: Path) -> str | None:
         if name.endswith(suffixes):
             return kind
     return None
+
+
+def is_path_source(source: Any) -> bool:
+    """A path, or a non-empty list of paths (rather than data held in memory)."""
+    return isinstance(source, (str, os.PathLike)) or _is_path_list(source)
 
 
 def _is_path_list(source: Any) -> bool:

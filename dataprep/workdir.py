@@ -8,13 +8,13 @@ the plan is the same) and writes only the shards the journal vouches for no long
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 from pathlib import Path
 
 from .checksum import sha256_file
 from .shards import ShardResult
+from .sources import input_files, is_path_source
 
 RUN = "run.json"
 JOURNAL = "journal.jsonl"
@@ -62,10 +62,7 @@ class WorkFolder:
 def fingerprint(source, settings: dict) -> dict | None:
     """What must be equal for a run to resume another: the settings and every input file's name, size and
     modification time. In-memory sources cannot be fingerprinted (None: no resume)."""
-    if isinstance(source, (str, os.PathLike)) or (isinstance(source, (list, tuple)) and source and
-                                                  all(isinstance(s, (str, os.PathLike)) for s in source)):
-        from .sources import input_files
-
+    if is_path_source(source):
         files = [{"path": str(p.resolve()), "size": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns}
                  for p in input_files(source)]
         return {"settings": settings, "files": files}

@@ -22,13 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import UsageError
-from ..manifest import Manifest, load_manifest
+from ..manifest import RECORD_SPAN, Manifest, load_manifest
 from .decode import COMPRESSION_TYPES, IMAGE_MODES, batch_decoder, batch_finisher, batch_parser
 from .integrity import CORRUPT_POLICIES, ShardCheck
 from .inputs import assembler
 
 WHOLE_SHARD_MAX_BYTES = 1 << 30  # shards up to this size (uncompressed) are read whole
-_FRAMING = {"tfrecord": (12, 16), "csv": (0, 1)}  # bytes before a record's data, bytes of framing in all
 
 
 def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, shuffle: bool = True,
@@ -111,7 +110,7 @@ def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: 
     """One epoch of blocks of records (or, with ``parse``, of parsed features), reading each shard whole
     and cutting it into records with its index."""
     comp = COMPRESSION_TYPES[manifest.compression]
-    lead, framing = _FRAMING[manifest.format]
+    lead, framing = RECORD_SPAN[manifest.format]
     files = [str(manifest.folder / e["path"]) for e in entries]
     indexes = [str(manifest.folder / e["index"]) for e in entries]
 

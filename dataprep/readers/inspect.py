@@ -10,7 +10,8 @@ import tensorflow as tf
 from ..errors import OutputError, UsageError
 from ..manifest import MANIFEST, load_manifest
 from ..tfrecord import guess_compression
-from .decode import COMPRESSION_TYPES, batch_decoder
+from .decode import COMPRESSION_TYPES
+from .numpy_access import iter_numpy_batches
 
 
 def describe(path: str | Path) -> dict:
@@ -40,20 +41,9 @@ def head(path: str | Path, split: str | None = None, n: int = 5):
     if not (path / MANIFEST).is_file():
         return pd.DataFrame(_bare_head(_bare_files(path), n))
     m = load_manifest(path)
-    split = split or m.splits[0]
-    files = [str(p) for p in m.files(split)]
-    comp = COMPRESSION_TYPES[m.compression]
-    if m.format == "csv":
-        ds = tf.data.Dataset.from_tensor_slices(files).flat_map(
-            lambda f: tf.data.TextLineDataset(f, compression_type=comp).skip(1))
-    else:
-        ds = tf.data.TFRecordDataset(files, compression_type=comp)
-    rows = {}
-    for batch in ds.take(n).batch(n).map(batch_decoder(m)):
-        for name, value in batch.items():
-            values = value.to_list() if isinstance(value, tf.RaggedTensor) else value.numpy().tolist()
-            rows[name] = [_short(v) for v in values]
-    return pd.DataFrame(rows)
+    batch = next(iter_numpy_batches(m, split or m.splits[0], max(n, 1)), {})
+    return pd.DataFrame({name: [_short(np.asarray(v).tolist()) for v in values[:n]]
+                         for name, values in batch.items()})
 
 
 def image_grid(path: str | Path, out: str | Path, split: str | None = None, n: int = 64,
@@ -72,14 +62,7 @@ def image_grid(path: str | Path, out: str | Path, split: str | None = None, n: i
         raise UsageError(f"{path}: the schema has no image (uint8 [h, w] or [h, w, c]) feature")
     img = images[0]
     split = split or m.splits[0]
-    if m.format == "tfrecord":
-        files = [str(p) for p in m.files(split)]
-        ds = tf.data.TFRecordDataset(files, COMPRESSION_TYPES[m.compression]).take(n).batch(n)
-        batch = next(iter(ds.map(batch_decoder(m))), None) or {}
-    else:
-        from .numpy_access import load_numpy
-
-        batch = {k: v[:n] for k, v in load_numpy(path, split).items()}
+    batch = next(iter_numpy_batches(m, split, n), {})
     if not batch:
         raise OutputError(f"{path}: split {split!r} is empty")
     pixels = np.asarray(batch[img.name])
