@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test bench install clean
+.PHONY: demo test test-main test-beam bench bench-scaling install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,29 @@ demo: install
 	$(BIN)/dataprep train wide-deep out/penguins --variant two-input --epochs 30 --out runs/penguins --quiet
 	$(BIN)/dataprep train cnn out/digits --epochs 15 --out runs/digits --quiet
 
-test: install
-	$(BIN)/python -m pytest -q
+test: test-main test-beam
+
+test-main: install
+	$(BIN)/python -m pytest -q --ignore=tests/test_beam.py
+
+# Apache Beam pins pyarrow and protobuf below TensorFlow's environment: its runner is tested in its own venv.
+BEAM := .venv-beam
+$(BEAM)/.installed: setup.cfg pyproject.toml
+	test -x $(BEAM)/bin/python || $(PYTHON) -m venv $(BEAM)
+	$(BEAM)/bin/pip install --quiet --upgrade pip
+	$(BEAM)/bin/pip install --quiet -e '.[test-beam]'
+	touch $@
+
+test-beam: $(BEAM)/.installed
+	$(BEAM)/bin/python -m pytest -q tests/test_beam.py
 
 # Write/read throughput against the tutorial baselines, and peak RSS of a 10M-row CSV conversion (~3 min).
 bench: install
 	$(BIN)/python -m benchmarks
 
+# --workers 1 vs 2 and the Beam DirectRunner (in process, 2 processes) on the same input (~2 min).
+bench-scaling: $(BEAM)/.installed
+	$(BEAM)/bin/python -m benchmarks.scaling
+
 clean:
-	rm -rf $(VENV) out build *.egg-info
+	rm -rf $(VENV) $(BEAM) out build *.egg-info

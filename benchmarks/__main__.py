@@ -23,18 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import dataprep  # noqa: E402
 from benchmarks import baselines, workloads  # noqa: E402
+from benchmarks.timing import step, timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
-
-
-def timed(fn, repeat: int = 1) -> float:
-    """Median wall time of ``repeat`` calls."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def count_rows(ds, key: str | None = None) -> int:
@@ -165,10 +156,6 @@ def memory_test(work: Path, rows: int) -> dict:
     csv.unlink()
     return {"rows": rows, "csv_bytes": size, "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
             "peak_rss_mib": round(peak_kb / 1024, 1)}
-
-
-def step(name: str) -> None:
-    print(f"... {name}", file=sys.stderr, flush=True)
 
 
 def report(results: dict) -> None:

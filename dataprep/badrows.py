@@ -66,10 +66,29 @@ class BadRows:
         self._first = self._first or first_error(problems).args[0]
         if self.on_error == "quarantine":
             self._write(batch, bad, [problems[i] for i in reason_of[bad]])
-        if self.max_errors is not None and self.set_aside > self.max_errors:
-            raise DataError(f"{self.set_aside} bad rows exceed --max-errors {self.max_errors}; first: {self._first}")
+        self._check_max()
         keep = np.flatnonzero(reason_of < 0)
         return {name: col.take(keep) for name, col in columns.items()}, keep
+
+    @property
+    def first_error(self) -> str | None:
+        """The message of the first bad row, for summaries."""
+        return self._first
+
+    def merge(self, set_aside: int, by_reason: dict, first: str | None, quarantined: Path | None = None) -> None:
+        """Add the rows another worker set aside (and its quarantine file's rows), then apply ``max_errors``
+        to the total."""
+        self.set_aside += set_aside
+        self.by_reason.update(by_reason)
+        self._first = self._first or first
+        if quarantined is not None:
+            with open(quarantined, newline="", encoding="utf-8") as fh:
+                rows = csv.reader(fh)
+                next(rows, None)
+                writer = self._open()
+                for row in rows:
+                    writer.writerow(row)
+        self._check_max()
 
     def malformed(self, origin: str, text: str) -> bool:
         """A CSV row with the wrong number of fields: False (fail) or count and quarantine it, True."""
@@ -80,9 +99,12 @@ class BadRows:
         self._first = self._first or f"{origin}: malformed CSV row {text[:80]!r}"
         if self.on_error == "quarantine":
             self._open().writerow([origin, "", "", "malformed_csv", "", f"wrong number of fields: {text!r}"])
+        self._check_max()
+        return True
+
+    def _check_max(self) -> None:
         if self.max_errors is not None and self.set_aside > self.max_errors:
             raise DataError(f"{self.set_aside} bad rows exceed --max-errors {self.max_errors}; first: {self._first}")
-        return True
 
     def _open(self):
         if self._writer is None:

@@ -85,6 +85,12 @@ def main(debug: bool) -> None:
                    "still verify are kept, the rest written (the result is byte-identical).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Threads writing shards (default: number of cores).")
+@click.option("--stats", "with_stats", is_flag=True,
+              help="Also write stats.json (per split and feature) into the output folder.")
+@click.option("--runner", type=click.Choice(["local", "beam"]), default="local", show_default=True,
+              help="Run in this process, or as an Apache Beam pipeline (needs the beam extra); same output.")
+@click.option("--beam-options", default=None, metavar="TEXT",
+              help='Beam pipeline options, e.g. "--runner=DirectRunner --direct_num_workers=2".')
 @click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True,
               help="Rows per column batch; bounds memory while encoding.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
@@ -92,7 +98,7 @@ def main(debug: bool) -> None:
 @_handle_errors
 def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by, seed,
             shuffle, on_error, quarantine_file, max_errors, max_error_rate, sequence_per_file, overwrite, resume,
-            workers, batch_size, quiet, as_json):
+            with_stats, workers, runner, beam_options, batch_size, quiet, as_json):
     """Convert SOURCE files (CSV, Parquet, .npz; globs and folders too) into shards under --out."""
     from .convert import convert as run_convert
 
@@ -100,7 +106,8 @@ def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_sha
                           compression=compression, num_shards=num_shards, rows_per_shard=rows_per_shard,
                           split=split_spec, split_by=split_by, seed=seed, shuffle=shuffle, on_error=on_error, max_errors=max_errors,
                           max_error_rate=max_error_rate, quarantine=quarantine_file, overwrite=overwrite,
-                          resume=resume, sequence_per_file=sequence_per_file,
+                          resume=resume, sequence_per_file=sequence_per_file, stats=with_stats, runner=runner,
+                          beam_options=beam_options,
                           batch_size=batch_size, workers=workers, progress=not quiet and not as_json)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
@@ -237,11 +244,11 @@ def validate(path, as_json):
 def stats(path, splits, output, plot, as_json):
     """Per-feature statistics of PATH (an input file or a converted folder) in one streaming pass."""
     from .manifest import MANIFEST
-    from .stats import folder_stats, source_stats
+    from .stats import STATS, folder_stats, source_stats
 
     folder = Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
     report = folder_stats(path, list(splits) or None) if folder else source_stats(path)
-    target = output or (Path(path) / "stats.json" if folder else None)
+    target = output or (Path(path) / STATS if folder else None)
     if target:
         report.write(target)
     if plot:

@@ -121,7 +121,7 @@ def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
         parts = [_scalar_values(batch.columns[c], f, c, checks) for c in f.source]
         if isinstance(parts[0], Ragged):
             order = np.arange(n * len(parts)).reshape(len(parts), n).T.reshape(-1)
-            values: Values = _concat_ragged(parts).take(order)
+            values: Values = Ragged.concat(parts).take(order)
         else:
             values = np.stack(parts, axis=1).reshape(-1)
         return _finish(f, values, np.arange(n + 1, dtype=np.int64) * len(parts), n)
@@ -168,7 +168,7 @@ def _stacked_sequences(batch: Batch, f: Feature, checks: _Checks) -> Column:
     if isinstance(cols[0].values, Ragged):
         total = len(cols[0].values)
         order = (np.arange(total)[:, None] + np.arange(k)[None, :] * total).reshape(-1)
-        return Column(_concat_ragged([c.values for c in cols]).take(order), splits)
+        return Column(Ragged.concat([c.values for c in cols]).take(order), splits)
     return Column(np.stack([c.values for c in cols], axis=1).reshape(-1), splits)
 
 
@@ -180,14 +180,6 @@ def _is_flat(col) -> bool:
 
 def _is_list_type(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
-
-
-def _concat_ragged(parts: list[Ragged]) -> Ragged:
-    data = np.concatenate([p.data[p.offsets[0]:p.offsets[-1]] for p in parts])
-    lengths = np.concatenate([p.lengths for p in parts])
-    offsets = np.zeros(len(lengths) + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return Ragged(data, offsets)
 
 
 def _scalar_values(col, f: Feature, column: str, checks: _Checks, splits: np.ndarray | None = None,
@@ -466,7 +458,7 @@ def _with_defaults(col: Column, f: Feature, missing: np.ndarray, n: int) -> Colu
 
 def _concat_values(a: Values, b: Values) -> Values:
     if isinstance(a, Ragged):
-        return _concat_ragged([a, b])
+        return Ragged.concat([a, b])
     return np.concatenate([a, b])
 
 

@@ -33,11 +33,13 @@ from .errors import OutputError, UsageError
 from .manifest import build_manifest, write_manifest
 from .ragged import Ragged
 from .schema import Schema, load_schema
-from .shards import COMPRESSIONS, Spool, plan_shards, shard_suffix, write_shards
+from .shards import COMPRESSIONS, ShardResult, Spool, plan_shards, shard_suffix, write_shards
 from .sources import DEFAULT_BATCH_ROWS, is_path_source, iter_batches
+from .stats import STATS, folder_stats
 from .splits import assign_by_bucket, assign_by_ratio, hash_buckets, parse_split
 
 FORMATS = ("tfrecord", "csv")
+RUNNERS = ("local", "beam")
 
 
 @dataclass
@@ -68,7 +70,7 @@ def encode_columns(schema: Schema, columns: dict[str, Column], n: int, fmt: str)
     return encode_csv_lines(schema, columns, n)
 
 
-def _check_and_encode(schema: Schema, batch: Batch, fmt: str) -> tuple[dict, list, Ragged | None]:
+def check_and_encode(schema: Schema, batch: Batch, fmt: str) -> tuple[dict, list, Ragged | None]:
     """Checked feature columns, their problems, and the encoded records when there is no problem.
 
     Runs in worker threads: Arrow and numpy release the GIL for whole-column work."""
@@ -93,7 +95,7 @@ def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: B
         pending: deque = deque()
         for batch in itertools.chain(batches, [None]):
             if batch is not None:
-                pending.append((batch, pool.submit(_check_and_encode, schema, batch, fmt)))
+                pending.append((batch, pool.submit(check_and_encode, schema, batch, fmt)))
             while pending and (batch is None or len(pending) > workers):
                 done, future = pending.popleft()
                 cols, problems, records = future.result()
@@ -116,7 +118,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
             split: str | dict | None = None, split_by: str | None = None, seed: int = 0, shuffle: bool = True,
             on_error: str = "fail", max_errors: int | None = None, max_error_rate: float | None = None,
             quarantine: str | Path | None = None, sequence_per_file: bool = False, overwrite: bool = False,
-            resume: bool = False,
+            resume: bool = False, stats: bool = False, runner: str = "local", beam_options: str | None = None,
             batch_size: int = DEFAULT_BATCH_ROWS, workers: int | None = None, progress: bool = False
             ) -> ConvertSummary:
     """Convert ``source`` into sharded TFRecord or CSV files under ``out`` with a ``manifest.json``.
@@ -129,6 +131,12 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     output); ``max_errors`` / ``max_error_rate`` fail the conversion when too many rows are bad.
     ``sequence_per_file`` makes each input file one record of list-valued columns (per-sequence CSVs).
 
+    ``stats`` writes ``stats.json`` (per split and feature; see ``dataprep stats``) into the output, computed
+    from the shards just written (from the page cache, not a second pass over the source).
+    ``runner="beam"`` runs the conversion as an Apache Beam pipeline (``beam_options``: pipeline options as
+    command-line text, e.g. ``"--runner=DirectRunner --direct_num_workers=2"``); its shards are
+    byte-identical to the local runner's.
+
     Everything is written into ``.{out}.partial`` beside ``out`` and renamed into place when complete; a
     failed run removes it, an interrupted one (killed, Ctrl-C) leaves it for ``resume=True``, which keeps
     the shards already written and verified and gives byte-identical results.
@@ -137,6 +145,10 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     schema = load_schema(schema)
     compression = (compression or "none").lower()
     _check_options(schema, format, compression, num_shards, rows_per_shard, batch_size)
+    if runner not in RUNNERS:
+        raise UsageError(f"unknown runner {runner!r}; expected one of {', '.join(RUNNERS)}")
+    if runner == "beam" and resume:
+        raise UsageError("--resume works with the local runner; a Beam runner retries failed work itself")
     ratios = parse_split(split)
     out = Path(out)
     if on_error == "quarantine" and quarantine is None:
@@ -147,47 +159,37 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
 
     options = {"seed": seed, "shuffle": shuffle, "split": ratios, "split_by": split_by, "num_shards": num_shards,
                "rows_per_shard": rows_per_shard, "on_error": on_error, "max_errors": max_errors,
-               "max_error_rate": max_error_rate}
+               "max_error_rate": max_error_rate, "runner": runner}
     settings = {"version": __version__, "schema": schema.to_dict(), "format": format, "compression": compression,
                 "batch_size": batch_size, "sequence_per_file": sequence_per_file, **options}
-    work = WorkFolder(out, fingerprint(source, settings), resume)
+    work = WorkFolder(out, fingerprint(source, settings) if runner == "local" else None, resume)
     tmp = work.path
     try:
-        spool = Spool(tmp / "records.spool")
-        workers = workers or os.cpu_count() or 1
-        rows_read, buckets = _encode_all(source, schema, format, spool, bad_rows, split_by, ratios, batch_size,
-                                         workers, progress, sequence_per_file)
-        rows_read += bad_rows.by_reason.get("malformed_csv", 0)  # rows the CSV parser set aside
-        bad_rows.finish(rows_read)
-        n = spool.finish()
-        if split_by:
-            splits = assign_by_bucket(np.concatenate(buckets) if buckets else np.zeros(0, np.int8), ratios,
-                                      seed, shuffle)
+        if runner == "beam":
+            results, rows_read = _run_beam(source, schema, format, compression, ratios, split_by, seed, shuffle,
+                                           num_shards, rows_per_shard, bad_rows, batch_size, sequence_per_file,
+                                           tmp, beam_options)
         else:
-            splits = assign_by_ratio(n, ratios, seed, shuffle)
-        plan = plan_shards(splits, shard_suffix(format, compression), spool.lengths, num_shards, rows_per_shard)
-        header = csv_header(schema) if format == "csv" else b""
-        todo = [shard for shard in plan if shard.name not in work.done]
-        with _bar(progress, "writing shards", "shards", total=len(todo)) as bar:
-            def done(result):
-                work.record(result)
-                bar.update(1)
-            fresh = write_shards(spool, todo, tmp, compression, header, workers, on_done=done)
-        spool.remove()
-        results = [work.done.get(shard.name) or fresh.pop(0) for shard in plan]
+            results, rows_read = _run_local(source, schema, format, compression, ratios, split_by, seed, shuffle,
+                                            num_shards, rows_per_shard, bad_rows, batch_size, sequence_per_file,
+                                            work, workers, progress)
         written = sum(r.num_records for r in results)
         if written + bad_rows.set_aside != rows_read:
             raise OutputError(f"wrote {written} records and set aside {bad_rows.set_aside} rows but read "
                               f"{rows_read}")
-        files_by_split: dict[str, list[dict]] = {name: [] for name in splits}
+        files_by_split: dict[str, list[dict]] = {name: [] for name in ratios}
         for r in results:
             files_by_split[r.split].append(r.to_dict())
         manifest = build_manifest(schema=schema, fmt=format, compression=compression, splits=files_by_split,
                                   rows={"read": rows_read, "written": written, **bad_rows.to_dict()},
                                   options=options, sources=_describe(source), version=__version__)
         for name in (RUN, JOURNAL):
-            (tmp / name).unlink()
+            (tmp / name).unlink(missing_ok=True)
         write_manifest(tmp, manifest)
+        if stats:
+            report = folder_stats(tmp)
+            report.path = str(out)
+            report.write(tmp / STATS)
         _commit(tmp, out)
     except (KeyboardInterrupt, SystemExit):
         raise  # interrupted: the work folder stays for --resume
@@ -206,6 +208,57 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         num_bytes=sum(r.num_bytes for r in results), rows_read=rows_read, rows_written=written,
         rows_set_aside=bad_rows.set_aside, set_aside_by_reason=dict(bad_rows.by_reason),
         seconds=round(time.perf_counter() - started, 3), files=[r.name for r in results])
+
+
+def _run_local(source, schema: Schema, fmt: str, compression: str, ratios: dict, split_by, seed: int, shuffle: bool,
+               num_shards, rows_per_shard, bad_rows: BadRows, batch_size: int, sequence_per_file: bool,
+               work: WorkFolder, workers: int | None, progress: bool) -> tuple[list[ShardResult], int]:
+    """Encode into a spool (pass one), plan, write the shards the work folder does not hold yet."""
+    tmp = work.path
+    spool = Spool(tmp / "records.spool")
+    workers = workers or os.cpu_count() or 1
+    rows_read, buckets = _encode_all(source, schema, fmt, spool, bad_rows, split_by, ratios, batch_size,
+                                     workers, progress, sequence_per_file)
+    rows_read += bad_rows.by_reason.get("malformed_csv", 0)  # rows the CSV parser set aside
+    bad_rows.finish(rows_read)
+    n = spool.finish()
+    if split_by:
+        splits = assign_by_bucket(np.concatenate(buckets) if buckets else np.zeros(0, np.int8), ratios,
+                                  seed, shuffle)
+    else:
+        splits = assign_by_ratio(n, ratios, seed, shuffle)
+    plan = plan_shards(splits, shard_suffix(fmt, compression), spool.lengths, num_shards, rows_per_shard)
+    header = csv_header(schema) if fmt == "csv" else b""
+    todo = [shard for shard in plan if shard.name not in work.done]
+    with _bar(progress, "writing shards", "shards", total=len(todo)) as bar:
+        def done(result):
+            work.record(result)
+            bar.update(1)
+        fresh = write_shards(spool, todo, tmp, compression, header, workers, on_done=done)
+    spool.remove()
+    return [work.done.get(shard.name) or fresh.pop(0) for shard in plan], rows_read
+
+
+def _run_beam(source, schema: Schema, fmt: str, compression: str, ratios: dict, split_by, seed: int,
+              shuffle: bool, num_shards, rows_per_shard, bad_rows: BadRows, batch_size: int,
+              sequence_per_file: bool, tmp: Path, beam_options: str | None) -> tuple[list[ShardResult], int]:
+    """The same conversion as an Apache Beam pipeline (see ``beam_runner``); bad-row counts are merged here."""
+    from .beam_runner import Job, run_pipeline
+
+    job = Job(schema=schema, fmt=fmt, compression=compression,
+              header=csv_header(schema) if fmt == "csv" else b"", suffix=shard_suffix(fmt, compression),
+              ratios=ratios, split_by=split_by, seed=seed, shuffle=shuffle, num_shards=num_shards,
+              rows_per_shard=rows_per_shard, on_error=bad_rows.on_error, batch_size=batch_size,
+              sequence_per_file=sequence_per_file, folder=str(tmp))
+    results, counts = run_pipeline(source, job, beam_options)
+    for c in counts:
+        part = Path(c.quarantine) if c.quarantine else None
+        bad_rows.merge(c.set_aside, c.by_reason, c.first, part)
+        if part is not None:
+            part.unlink()
+    rows_read = sum(c.rows_read for c in counts)
+    bad_rows.finish(rows_read)
+    return results, rows_read
 
 
 def _check_options(schema: Schema, fmt: str, compression: str, num_shards, rows_per_shard, batch_size) -> None:

@@ -74,6 +74,15 @@ class Ragged:
         return cls(np.frombuffer(b"".join(items), np.uint8), offsets)
 
     @classmethod
+    def concat(cls, parts: Sequence[Ragged]) -> Ragged:
+        """The rows of every part, one part after the other, in one compact buffer."""
+        data = np.concatenate([p.data[p.offsets[0]:p.offsets[-1]] for p in parts])
+        lengths = np.concatenate([p.lengths for p in parts])
+        offsets = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return cls(data, offsets)
+
+    @classmethod
     def from_matrix(cls, matrix: np.ndarray) -> Ragged:
         """Rows of a 2-D uint8 matrix, all of the same width."""
         n, w = matrix.shape

@@ -180,7 +180,7 @@ def write_shards(spool: Spool, plan: list[Shard], folder: Path, compression: str
     writes release the GIL). Memory is bounded by a shard, not by the input."""
     def run(jobs: list) -> list[ShardResult]:
         def one(job) -> ShardResult:
-            result = _write_shard(*job, spool.lengths, folder, compression, header)
+            result = write_shard(*job, spool.lengths, folder, compression, header)
             if on_done:
                 on_done(result)
             return result
@@ -220,7 +220,7 @@ def _scatter(spool: Spool, shards: list[Shard], folder: Path) -> list[Path]:
     return paths
 
 
-def _write_shard(shard: Shard, source: Ragged | Path, lengths: np.ndarray, folder: Path, compression: str,
+def write_shard(shard: Shard, source: Ragged | Path, lengths: np.ndarray, folder: Path, compression: str,
                  header: bytes) -> ShardResult:
     """Write one shard in plan order, with its record index, and check the count. ``source`` holds every
     staged record, or is the shard's bucket file (its own records in id order).

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+STATS = "stats.json"
 SAMPLE = 100_000
 QUANTILES = (0.25, 0.5, 0.75)
 MAX_CATEGORIES = 10_000
@@ -127,20 +128,21 @@ class StatsReport:
 
 
 def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 0) -> StatsReport:
-    """Statistics of every feature of each split of a converted folder (a pass over its shards)."""
+    """Statistics of every feature of each split of a converted folder, read without TensorFlow (encoded
+    images are left out: their statistics are those of the pixels, which this pass does not decode)."""
     from .manifest import load_manifest
-    from .readers.numpy_access import iter_numpy_batches
+    from .records import RaggedArray, iter_batches
 
     manifest = load_manifest(path)
+    features = [f for f in manifest.schema.features if f.dtype != "image"]
     report = StatsReport(str(path))
     for split in splits or manifest.splits:
         rng = np.random.default_rng(seed)
         acc: dict = report.splits.setdefault(split, {})
-        for batch in iter_numpy_batches(manifest, split):
-            for f in manifest.schema.features:
+        for batch in iter_batches(path, split, batch_size=65536):
+            for f in features:
                 value = batch[f.name]
-                flat = np.asarray(value).reshape(-1) if isinstance(value, np.ndarray) else \
-                    np.concatenate([np.asarray(v).reshape(-1) for v in value] or [np.zeros(0)])
+                flat = (value.values if isinstance(value, RaggedArray) else np.asarray(value)).reshape(-1)
                 if f.dtype in ("string", "bytes"):
                     acc.setdefault(f.name, CategoricalStats()).update(flat, 0)
                 else:

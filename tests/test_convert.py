@@ -13,6 +13,9 @@ from dataprep import DataError, UsageError
 from dataprep.splits import parse_split, split_sizes
 from tests.tf_oracle import manifest, read_tfrecord_split
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PENGUINS = os.path.join(ROOT, "sample_data", "penguins.csv")
+PENGUINS_SCHEMA = os.path.join(ROOT, "schemas", "penguins.yaml")
 SCHEMA = {"features": [{"name": "id", "dtype": "int64", "shape": []},
                        {"name": "v", "dtype": "float32", "shape": [2]},
                        {"name": "user", "dtype": "string", "shape": []}]}
@@ -167,3 +170,17 @@ def test_empty_split_still_has_its_shards(tmp_path):
     assert s.splits == {"train": 3, "test": 0}
     assert len(manifest(tmp_path / "o")["splits"]["test"]["files"]) == 2
     assert read_tfrecord_split(tmp_path / "o", "test")["id"].tolist() == []
+
+
+def test_beam_runner_without_beam_says_how_to_install(tmp_path):
+    """Beam is tested against the local runner in its own environment (tests/test_beam.py)."""
+    try:
+        import apache_beam  # noqa: F401
+        pytest.skip("Apache Beam is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(UsageError, match=r"pip install 'dataprep\[beam\]'"):
+        dataprep.convert(PENGUINS, PENGUINS_SCHEMA, tmp_path / "o", runner="beam", on_error="skip")
+    with pytest.raises(UsageError, match="unknown runner"):
+        dataprep.convert(PENGUINS, PENGUINS_SCHEMA, tmp_path / "o", runner="spark")
+    assert not (tmp_path / "o").exists() and not (tmp_path / ".o.partial").exists()

@@ -15,7 +15,9 @@ from dataprep.cli import main
 out = sys.argv[1]
 r = CliRunner().invoke(main, ["convert", "{root}/sample_data/penguins.csv", "--schema", "{root}/schemas/penguins.yaml",
                               "--out", out + "/tfr", "--split", "train=0.8,test=0.2", "--on-error", "skip",
-                              "--compression", "gzip"])
+                              "--compression", "gzip", "--stats"])
+assert r.exit_code == 0, r.output
+r = CliRunner().invoke(main, ["stats", out + "/tfr", "--json"])
 assert r.exit_code == 0, r.output
 r = CliRunner().invoke(main, ["convert", "{root}/sample_data/digits.npz", "--schema", "{root}/schemas/digits.yaml",
                               "--out", out + "/csv", "--format", "csv"])
@@ -27,7 +29,7 @@ print("LOADED", loaded)
 """
 
 
-def test_convert_and_infer_never_import_tensorflow(tmp_path):
+def test_convert_stats_and_infer_never_import_tensorflow(tmp_path):
     out = subprocess.run([sys.executable, "-c", SCRIPT.format(root=ROOT), str(tmp_path)], capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

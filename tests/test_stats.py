@@ -65,3 +65,21 @@ def test_folder_stats_per_split_and_cli(tmp_path):
     assert s["count"] == len(train["body_mass_g"]) and s["mean"] == pytest.approx(train["body_mass_g"].mean())
     assert sum(data["splits"]["test"]["species"]["vocabulary"].values()) == data["splits"]["test"]["species"]["count"]
     assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+@pytest.mark.skipif(not HOUSING.exists(), reason=f"shared housing data not found at {HOUSING}")
+def test_convert_stats_equal_pandas_describe_of_each_split(tmp_path):
+    """``convert --stats`` writes stats.json in the output: per split, equal to pandas on that split."""
+    out = tmp_path / "h"
+    r = CliRunner().invoke(main, ["convert", str(HOUSING), "--schema",
+                                  str(Path(__file__).parent.parent / "schemas/california_housing.yaml"),
+                                  "--out", str(out), "--split", "train=0.8,valid=0.1,test=0.1", "--seed", "1",
+                                  "--stats", "-q"])
+    assert r.exit_code == 0, r.output
+    data = json.loads((out / "stats.json").read_text())
+    assert data["path"] == str(out) and list(data["splits"]) == ["train", "valid", "test"]
+    for split in data["splits"]:
+        df = dataprep.as_dataframe(out, split)
+        df = df.apply(lambda c: c.astype("float64") if c.dtype.kind == "f" else
+                      c.map(lambda v: v.decode() if isinstance(v, bytes) else v))
+        assert_describe(data["splits"][split], df)

@@ -1,0 +1,114 @@
+"""The Apache Beam runner gives the local runner's output byte for byte (DirectRunner).
+
+Apache Beam pins pyarrow and protobuf below what TensorFlow's environment uses, so these tests run in their
+own environment (``make test-beam``, part of ``make test``), which has no TensorFlow: the records are compared
+as bytes and checksums against the local runner, which TensorFlow reads in the other tests.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from dataprep.convert import convert
+from dataprep.errors import DataError, UsageError
+
+REPO = Path(__file__).resolve().parents[1]
+PENGUINS = REPO / "sample_data" / "penguins.csv"
+HOUSING = REPO.parent / "shared" / "data" / "california_housing.csv"
+
+beam = pytest.importorskip("apache_beam", reason="Beam runs in its own environment: make test-beam")
+
+
+def _both(tmp_path: Path, source, schema, **options) -> tuple[dict, dict]:
+    local = convert(source, schema, tmp_path / "local", **options)
+    on_beam = convert(source, schema, tmp_path / "beam", runner="beam", **options)
+    assert local.files == on_beam.files
+    return _manifest(tmp_path / "local"), _manifest(tmp_path / "beam")
+
+
+def _manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def _assert_same_output(tmp_path: Path, a: dict, b: dict) -> None:
+    """Same files, counts, sizes and SHA-256 per split; same rows read and set aside; same file bytes."""
+    assert a["splits"] == b["splits"]
+    assert a["rows"] == b["rows"]
+    for split in a["splits"].values():
+        for f in split["files"]:
+            assert (tmp_path / "local" / f["path"]).read_bytes() == (tmp_path / "beam" / f["path"]).read_bytes()
+            assert (tmp_path / "local" / f["index"]).read_bytes() == (tmp_path / "beam" / f["index"]).read_bytes()
+    assert b["options"]["runner"] == "beam"
+
+
+def test_penguins_tfrecord_equal_to_local(tmp_path):
+    a, b = _both(tmp_path, PENGUINS, REPO / "schemas" / "penguins.yaml", split="train=0.8,valid=0.1,test=0.1",
+                 seed=42, on_error="skip")
+    _assert_same_output(tmp_path, a, b)
+    assert b["rows"]["set_aside"] == 2 and b["splits"]["train"]["num_records"] == 274
+
+
+def test_many_files_csv_gzip_hash_split_and_quarantine(tmp_path):
+    """Several input files (Beam's unit of parallelism), several shards, a hash split, CSV+GZIP, and
+    quarantined rows from two files merged in input order."""
+    rows = list(csv.reader(PENGUINS.open()))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        with open(folder / f"part-{i}.csv", "w", newline="") as fh:
+            csv.writer(fh).writerows([rows[0]] + rows[1 + i * 86:1 + (i + 1) * 86])
+    options = dict(split="train=0.7,test=0.3", split_by="island", seed=3, format="csv", compression="gzip",
+                   num_shards=3, on_error="quarantine")
+    local = convert(folder, REPO / "schemas" / "penguins.yaml", tmp_path / "local",
+                    quarantine=tmp_path / "local.bad.csv", **options)
+    on_beam = convert(folder, REPO / "schemas" / "penguins.yaml", tmp_path / "beam", runner="beam",
+                      quarantine=tmp_path / "beam.bad.csv", **options)
+    assert local.files == on_beam.files and len(local.files) == 6
+    a, b = _manifest(tmp_path / "local"), _manifest(tmp_path / "beam")
+    assert a["rows"]["set_aside"] == b["rows"]["set_aside"] == 2
+    del a["rows"]["quarantine"], b["rows"]["quarantine"]
+    _assert_same_output(tmp_path, a, b)
+    assert (tmp_path / "local.bad.csv").read_text() == (tmp_path / "beam.bad.csv").read_text()
+    assert len((tmp_path / "beam.bad.csv").read_text().splitlines()) == 3
+
+
+def test_multiprocess_direct_runner(tmp_path):
+    """Two worker processes, unshuffled, shards by row count."""
+    schema = REPO / "schemas" / "penguins.yaml"
+    options = dict(rows_per_shard=100, shuffle=False, on_error="skip")
+    convert(PENGUINS, schema, tmp_path / "local", **options)
+    convert(PENGUINS, schema, tmp_path / "beam", runner="beam",
+            beam_options="--direct_num_workers=2 --direct_running_mode=multi_processing", **options)
+    a, b = _manifest(tmp_path / "local"), _manifest(tmp_path / "beam")
+    _assert_same_output(tmp_path, a, b)
+    assert len(b["splits"]["train"]["files"]) == 4
+
+
+@pytest.mark.skipif(not HOUSING.exists(), reason=f"{HOUSING} not present (../shared/data)")
+def test_housing_record_for_record(tmp_path):
+    a, b = _both(tmp_path, HOUSING, REPO / "schemas" / "california_housing.yaml",
+                 split="train=0.8,valid=0.1,test=0.1", seed=1, compression="gzip")
+    _assert_same_output(tmp_path, a, b)
+    assert {k: v["num_records"] for k, v in b["splits"].items()} == {"train": 16512, "valid": 2064, "test": 2064}
+
+
+def test_bad_row_fails_with_its_place_and_leaves_nothing(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(PENGUINS.read_text().replace("39.1,18.7,181", "39.1,oops,181", 1))
+    with pytest.raises(DataError, match=r"bad\.csv, line 2 \(row 1\), column 'bill_depth_mm'"):
+        convert(bad, REPO / "schemas" / "penguins.yaml", tmp_path / "out", runner="beam", on_error="fail")
+    assert not (tmp_path / "out").exists() and not (tmp_path / ".out.partial").exists()
+
+
+def test_in_memory_sources_and_resume_are_refused(tmp_path):
+    schema = REPO / "schemas" / "digits.yaml"
+    import numpy as np
+
+    arrays = dict(np.load(REPO / "sample_data" / "digits.npz"))
+    with pytest.raises(UsageError, match="files"):
+        convert(arrays, schema, tmp_path / "a", runner="beam")
+    with pytest.raises(UsageError, match="resume"):
+        convert(REPO / "sample_data" / "digits.npz", schema, tmp_path / "b", runner="beam", resume=True)
