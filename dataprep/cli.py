@@ -298,10 +298,10 @@ def _fit_options(fn):
         click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True,
                      help="Most epochs to run (early stopping may end sooner)."),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
-                     help="Records per training batch (default: 128 for wide&deep, 32 for the CNN)."),
+                     help="Records per training batch (default: 128 for wide&deep, 32 otherwise)."),
         click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Initial learning rate, halved when the validation loss stalls (default: 1e-3 for "
-                          "wide&deep, 5e-4 for the CNN)."),
+                     help="Initial learning rate, halved when the validation loss stalls (default: 5e-4 for "
+                          "the CNN, 1e-3 otherwise)."),
         click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop", "nadam"]), default="adam",
                      show_default=True, help="Optimizer."),
         click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
@@ -320,7 +320,7 @@ def _fit_options(fn):
 
 @main.group()
 def train() -> None:
-    """Fit models on converted folders (wide&deep regression, CNN classification)."""
+    """Fit models on converted folders (wide&deep regression, CNN classification, GRU/LSTM sequences)."""
 
 
 @train.command("wide-deep")
@@ -361,6 +361,22 @@ def train_cnn(data, separable, dropout, filters, blocks, activation, augment, **
                 activation=activation, augment=augment)
 
 
+@train.command("rnn")
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--cell", type=click.Choice(["gru", "lstm"]), default="gru", show_default=True,
+              help="Recurrent layer type.")
+@click.option("--units", type=click.IntRange(min=1), default=64, show_default=True, help="Units per layer.")
+@click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True, help="Recurrent layers.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
+              help="Dropout on each recurrent layer's inputs.")
+@_fit_options
+@_handle_errors
+def train_rnn(data, cell, units, layers, dropout, **options):
+    """Fit a GRU/LSTM on DATA's sequence feature: next-step prediction when the schema has no label (int
+    steps as classes), else one label per sequence. Reports accuracy next to repeating the previous step."""
+    _report_fit("rnn", data, options, cell=cell, units=units, layers=layers, dropout=(dropout,))
+
+
 def _report_fit(kind: str, data: str, options: dict, **model_options) -> None:
     from .train import fit
 
@@ -374,6 +390,10 @@ def _report_fit(kind: str, data: str, options: dict, **model_options) -> None:
     shown = ", ".join(f"{k} {v:,.4f}" for k, v in test.items() if k in ("rmse", "mae", "accuracy"))
     click.echo(f"{m['model']}: {m['epochs_run']} epochs in {m['seconds']} s ({m['seconds_per_epoch']} s/epoch); "
                f"test {shown or 'n/a'}")
+    if "model_element_accuracy" in test:
+        click.echo(f"next step, test: accuracy per element {test['model_element_accuracy']:.4f} "
+                   f"(repeating the previous step: {test['repeat_previous_element_accuracy']:.4f}), per whole "
+                   f"step {test['model_step_accuracy']:.4f} (repeating: {test['repeat_previous_step_accuracy']:.4f})")
     if "linear_regression_baseline" in m:
         click.echo(f"linear regression on the same split: test rmse {m['linear_regression_baseline']['test_rmse']:,.4f}")
     click.echo(f"wrote {result.out}/model.keras, history.csv, metrics.json, learning_curves.png")

@@ -64,7 +64,8 @@ def build_manifest(*, schema: Schema, fmt: str, compression: str, splits: dict[s
         "created_by": f"dataprep {version}",
         "format": fmt,
         "compression": compression,
-        "record": "tf.train.Example" if fmt == "tfrecord" else "csv",
+        "record": ("tf.train.SequenceExample" if schema.record == "sequence_example" else "tf.train.Example")
+        if fmt == "tfrecord" else "csv",
         "schema": schema.to_dict(),
     }
     if fmt == "tfrecord":

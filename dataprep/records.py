@@ -65,10 +65,13 @@ def _fields(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, i
 
 
 def parse_example(buf: bytes) -> dict[str, tuple[str, list]]:
-    """A serialized ``tf.train.Example`` as ``{key: (kind, values)}`` with kind ``bytes``/``float``/``int64``."""
+    """A serialized ``tf.train.Example`` as ``{key: (kind, values)}`` with kind ``bytes``/``float``/``int64``.
+
+    A ``tf.train.SequenceExample`` parses too: its context (field 1) like an Example's features, and each
+    feature list (field 2) as the values of all its steps, in order."""
     out = {}
     for number, _, start, end in _fields(buf, 0, len(buf)):
-        if number != 1:
+        if number not in (1, 2):
             continue
         for entry_no, _, e_start, e_end in _fields(buf, start, end):
             if entry_no != 1:
@@ -77,12 +80,24 @@ def parse_example(buf: bytes) -> dict[str, tuple[str, list]]:
             for f_no, _, f_start, f_end in _fields(buf, e_start, e_end):
                 if f_no == 1:
                     key = buf[f_start:f_end].decode("utf-8")
-                elif f_no == 2:
-                    for k_no, _, l_start, l_end in _fields(buf, f_start, f_end):
-                        kind = _KINDS.get(k_no, "empty")
-                        values = _list_values(buf, kind, l_start, l_end)
+                elif f_no == 2 and number == 1:
+                    kind, values = _feature_values(buf, f_start, f_end)
+                elif f_no == 2:  # a FeatureList: one Feature per step
+                    for _, _, s_start, s_end in _fields(buf, f_start, f_end):
+                        step_kind, step_values = _feature_values(buf, s_start, s_end)
+                        kind = step_kind if step_kind != "empty" else kind
+                        values += step_values
             out[key] = (kind, values)
     return out
+
+
+def _feature_values(buf: bytes, start: int, end: int) -> tuple[str, list]:
+    """A ``Feature`` message: its list kind and values."""
+    kind, values = "empty", []
+    for k_no, _, l_start, l_end in _fields(buf, start, end):
+        kind = _KINDS.get(k_no, "empty")
+        values = _list_values(buf, kind, l_start, l_end)
+    return kind, values
 
 
 def _list_values(buf: bytes, kind: str, start: int, end: int) -> list:

@@ -34,7 +34,8 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "default", "role", "group", "vocabulary",
                  "oov", "allow_nan", "normalize", "description"}
-_SCHEMA_KEYS = {"name", "description", "features", "version"}
+_SCHEMA_KEYS = {"name", "description", "features", "version", "record"}
+RECORDS = ("example", "sequence_example")
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class Schema:
     features: tuple[Feature, ...]
     name: str = ""
     description: str = ""
+    record: str = "example"  # or "sequence_example": variable-length features become feature lists
     _by_name: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -207,8 +209,27 @@ class Schema:
         return replace(self, features=tuple(features), _by_name={})
 
     # --- derived views --------------------------------------------------------------------------------------
+    @property
+    def feature_lists(self) -> list[Feature]:
+        """Features stored as ``FeatureList``s of a ``tf.train.SequenceExample`` (one ``Feature`` per step):
+        the variable-length ones when ``record`` is ``sequence_example``; the rest are its context."""
+        if self.record != "sequence_example":
+            return []
+        return [f for f in self.features if not f.is_fixed]
+
+    @property
+    def context(self) -> list[Feature]:
+        """Features stored in the record's ``Features`` map (all of them for a ``tf.train.Example``)."""
+        lists = {f.name for f in self.feature_lists}
+        return [f for f in self.features if f.name not in lists]
+
     def storage(self) -> dict:
-        return {f.name: f.storage() for f in self.features}
+        lists = {f.name for f in self.feature_lists}
+        out = {f.name: f.storage() for f in self.features}
+        if self.record == "sequence_example":
+            for name, d in out.items():
+                d["in"] = "feature_lists" if name in lists else "context"
+        return out
 
     def csv_columns(self) -> list[tuple[str, Feature, int]]:
         """CSV header layout: (column name, feature, flat element index); fixed tensors take one column each."""
@@ -224,13 +245,23 @@ class Schema:
             cols += [(f.name, f, 0)] if f.shape == () else [(f"{f.name}_{i}", f, i) for i in range(n)]
         return cols
 
-    def parse_spec(self) -> dict:
-        """The ``tf.io.parse_example`` spec for these features (imports TensorFlow)."""
+    def sequence_parse_spec(self) -> tuple[dict, dict]:
+        """``tf.io.parse_sequence_example`` specs: (context features, sequence features). Each step of a
+        ``[None, *dims]`` feature list is one ``Feature`` of ``dims`` values (imports TensorFlow)."""
+        import tensorflow as tf
+
+        tf_dtype = {"float": tf.float32, "int64": tf.int64, "bytes": tf.string}
+        sequence = {f.name: tf.io.FixedLenSequenceFeature(list(f.shape[1:]), tf_dtype[f.stored_dtype])
+                    for f in self.feature_lists}
+        return self.parse_spec(self.context), sequence
+
+    def parse_spec(self, features: Iterable[Feature] | None = None) -> dict:
+        """The ``tf.io.parse_example`` spec for ``features`` (default: all; imports TensorFlow)."""
         import tensorflow as tf
 
         tf_dtype = {"float": tf.float32, "int64": tf.int64, "bytes": tf.string}
         spec = {}
-        for f in self.features:
+        for f in self.features if features is None else features:
             dt = tf_dtype[f.stored_dtype]
             if f.encoding in ("raw_uint8", "encoded_image"):
                 spec[f.name] = tf.io.FixedLenFeature([], tf.string, default_value=f.filled_default()[0]
@@ -251,6 +282,8 @@ class Schema:
             d["name"] = self.name
         if self.description:
             d["description"] = self.description
+        if self.record != "example":
+            d["record"] = self.record
         d["features"] = [f.to_dict() for f in self.features]
         return d
 
@@ -285,8 +318,20 @@ class Schema:
                                   f"(also feature #{seen[feat.name] + 1})")
             seen[feat.name] = i
             features.append(feat)
-        return cls(features=tuple(features), name=str(data.get("name") or ""),
-                   description=str(data.get("description") or ""))
+        record = data.get("record", "example")
+        if record not in RECORDS:
+            raise SchemaError(f"{origin}{_at(data)}: record must be one of {', '.join(RECORDS)}, got {record!r}")
+        schema = cls(features=tuple(features), name=str(data.get("name") or ""),
+                     description=str(data.get("description") or ""), record=record)
+        if record == "sequence_example":
+            if not schema.feature_lists:
+                raise SchemaError(f"{origin}{_at(data)}: record sequence_example needs at least one feature of "
+                                  "shape [null, ...] (a feature list)")
+            for f in schema.feature_lists:
+                if f.encoding in ("raw_uint8", "encoded_image") or None in f.shape[1:]:
+                    raise SchemaError(f"{origin}: feature {f.name!r}: a feature list holds steps of fixed "
+                                      f"numbers or text, not dtype {f.dtype} with shape {list(f.shape)}")
+        return schema
 
 
 # --- loading ------------------------------------------------------------------------------------------------

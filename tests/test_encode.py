@@ -114,3 +114,54 @@ def test_concat_rows_mixes_constant_fixed_and_ragged():
     out = concat_rows([b"<", np.array([[1], [2], [3]], np.uint8), ragged, b">"], 3)
     assert out.to_list() == [b"<\x01ab>", b"<\x02>", b"<\x03cde>"]
     assert ragged.take(np.array([2, 0])).to_list() == [b"cde", b"ab"]
+
+
+@st.composite
+def sequence_schema_and_rows(draw):
+    """A SequenceExample schema: 1-3 feature lists ([None] or [None, k] of float/int64/bytes) and an int64
+    context feature, with 0-5 steps per record."""
+    n = draw(st.integers(0, 5))
+    nlists = draw(st.integers(1, 3))
+    names = draw(st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True), min_size=nlists + 1,
+                          max_size=nlists + 1, unique=True))
+    ids = [draw(int64s) for _ in range(n)]
+    features = [{"name": names[0], "dtype": "int64", "shape": []}]
+    columns = {names[0]: Column(np.array(ids, np.int64), np.arange(n + 1, dtype=np.int64))}
+    truth = {names[0]: ("context", "int64", [[v] for v in ids], 1)}
+    for name in names[1:]:
+        dtype = draw(st.sampled_from(["float32", "int64", "bytes"]))
+        k = draw(st.integers(1, 3))
+        steps = [draw(st.integers(0, 5)) for _ in range(n)]
+        elem = {"float32": floats, "int64": int64s}.get(dtype, blobs)
+        rows = [[draw(elem) for _ in range(s * k)] for s in steps]
+        flat = [v for r in rows for v in r]
+        splits = np.r_[0, np.cumsum([len(r) for r in rows])].astype(np.int64)
+        values = Ragged.from_list(flat) if dtype == "bytes" else \
+            np.array(flat, dtype=np.float32 if dtype == "float32" else np.int64)
+        columns[name] = Column(values, splits)
+        features.append({"name": name, "dtype": dtype, "shape": [None] if k == 1 else [None, k]})
+        truth[name] = ("list", dtype, rows, k)
+    return Schema.from_dict({"record": "sequence_example", "features": features}), columns, truth, n
+
+
+@settings(max_examples=150, deadline=None)
+@given(sequence_schema_and_rows())
+def test_sequence_example_encoder_equals_protobuf(case):
+    schema, columns, truth, n = case
+    records = encode_examples(schema, columns, n)
+    kind = {"float32": "float_list", "int64": "int64_list", "bytes": "bytes_list"}
+    for i in range(n):
+        ex = tf.train.SequenceExample()
+        for name, (where, dtype, rows, k) in truth.items():
+            if where == "context":
+                getattr(ex.context.feature[name], kind[dtype]).value.extend(rows[i])
+                continue
+            feature_list = ex.feature_lists.feature_list[name]
+            for s in range(len(rows[i]) // k):
+                step = getattr(feature_list.feature.add(), kind[dtype])
+                step.value.extend(rows[i][s * k:(s + 1) * k])
+                step.SetInParent()
+        assert tf.train.SequenceExample.FromString(records.row(i)) == ex
+        names = list(truth)
+        if not any(a != b and b.startswith(a) for a in names for b in names):
+            assert records.row(i) == ex.SerializeToString(deterministic=True)

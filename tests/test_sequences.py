@@ -17,15 +17,23 @@ from dataprep.records import SplitReader
 CHORALES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "jsb_chorales.tgz"
 SCHEMA = {"features": [{"name": "notes", "dtype": "int64", "shape": [None, 4],
                         "source": ["note0", "note1", "note2", "note3"]}]}
+SEQUENCE_SCHEMA = {**SCHEMA, "record": "sequence_example"}
 
 
 def plain_tf(folder: Path) -> list[np.ndarray]:
+    """Every record's notes, parsed by plain TensorFlow with a spec written here (Example or
+    SequenceExample, as the manifest says)."""
     m = dataprep.load_manifest(folder)
-    spec = {"notes": tf.io.RaggedFeature(tf.int64, partitions=[tf.io.RaggedFeature.UniformRowLength(4)],
-                                         row_splits_dtype=tf.int64)}
     out = []
     for raw in tf.data.TFRecordDataset([str(p) for p in m.files("train")]).batch(64):
-        out += [np.asarray(r) for r in tf.io.parse_example(raw, spec)["notes"].to_list()]
+        if m.data["record"] == "tf.train.SequenceExample":
+            _, steps, lengths = tf.io.parse_sequence_example(
+                raw, sequence_features={"notes": tf.io.FixedLenSequenceFeature([4], tf.int64)})
+            out += [steps["notes"][i, :lengths["notes"][i]].numpy() for i in range(len(raw))]
+        else:
+            spec = {"notes": tf.io.RaggedFeature(tf.int64, partitions=[tf.io.RaggedFeature.UniformRowLength(4)],
+                                                 row_splits_dtype=tf.int64)}
+            out += [np.asarray(r).reshape(-1, 4) for r in tf.io.parse_example(raw, spec)["notes"].to_list()]
     return out
 
 
@@ -40,9 +48,10 @@ def write_sequences(folder: Path, lengths) -> list[np.ndarray]:
     return seqs
 
 
-def test_sequence_files_round_trip(tmp_path):
+@pytest.mark.parametrize("schema", [SCHEMA, SEQUENCE_SCHEMA], ids=["example", "sequence_example"])
+def test_sequence_files_round_trip(tmp_path, schema):
     seqs = write_sequences(tmp_path / "seq", [5, 1, 12, 0, 7])
-    dataprep.convert(tmp_path / "seq", SCHEMA, tmp_path / "o", sequence_per_file=True, shuffle=False)
+    dataprep.convert(tmp_path / "seq", schema, tmp_path / "o", sequence_per_file=True, shuffle=False)
     got = plain_tf(tmp_path / "o")
     assert [g.tolist() for g in got] == [s.tolist() for s in seqs]
     x = next(iter(dataprep.make_dataset(tmp_path / "o", batch_size=5, shuffle=False)))
@@ -60,11 +69,12 @@ def test_bad_value_in_a_sequence_names_the_file(tmp_path):
 
 
 @pytest.mark.skipif(not CHORALES.exists(), reason=f"shared chorales not found at {CHORALES}")
-def test_bach_chorales(tmp_path):
+@pytest.mark.parametrize("schema", [SCHEMA, SEQUENCE_SCHEMA], ids=["example", "sequence_example"])
+def test_bach_chorales(tmp_path, schema):
     with tarfile.open(CHORALES) as tar:
         tar.extractall(tmp_path / "jsb", filter="data")
     files = sorted((tmp_path / "jsb").rglob("*.csv"))
-    s = dataprep.convert(files, SCHEMA, tmp_path / "o", sequence_per_file=True, shuffle=False)
+    s = dataprep.convert(files, schema, tmp_path / "o", sequence_per_file=True, shuffle=False)
     assert s.rows_written == 382 == len(files)
     got = plain_tf(tmp_path / "o")
     lengths = []
@@ -73,3 +83,35 @@ def test_bach_chorales(tmp_path):
         assert np.array_equal(g, truth), f
         lengths.append(len(truth))
     assert min(lengths) >= 100 and max(lengths) <= 640
+    ds = dataprep.make_dataset(tmp_path / "o", batch_size=64, shuffle=False, num_epochs=1)
+    ragged = [np.asarray(r) for batch in ds for r in batch["notes"].to_list()]
+    assert len(ragged) == 382 and all(np.array_equal(a, b) for a, b in zip(ragged, got))
+    reader = SplitReader(tmp_path / "o", "train")
+    assert all(np.array_equal(reader[i]["notes"], got[i]) for i in (0, 200, 381))
+
+
+def test_padded_and_bucketed_batches(tmp_path):
+    import pyarrow as pa
+
+    lengths = [5, 1, 12, 0, 7, 30, 31, 2, 29, 6]
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(30, 90, (n, 4)) for n in lengths]
+    table = pa.table({"notes": pa.array([s.tolist() for s in seqs], pa.list_(pa.list_(pa.int64(), 4))),
+                      "id": np.arange(len(lengths))})
+    schema = {"record": "sequence_example", "features": [{"name": "notes", "dtype": "int64", "shape": [None, 4]},
+                                                         {"name": "id", "dtype": "int64", "shape": []}]}
+    dataprep.convert(table, schema, tmp_path / "o", shuffle=False)
+    x = next(iter(dataprep.make_dataset(tmp_path / "o", batch_size=10, shuffle=False, padded=True)))
+    assert x["notes"].shape == (10, 31, 4) and x["id"].numpy().tolist() == list(range(10))
+    for i, s in enumerate(seqs):
+        assert np.array_equal(x["notes"][i, :len(s)], s) and not np.any(x["notes"][i, len(s):])
+    seen = []
+    for b in dataprep.make_dataset(tmp_path / "o", batch_size=4, seed=1, num_epochs=1, bucket_boundaries=[8, 20]):
+        ids = b["id"].numpy().tolist()
+        seen += ids
+        # one bucket per batch (shorter than 8, 8 to 19, 20 and longer), padded to its own longest
+        assert len({int(np.searchsorted([8, 20], lengths[i], side="right")) for i in ids}) == 1
+        assert b["notes"].shape[1] == max(lengths[i] for i in ids)
+        for row, i in enumerate(ids):
+            assert np.array_equal(b["notes"][row, :lengths[i]], seqs[i])
+    assert sorted(seen) == list(range(len(lengths)))

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..columns import Column
 from ..ragged import Part, Ragged, concat_rows, part_lengths
-from ..schema import Schema
+from ..schema import Feature, Schema
 
 _LIST_TAG = {"bytes": b"\x0a", "float": b"\x12", "int64": b"\x1a"}
 _VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], np.uint64)
@@ -80,28 +80,71 @@ def _list_payload(col: Column, stored: str, n: int, fixed_count: int | None) -> 
 
 
 def encode_examples(schema: Schema, columns: dict[str, Column], n: int) -> Ragged:
-    """Serialize ``n`` records, one ``tf.train.Example`` each, from per-feature columns."""
+    """Serialize ``n`` records, one ``tf.train.Example`` (or ``SequenceExample``) each, from per-feature
+    columns."""
     return concat_rows(example_parts(schema, columns, n), n)
 
 
 def example_parts(schema: Schema, columns: dict[str, Column], n: int) -> list[Part]:
-    """The serialized Examples as row parts not yet laid out, so framing can be added in the same pass."""
+    """The serialized records as row parts not yet laid out, so framing can be added in the same pass.
+
+    An ``Example`` is field 1 (its ``Features``); a ``SequenceExample`` has the same field 1 (its context)
+    and its ``FeatureLists`` as field 2."""
+    parts, length = _features_message(schema.context, columns, n)
+    out = [_prefix(b"\x0a", length), *parts]
+    if schema.feature_lists:
+        lists, lists_length = _map_message(
+            [(f, _feature_list(f, columns[f.name], n)) for f in schema.feature_lists], n)
+        out += [_prefix(b"\x12", lists_length), *lists]
+    return out
+
+
+def _features_message(features: list[Feature], columns: dict[str, Column], n: int
+                      ) -> tuple[list[Part], np.ndarray]:
+    """A ``Features`` message per record (one ``Feature`` per feature): its parts and lengths."""
+    values = []
+    for f in features:
+        body = _list_payload(columns[f.name], f.stored_dtype, n, f.elements_per_record)
+        values.append((f, _feature(f, body, n)))
+    return _map_message(values, n)
+
+
+def _feature(f: Feature, body: list[Part], n: int) -> tuple[list[Part], np.ndarray]:
+    """A ``Feature`` message (its one list) per row, from the list's body."""
+    list_len = sum(part_lengths(p, n) for p in body)
+    head = _prefix(_LIST_TAG[f.stored_dtype], list_len)
+    return [head, *body], part_lengths(head, n) + list_len
+
+
+def _feature_list(f: Feature, col: Column, n: int) -> tuple[list[Part], np.ndarray]:
+    """A ``FeatureList`` per record: one ``Feature`` of ``inner_size`` values per step."""
+    k = f.inner_size
+    step_splits = col.row_splits // k
+    m = int(step_splits[-1])
+    if m == 0:
+        return [], np.zeros(n, np.int64)
+    steps = Column(col.values, np.arange(m + 1, dtype=np.int64) * k)
+    feature, feature_len = _feature(f, _list_payload(steps, f.stored_dtype, m, k), m)
+    per_step = concat_rows([_prefix(b"\x0a", feature_len), *feature], m)
+    body = per_step.regroup(step_splits - step_splits[0])
+    return [body], body.lengths
+
+
+def _map_message(values: list[tuple[Feature, tuple[list[Part], np.ndarray]]], n: int
+                 ) -> tuple[list[Part], np.ndarray]:
+    """A protobuf map keyed by feature name (entries in byte order of the keys, as deterministic
+    serialization writes them): ``{string key = 1; <message> value = 2}`` per entry."""
     parts: list[Part] = []
     entry_lengths = []
-    for f in sorted(schema.features, key=lambda f: f.name):
+    for f, (value, value_len) in sorted(values, key=lambda item: item[0].name):
         key = f.name.encode("utf-8")
-        body = _list_payload(columns[f.name], f.stored_dtype, n, f.elements_per_record)
-        list_len = sum(part_lengths(p, n) for p in body)
-        feature_head = _prefix(_LIST_TAG[f.stored_dtype], list_len)
-        feature_len = part_lengths(feature_head, n) + list_len
         key_part = b"\x0a" + bytes(_varint(len(key))) + key
-        value_head = _prefix(b"\x12", feature_len)
-        entry_len = len(key_part) + part_lengths(value_head, n) + feature_len
+        value_head = _prefix(b"\x12", value_len)
+        entry_len = len(key_part) + part_lengths(value_head, n) + value_len
         entry_head = _prefix(b"\x0a", entry_len)
         entry_lengths.append(part_lengths(entry_head, n) + entry_len)
-        parts += [entry_head, key_part, value_head, feature_head, *body]
-    features_len = np.sum(entry_lengths, axis=0) if entry_lengths else np.zeros(n, np.int64)
-    return [_prefix(b"\x0a", features_len), *parts]
+        parts += [entry_head, key_part, value_head, *value]
+    return parts, (np.sum(entry_lengths, axis=0) if entry_lengths else np.zeros(n, np.int64))
 
 
 def _varint(value: int) -> bytearray:

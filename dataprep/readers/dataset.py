@@ -35,7 +35,8 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
                  features: Sequence[str] | None = None, deterministic: bool = False, num_shards: int = 1,
                  shard_index: int = 0, input_context: tf.distribute.InputContext | None = None,
                  cache: bool = False, drop_remainder: bool = False, images: str = "uint8",
-                 shuffle_window: int = 16384, cycle_length: int = 4, on_corrupt: str = "raise") -> tf.data.Dataset:
+                 shuffle_window: int = 16384, cycle_length: int = 4, on_corrupt: str = "raise",
+                 padded: bool = False, bucket_boundaries: Sequence[int] | None = None) -> tf.data.Dataset:
     """Batches of ``(x, y)`` (or ``(x, y, weight)``, or ``x`` with no label) from split ``split`` of ``path``.
 
     ``x`` is a dict name -> tensor (``inputs="dict"``), a tuple in schema order (``"tuple"``), or
@@ -53,6 +54,12 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     ``num_shards``/``shard_index`` (or ``input_context``) give each worker a disjoint part: whole files when
     there are at least as many files as workers, else every n-th record. ``cache`` keeps the split's
     records in memory after the first epoch.
+
+    Variable-length features (sequences) come as ``tf.RaggedTensor``; ``padded=True`` gives them as dense
+    tensors padded with zeros (empty strings) to the longest in the batch, as Keras RNN layers take them.
+    ``bucket_boundaries`` (e.g. ``[100, 200, 400]``) batches sequences of similar length together (by the
+    first variable-length feature) and pads each batch only to its own longest sequence; it works on single
+    records, so it costs more per record than plain batching.
 
     Each shard is checked against the manifest's SHA-256 when first read. A damaged one raises an error
     naming the file, record and offset, or with ``on_corrupt="skip"`` gives the records before the damage
@@ -90,11 +97,35 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
                                shuffle_window, check)
     ds = ds.rebatch(batch_size, drop_remainder=drop_remainder).repeat(num_epochs)
     finish = batch_finisher(manifest, images) if parse_whole else batch_decoder(manifest, images)
-    ds = ds.map(lambda batch: assemble(finish(batch)), num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=deterministic or not shuffle)  # unshuffled reads keep file order
+    ordered = deterministic or not shuffle  # unshuffled reads keep file order
+    if bucket_boundaries:
+        ds = _bucketed(ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered), manifest,
+                       list(bucket_boundaries), batch_size, drop_remainder).map(assemble)
+    else:
+        ds = ds.map(lambda batch: assemble(_dense(finish(batch)) if padded else finish(batch)),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
     ds = ds.prefetch(tf.data.AUTOTUNE)
     ds.dataprep_skipped = check.skipped
     return ds
+
+
+def _dense(features: dict) -> dict:
+    """Ragged features as dense tensors padded with zeros (or empty strings)."""
+    return {k: v.to_tensor() if isinstance(v, tf.RaggedTensor) else v for k, v in features.items()}
+
+
+def _bucketed(ds: tf.data.Dataset, manifest: Manifest, boundaries: list[int], batch_size: int,
+              drop_remainder: bool) -> tf.data.Dataset:
+    """Decoded batches regrouped into batches of similar sequence length, each padded to its longest."""
+    lengths = [f.name for f in manifest.schema.features if not f.is_fixed]
+    if not lengths:
+        raise UsageError("bucket_boundaries needs a variable-length feature to measure; the schema has none")
+    if boundaries != sorted(set(boundaries)) or boundaries[0] < 1:
+        raise UsageError(f"bucket_boundaries must be increasing positive lengths, got {boundaries}")
+    key = lengths[0]
+    return ds.unbatch().map(_dense).bucket_by_sequence_length(
+        lambda record: tf.shape(record[key])[0], boundaries, [batch_size] * (len(boundaries) + 1),
+        drop_remainder=drop_remainder)
 
 
 def _checked(check: ShardCheck, file: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

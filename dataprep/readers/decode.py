@@ -1,6 +1,7 @@
 """Batch decoders built from a manifest: a vector of serialized records -> a dict of feature tensors.
 
-TFRecord batches go through one vectorised ``tf.io.parse_example``; CSV batches through one ``decode_csv``
+TFRecord batches go through one vectorised ``tf.io.parse_example`` (``parse_sequence_example`` for
+SequenceExamples, whose feature lists come back as ragged tensors); CSV batches through one ``decode_csv``
 with the manifest's column layout. Both give the same tensors: fixed shapes dense, variable and ragged
 shapes as ``tf.RaggedTensor``, pixel arrays as ``uint8 [h, w, c]`` (or float32 in [0, 1]).
 """
@@ -35,6 +36,15 @@ def batch_finisher(manifest: Manifest, images: str = "uint8") -> Callable[[dict]
 def batch_parser(manifest: Manifest) -> Callable[[tf.Tensor], dict]:
     """Records (or CSV lines) to a dict of tensors, with pixel arrays still raw bytes in TFRecords."""
     schema = manifest.schema
+    if manifest.format == "tfrecord" and schema.feature_lists:
+        context, sequence = schema.sequence_parse_spec()
+
+        def parse_sequences(records: tf.Tensor) -> dict:
+            ctx, steps, lengths = tf.io.parse_sequence_example(records, context_features=context,
+                                                              sequence_features=sequence)
+            ragged = {k: tf.RaggedTensor.from_tensor(v, lengths=lengths[k]) for k, v in steps.items()}
+            return {**ctx, **ragged}
+        return parse_sequences
     if manifest.format == "tfrecord":
         spec = schema.parse_spec()
         return lambda records: tf.io.parse_example(records, spec)

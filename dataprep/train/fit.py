@@ -22,10 +22,10 @@ import tensorflow as tf
 from ..errors import SchemaError, UsageError
 from ..manifest import Manifest, load_manifest
 from ..readers.dataset import make_dataset
-from . import cnn, wide_deep
+from . import cnn, rnn, wide_deep
 from .prep import TrainStats, encode, single_label, train_stats
 
-KINDS = ("wide-deep", "cnn")
+KINDS = ("wide-deep", "cnn", "rnn")
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop,
               "nadam": keras.optimizers.Nadam}
 LOSSES = ("mse", "redef_mse", "huber", "mae")
@@ -52,17 +52,20 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
         batch_size: int | None = None, learning_rate: float | None = None, optimizer: str = "adam", loss: str = "mse",
         patience: int = 10, min_delta: float = 1e-4, seed: int = 0, separable: bool = False,
         dropout: Sequence[float] = (0.25, 0.5), filters: int = 32, blocks: int | None = None, dense: int = 128,
-        augment: bool = False, verbose: bool = True, plot: bool = True, linear_baseline: bool = True) -> FitResult:
-    """Fit a ``wide-deep`` regression model or a ``cnn`` classifier on ``data`` and write into ``out``:
-    ``model.keras``, ``history.csv``, ``metrics.json`` and ``learning_curves.png``.
+        augment: bool = False, cell: str = "gru", units: int = 64, layers: int = 2, verbose: bool = True,
+        plot: bool = True, linear_baseline: bool = True) -> FitResult:
+    """Fit a ``wide-deep`` regression model, a ``cnn`` classifier or an ``rnn`` (GRU/LSTM: next-step
+    prediction, or a label per sequence) on ``data`` and write into ``out``: ``model.keras``,
+    ``history.csv``, ``metrics.json`` and ``learning_curves.png``.
 
     Early stopping watches the validation loss (the training loss without a ``valid`` split), keeps the
     best weights, and the learning rate halves when that loss stalls for ``patience // 3`` epochs.
-    ``batch_size`` defaults to 128 for wide&deep and 32 for the CNN, ``learning_rate`` to 1e-3 and 5e-4."""
+    ``batch_size`` defaults to 128 for wide&deep and 32 otherwise, ``learning_rate`` to 1e-3 (CNN: 5e-4).
+    The RNN uses ``cell``, ``units``, ``layers`` and the first ``dropout`` value."""
     if kind not in KINDS:
         raise UsageError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
     batch_size = batch_size or (128 if kind == "wide-deep" else 32)
-    learning_rate = learning_rate or (1e-3 if kind == "wide-deep" else 5e-4)
+    learning_rate = learning_rate or (5e-4 if kind == "cnn" else 1e-3)
     if optimizer not in OPTIMIZERS:
         raise UsageError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
     if epochs < 1 or batch_size < 1 or learning_rate <= 0:
@@ -71,37 +74,50 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     tf.config.experimental.enable_op_determinism()
     manifest = load_manifest(data)
     schema = manifest.schema
-    label = single_label(schema)
     stats = train_stats(manifest)
-    regression = kind == "wide-deep"
+    task = rnn.sequence_task(schema, stats) if kind == "rnn" else None
+    label = task.label if task else single_label(schema)
+    regression = kind == "wide-deep" or (task is not None and task.regression)
+    center, scale = 0.0, 1.0
     if regression:
         if label.dtype != "float32" and label.dtype != "int64":
             raise SchemaError(f"label {label.name!r} is {label.dtype}: wide&deep regression needs a number")
         if loss not in LOSSES:
             raise UsageError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
-        model = wide_deep.build_model(schema, stats, variant, hidden, activation)
         center, scale = float(stats.mean[label.name].reshape(-1)[0]), float(np.sqrt(stats.var[label.name])
                                                                           .reshape(-1)[0])
+    if kind == "wide-deep":
+        model = wide_deep.build_model(schema, stats, variant, hidden, activation)
+    elif kind == "cnn":
+        model = cnn.build_model(schema, stats, _num_classes(label, stats), filters, blocks, separable, activation,
+                                dropout, dense, augment)
+    else:
+        model = rnn.build_model(task, stats, cell, units, layers, dropout[0] if dropout else 0.0)
+    if regression:
         loss_fn: object = redef_mse if loss == "redef_mse" else loss
         metrics = {name: [keras.metrics.RootMeanSquaredError(name="rmse"), keras.metrics.MeanAbsoluteError(
             name="mae")] for name in model.output_names}
     else:
-        num_classes = _num_classes(label, stats)
-        model = cnn.build_model(schema, stats, num_classes, filters, blocks, separable, activation, dropout, dense,
-                                augment)
-        center, scale = 0.0, 1.0
         loss_fn = "sparse_categorical_crossentropy"
         metrics = {"main": ["accuracy"]}
     outputs = list(model.output_names)
-    class_ids = None if regression else _class_ids(label)
+    class_ids = None if regression or label is None else _class_ids(label)
+    next_step = task is not None and task.next_step
     model.compile(optimizer=OPTIMIZERS[optimizer](learning_rate=learning_rate),
                   loss={name: loss_fn for name in outputs},
-                  loss_weights={"main": 0.9, "aux": 0.1} if len(outputs) > 1 else None, metrics=metrics)
+                  loss_weights={"main": 0.9, "aux": 0.1} if len(outputs) > 1 else None,
+                  metrics=None if next_step else metrics, weighted_metrics=metrics if next_step else None)
 
     def dataset(split: str, train: bool) -> tf.data.Dataset:
+        inputs = [task.feature.name] if task else list(model.input.keys()) if isinstance(model.input, dict) \
+            else None
         ds = make_dataset(manifest.folder, split, batch_size, shuffle=train, seed=seed,
-                          num_epochs=None if train else 1, features=list(model.input.keys())
-                          if isinstance(model.input, dict) else None, deterministic=True)
+                          num_epochs=None if train else 1, features=inputs, deterministic=True)
+        if next_step:
+            return ds.map(rnn.next_step_batches(task))
+        if task is not None:
+            return ds.map(rnn.sequence_batches(task, class_ids, center, scale))
+
         def targets(x, y):
             y = (tf.cast(y, tf.float32) - center) / scale if regression else class_ids(y)
             return x, {name: y for name in outputs}
@@ -122,24 +138,23 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
                         validation_steps=valid_steps or None,
                         callbacks=callbacks, verbose=0, shuffle=False).history  # the dataset shuffles
     seconds = time.perf_counter() - started
-    result = {"model": model.name, "kind": kind, "label": label.name, "train_rows": stats.rows,
+    result = {"model": model.name, "kind": kind, "label": label.name if label else None,
+              "task": ("next_step" if next_step else "sequence") if task else None, "train_rows": stats.rows,
               "epochs_run": len(history["loss"]), "seconds": round(seconds, 2),
               "seconds_per_epoch": round(seconds / max(1, len(history["loss"])), 3)}
     for split in ("valid", "test"):
         if split in splits:
-            scores = model.evaluate(dataset(split, False), verbose=0, return_dict=True,
-                                    steps=math.ceil(manifest.num_records(split) / batch_size))
+            split_steps = math.ceil(manifest.num_records(split) / batch_size)
+            scores = model.evaluate(dataset(split, False), verbose=0, return_dict=True, steps=split_steps)
             result[split] = _in_label_units(scores, scale, regression)
-    if regression and linear_baseline and "test" in splits:
+            if next_step:
+                result[split].update(rnn.next_step_scores(model, dataset(split, False), split_steps))
+    if kind == "wide-deep" and linear_baseline and "test" in splits:
         result["linear_regression_baseline"] = _linear_baseline(manifest, model, stats, label.name)
-    result["options"] = {"variant": variant if regression else None, "hidden": list(hidden) if regression else None,
-                         "activation": activation, "epochs": epochs, "batch_size": batch_size,
-                         "learning_rate": learning_rate, "optimizer": optimizer, "loss": loss if regression
-                         else "sparse_categorical_crossentropy", "patience": patience, "min_delta": min_delta,
-                         "seed": seed, "separable": separable if not regression else None,
-                         "dropout": list(dropout) if not regression else None, "filters": filters if not regression
-                         else None, "augment": augment if not regression else None, "label_mean": center,
-                         "label_std": scale}
+    result["options"] = {"batch_size": batch_size, "learning_rate": learning_rate, "optimizer": optimizer,
+                         "loss": loss if regression else "sparse_categorical_crossentropy", "patience": patience,
+                         "min_delta": min_delta, "seed": seed, "epochs": epochs, "activation": activation,
+                         **_kind_options(kind, locals()), "label_mean": center, "label_std": scale}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _inference_model(model, center, scale, regression).save(out / "model.keras")
@@ -148,6 +163,14 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     if plot:
         _plot(out / "learning_curves.png", history, "rmse" if regression else "accuracy")
     return FitResult(out, model, history, result)
+
+
+def _kind_options(kind: str, given: dict) -> dict:
+    """The options of ``kind``'s model, for metrics.json."""
+    names = {"wide-deep": ("variant", "hidden"), "cnn": ("separable", "dropout", "filters", "blocks", "dense",
+                                                         "augment"),
+             "rnn": ("cell", "units", "layers", "dropout")}[kind]
+    return {name: list(given[name]) if isinstance(given[name], tuple) else given[name] for name in names}
 
 
 def _num_classes(label, stats: TrainStats) -> int:

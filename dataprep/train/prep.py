@@ -33,14 +33,16 @@ class TrainStats:
 
 
 def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192) -> TrainStats:
-    """One pass over ``split``: moments of every fixed-shape numeric feature and label, class counts of
-    integer labels."""
+    """One pass over ``split``: moments of every numeric feature and label (of a sequence feature: per
+    element of a step, over all steps), class counts of integer labels."""
     from ..readers.numpy_access import iter_numpy_batches
 
     schema = manifest.schema
-    numeric = [f for f in schema.features if f.is_fixed and f.dtype in ("float32", "int64", "uint8", "image")]
+    numeric = [f for f in schema.features if f.dtype in ("float32", "int64", "uint8", "image")
+               and (f.is_fixed or f.dtype in ("float32", "int64"))]
     total = {f.name: 0.0 for f in numeric}
     squares = {f.name: 0.0 for f in numeric}
+    count = {f.name: 0 for f in numeric}
     stats = TrainStats()
     top = {}
     counts = {f.name: Counter() for f in schema.features if f.vocabulary_from_stats}
@@ -48,11 +50,15 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
         for name, counter in counts.items():
             counter.update(v.decode("utf-8") for v in np.asarray(batch[name]).reshape(-1))
         for f in numeric:
-            x = batch[f.name].astype(np.float64)
+            x = batch[f.name] if f.is_fixed else \
+                np.concatenate([np.asarray(v).reshape(-1, *f.shape[1:]) for v in batch[f.name]]
+                               or [np.zeros((0, *f.shape[1:]))])
+            x = x.astype(np.float64)
             if f.normalize == "log":
                 x = np.log1p(np.maximum(x, 0))
             if f.dtype in ("uint8", "image"):  # pixels: one mean and variance for the whole image
                 x = x.reshape(-1)
+            count[f.name] += len(x)
             total[f.name] += x.sum(axis=0)
             squares[f.name] += (x ** 2).sum(axis=0)
             low, high = x.min(axis=0, initial=np.inf), x.max(axis=0, initial=-np.inf)
@@ -67,10 +73,10 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
     if stats.rows == 0:
         raise SchemaError(f"{manifest.folder}: split {split!r} is empty; nothing to train on")
     for f in numeric:
-        count = stats.rows * (f.inner_size if f.dtype in ("uint8", "image") else 1)
-        mean = np.asarray(total[f.name]) / count
+        n = max(1, count[f.name])
+        mean = np.asarray(total[f.name]) / n
         stats.mean[f.name] = mean
-        stats.var[f.name] = np.maximum(np.asarray(squares[f.name]) / count - mean ** 2, 1e-12)
+        stats.var[f.name] = np.maximum(np.asarray(squares[f.name]) / n - mean ** 2, 1e-12)
     stats.label_classes = top
     stats.vocabulary = {name: tuple(v for v, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
                         for name, c in counts.items()}
