@@ -29,7 +29,7 @@ from .ragged import Ragged
 from .schema import Schema
 from .shards import Shard, ShardResult, plan_shards, write_shard
 from .sources import expand_paths, is_path_source, iter_batches
-from .splits import assign_by_bucket, assign_by_ratio, hash_buckets
+from .splits import SplitKey, assign_by_bucket, assign_by_ratio
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Job:
     header: bytes
     suffix: str
     ratios: dict
-    split_by: str | None
+    split_key: SplitKey | None
     seed: int
     shuffle: bool
     num_shards: int | None
@@ -129,8 +129,9 @@ def _encode_file(item: tuple[int, str], job: Job) -> Iterator:
     unit, path = item
     quarantine = Path(job.folder) / f".quarantine-{unit:06d}.csv" if job.on_error == "quarantine" else None
     bad = BadRows(job.on_error, None, None, quarantine, job.schema.source_columns)
-    columns = job.schema.source_columns + ([job.split_by] if job.split_by and
-                                           job.split_by not in job.schema.source_columns else [])
+    key = job.split_key
+    columns = job.schema.source_columns + ([key.column] if key and key.column not in job.schema.source_columns
+                                           else [])
     rows_read = 0
     batches = iter_batches(path, columns, job.batch_size, on_malformed=bad.malformed,
                            sequence_per_file=job.sequence_per_file)
@@ -143,10 +144,7 @@ def _encode_file(item: tuple[int, str], job: Job) -> Iterator:
         rows_read += batch.num_rows
         if records is None:
             continue
-        buckets = None
-        if job.split_by:
-            key = batch.columns[job.split_by]
-            buckets = hash_buckets(key if kept is None else key.take(kept), job.ratios)
+        buckets = key.buckets(batch, kept, job.ratios) if key else None
         yield (unit, i), records, buckets
     bad.finish(0)
     yield beam.pvalue.TaggedOutput("counts", FileCounts(
@@ -162,7 +160,7 @@ def _plan(batches: list, job: Job) -> Plan:
         first_id[key] = start
         start += len(lengths)
     lengths = np.concatenate([b[1] for b in batches]) if batches else np.zeros(0, np.int64)
-    if job.split_by:
+    if job.split_key:
         buckets = np.concatenate([b[2] for b in batches]) if batches else np.zeros(0, np.int8)
         splits = assign_by_bucket(buckets, job.ratios, job.seed, job.shuffle)
     else:

@@ -65,6 +65,9 @@ def main(debug: bool) -> None:
               help="Split ratios, e.g. train=0.8,valid=0.1,test=0.1 (default: everything in 'train').")
 @click.option("--split-by", default=None, metavar="COLUMN",
               help="Assign splits by a stable hash of this column instead of at random.")
+@click.option("--split-column", default=None, metavar="COLUMN",
+              help="A column naming each row's split (its values among the --split names, default "
+                   "train,valid,test).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split and shuffle.")
 @click.option("--shuffle/--no-shuffle", default=True, show_default=True,
               help="Shuffle records within each split (seeded).")
@@ -96,7 +99,8 @@ def main(debug: bool) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_handle_errors
-def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by, seed,
+def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by,
+            split_column, seed,
             shuffle, on_error, quarantine_file, max_errors, max_error_rate, sequence_per_file, overwrite, resume,
             with_stats, workers, runner, beam_options, batch_size, quiet, as_json):
     """Convert SOURCE files (CSV, Parquet, .npz; globs and folders too) into shards under --out."""
@@ -104,7 +108,7 @@ def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_sha
 
     summary = run_convert(list(source) if len(source) > 1 else source[0], schema_path, out, format=fmt,
                           compression=compression, num_shards=num_shards, rows_per_shard=rows_per_shard,
-                          split=split_spec, split_by=split_by, seed=seed, shuffle=shuffle, on_error=on_error, max_errors=max_errors,
+                          split=split_spec, split_by=split_by, split_column=split_column, seed=seed, shuffle=shuffle, on_error=on_error, max_errors=max_errors,
                           max_error_rate=max_error_rate, quarantine=quarantine_file, overwrite=overwrite,
                           resume=resume, sequence_per_file=sequence_per_file, stats=with_stats, runner=runner,
                           beam_options=beam_options,
@@ -369,12 +373,56 @@ def train_cnn(data, separable, dropout, filters, blocks, activation, augment, **
 @click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True, help="Recurrent layers.")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
               help="Dropout on each recurrent layer's inputs.")
+@click.option("--window", type=click.IntRange(min=2), default=None,
+              help="Next step: train on overlapping windows of this many steps (many more updates per epoch "
+                   "than whole sequences); evaluation always uses whole sequences.")
 @_fit_options
 @_handle_errors
-def train_rnn(data, cell, units, layers, dropout, **options):
+def train_rnn(data, cell, units, layers, dropout, window, **options):
     """Fit a GRU/LSTM on DATA's sequence feature: next-step prediction when the schema has no label (int
     steps as classes), else one label per sequence. Reports accuracy next to repeating the previous step."""
-    _report_fit("rnn", data, options, cell=cell, units=units, layers=layers, dropout=(dropout,))
+    _report_fit("rnn", data, options, cell=cell, units=units, layers=layers, dropout=(dropout,), window=window)
+
+
+@main.command("tune")
+@click.argument("kind", type=click.Choice(["wide-deep", "cnn", "rnn"]))
+@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.option("--search", type=click.Choice(["grid", "random", "genetic", "tpe"]), default="random",
+              show_default=True, help="Every combination; random draws; NSGA-II evolution; TPE (model-based).")
+@click.option("--param", "params", multiple=True, required=True, metavar="NAME=SPEC",
+              help="A searched option: NAME=V1,V2,... or NAME=LOW..HIGH[:log] (repeatable), e.g. "
+                   "learning_rate=1e-4..1e-1:log, hidden_layers=1,2,3, units=5,25,45, dropout=0..0.5.")
+@click.option("--set", "fixed", multiple=True, metavar="NAME=VALUE",
+              help="A fixed option for every trial, e.g. variant=concat (repeatable).")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Finished trials wanted (default: the whole grid, else 20); a re-run resumes up to it.")
+@click.option("--population", type=click.IntRange(min=2), default=10, show_default=True,
+              help="Population size of the genetic search.")
+@click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Most epochs per trial (early stopping on the validation loss).")
+@click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Early stopping patience of each trial.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Trials run at once, in separate processes (at most the number of cores).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler and of every fit.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Study folder: study.db, trials.csv, best.json, tuning.png, best/ (the refitted best model).")
+@click.option("--quiet", "-q", is_flag=True, help="No line per trial.")
+@_handle_errors
+def tune(kind, data, search, params, fixed, trials, population, epochs, patience, jobs, seed, out, quiet):
+    """Search hyper-parameters of a trainer on DATA, scored on its valid split; the best is refitted and
+    evaluated on test. Re-running the same command resumes the study."""
+    from .train.tune import parse_param, tune as run_tune
+
+    fixed_values = {}
+    for item in fixed:
+        p = parse_param(item)
+        if p.choices is None or len(p.choices) != 1:
+            raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--set")
+        fixed_values[p.name] = p.choices[0]
+    result = run_tune(kind, data, out, list(params), search=search, trials=trials, population=population,
+                      epochs=epochs, patience=patience, jobs=jobs, seed=seed, fixed=fixed_values, verbose=not quiet)
+    click.echo(f"wrote {result.out}/trials.csv, best.json, tuning.png and best/ ({len(result.trials)} trials)")
 
 
 def _report_fit(kind: str, data: str, options: dict, **model_options) -> None:

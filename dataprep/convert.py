@@ -36,7 +36,7 @@ from .schema import Schema, load_schema
 from .shards import COMPRESSIONS, ShardResult, Spool, plan_shards, shard_suffix, write_shards
 from .sources import DEFAULT_BATCH_ROWS, is_path_source, iter_batches
 from .stats import STATS, folder_stats
-from .splits import assign_by_bucket, assign_by_ratio, hash_buckets, parse_split
+from .splits import SplitKey, assign_by_bucket, assign_by_ratio, parse_split, parse_split_names
 
 FORMATS = ("tfrecord", "csv")
 RUNNERS = ("local", "beam")
@@ -81,12 +81,13 @@ def check_and_encode(schema: Schema, batch: Batch, fmt: str) -> tuple[dict, list
     return columns, problems, records
 
 
-def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: BadRows, split_by: str | None,
+def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: BadRows, split_key: SplitKey | None,
                 ratios: dict[str, float], batch_size: int, workers: int, progress: bool,
                 sequence_per_file: bool = False) -> tuple[int, list]:
     """Pass one: stream the source, check and encode batches in ``workers`` threads, and append the records
     to the spool in input order, applying the bad-row policy in that order too."""
-    columns = schema.source_columns + ([split_by] if split_by and split_by not in schema.source_columns else [])
+    columns = schema.source_columns + ([split_key.column] if split_key and split_key.column not in
+                                       schema.source_columns else [])
     buckets: list[np.ndarray] = []
     batches = iter_batches(source, columns, batch_size, on_malformed=bad_rows.malformed,
                            sequence_per_file=sequence_per_file)
@@ -105,9 +106,8 @@ def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: B
                     records = encode_columns(schema, cols, len(kept), fmt) if len(kept) else None
                 if records is not None:
                     spool.append(records)
-                if split_by:
-                    key = done.columns[split_by]
-                    buckets.append(hash_buckets(key if kept is None else key.take(kept), ratios))
+                if split_key:
+                    buckets.append(split_key.buckets(done, kept, ratios))
                 rows_read += done.num_rows
                 bar.update(done.num_rows)
     return rows_read, buckets
@@ -115,7 +115,8 @@ def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: B
 
 def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format: str = "tfrecord",
             compression: str = "none", num_shards: int | None = None, rows_per_shard: int | None = None,
-            split: str | dict | None = None, split_by: str | None = None, seed: int = 0, shuffle: bool = True,
+            split: str | dict | None = None, split_by: str | None = None, split_column: str | None = None,
+            seed: int = 0, shuffle: bool = True,
             on_error: str = "fail", max_errors: int | None = None, max_error_rate: float | None = None,
             quarantine: str | Path | None = None, sequence_per_file: bool = False, overwrite: bool = False,
             resume: bool = False, stats: bool = False, runner: str = "local", beam_options: str | None = None,
@@ -124,7 +125,8 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     """Convert ``source`` into sharded TFRecord or CSV files under ``out`` with a ``manifest.json``.
 
     ``split`` gives ratios (``"train=0.8,valid=0.1,test=0.1"``) applied to a seeded permutation, or, with
-    ``split_by``, to a stable hash of that column's values. ``shuffle`` (seeded by ``seed``) orders the
+    ``split_by``, to a stable hash of that column's values; with ``split_column`` that column names each row's
+    split (``split`` then lists the names, default ``"train,valid,test"``). ``shuffle`` (seeded by ``seed``) orders the
     records within each split; the same inputs and seed always give byte-identical files. ``on_error``
     is ``"fail"`` (stop at the first bad row), ``"skip"`` (set bad rows aside and count them by reason) or
     ``"quarantine"`` (also write them to a CSV: ``quarantine``, by default ``<out>.quarantine.csv`` beside the
@@ -149,7 +151,10 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         raise UsageError(f"unknown runner {runner!r}; expected one of {', '.join(RUNNERS)}")
     if runner == "beam" and resume:
         raise UsageError("--resume works with the local runner; a Beam runner retries failed work itself")
-    ratios = parse_split(split)
+    if split_by and split_column:
+        raise UsageError("give --split-by or --split-column, not both")
+    ratios = parse_split_names(split) if split_column else parse_split(split)
+    split_key = SplitKey(split_by, False) if split_by else SplitKey(split_column, True) if split_column else None
     out = Path(out)
     if on_error == "quarantine" and quarantine is None:
         quarantine = out.parent / f"{out.name}.quarantine.csv"
@@ -157,7 +162,9 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
                        schema.source_columns)
     _check_out(out, overwrite)
 
-    options = {"seed": seed, "shuffle": shuffle, "split": ratios, "split_by": split_by, "num_shards": num_shards,
+    options = {"seed": seed, "shuffle": shuffle, "split": list(ratios) if split_column else ratios,
+               "split_by": split_by,
+               "split_column": split_column, "num_shards": num_shards,
                "rows_per_shard": rows_per_shard, "on_error": on_error, "max_errors": max_errors,
                "max_error_rate": max_error_rate, "runner": runner}
     settings = {"version": __version__, "schema": schema.to_dict(), "format": format, "compression": compression,
@@ -166,11 +173,11 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     tmp = work.path
     try:
         if runner == "beam":
-            results, rows_read = _run_beam(source, schema, format, compression, ratios, split_by, seed, shuffle,
+            results, rows_read = _run_beam(source, schema, format, compression, ratios, split_key, seed, shuffle,
                                            num_shards, rows_per_shard, bad_rows, batch_size, sequence_per_file,
                                            tmp, beam_options)
         else:
-            results, rows_read = _run_local(source, schema, format, compression, ratios, split_by, seed, shuffle,
+            results, rows_read = _run_local(source, schema, format, compression, ratios, split_key, seed, shuffle,
                                             num_shards, rows_per_shard, bad_rows, batch_size, sequence_per_file,
                                             work, workers, progress)
         written = sum(r.num_records for r in results)
@@ -210,19 +217,19 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         seconds=round(time.perf_counter() - started, 3), files=[r.name for r in results])
 
 
-def _run_local(source, schema: Schema, fmt: str, compression: str, ratios: dict, split_by, seed: int, shuffle: bool,
+def _run_local(source, schema: Schema, fmt: str, compression: str, ratios: dict, split_key, seed: int, shuffle: bool,
                num_shards, rows_per_shard, bad_rows: BadRows, batch_size: int, sequence_per_file: bool,
                work: WorkFolder, workers: int | None, progress: bool) -> tuple[list[ShardResult], int]:
     """Encode into a spool (pass one), plan, write the shards the work folder does not hold yet."""
     tmp = work.path
     spool = Spool(tmp / "records.spool")
     workers = workers or os.cpu_count() or 1
-    rows_read, buckets = _encode_all(source, schema, fmt, spool, bad_rows, split_by, ratios, batch_size,
+    rows_read, buckets = _encode_all(source, schema, fmt, spool, bad_rows, split_key, ratios, batch_size,
                                      workers, progress, sequence_per_file)
     rows_read += bad_rows.by_reason.get("malformed_csv", 0)  # rows the CSV parser set aside
     bad_rows.finish(rows_read)
     n = spool.finish()
-    if split_by:
+    if split_key:
         splits = assign_by_bucket(np.concatenate(buckets) if buckets else np.zeros(0, np.int8), ratios,
                                   seed, shuffle)
     else:
@@ -239,7 +246,7 @@ def _run_local(source, schema: Schema, fmt: str, compression: str, ratios: dict,
     return [work.done.get(shard.name) or fresh.pop(0) for shard in plan], rows_read
 
 
-def _run_beam(source, schema: Schema, fmt: str, compression: str, ratios: dict, split_by, seed: int,
+def _run_beam(source, schema: Schema, fmt: str, compression: str, ratios: dict, split_key, seed: int,
               shuffle: bool, num_shards, rows_per_shard, bad_rows: BadRows, batch_size: int,
               sequence_per_file: bool, tmp: Path, beam_options: str | None) -> tuple[list[ShardResult], int]:
     """The same conversion as an Apache Beam pipeline (see ``beam_runner``); bad-row counts are merged here."""
@@ -247,7 +254,7 @@ def _run_beam(source, schema: Schema, fmt: str, compression: str, ratios: dict, 
 
     job = Job(schema=schema, fmt=fmt, compression=compression,
               header=csv_header(schema) if fmt == "csv" else b"", suffix=shard_suffix(fmt, compression),
-              ratios=ratios, split_by=split_by, seed=seed, shuffle=shuffle, num_shards=num_shards,
+              ratios=ratios, split_key=split_key, seed=seed, shuffle=shuffle, num_shards=num_shards,
               rows_per_shard=rows_per_shard, on_error=bad_rows.on_error, batch_size=batch_size,
               sequence_per_file=sequence_per_file, folder=str(tmp))
     results, counts = run_pipeline(source, job, beam_options)

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Callable, Mapping
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import UsageError
+from .columns import Batch
+from .errors import DataError, UsageError
 
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -81,6 +83,51 @@ def hash_buckets(values: pa.Array | np.ndarray, ratios: dict[str, float]) -> np.
     u = np.array([int.from_bytes(d, "big") / 2.0**64 for d in digests])
     per_value = np.minimum(np.searchsorted(bounds, u, side="right"), len(bounds) - 1).astype(np.int8)
     return per_value[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+
+
+def named_buckets(values: pa.Array | np.ndarray, names: list[str], where: Callable[[int], str]) -> np.ndarray:
+    """Split index per row from a column whose values name the split (``train``, ``valid``, ...)."""
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(np.asarray(values))
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.string())
+    arr = pc.utf8_trim_whitespace(pc.fill_null(arr, ""))
+    index = pc.index_in(arr, value_set=pa.array(names)).to_numpy(zero_copy_only=False)
+    unknown = np.flatnonzero(np.isnan(index.astype(np.float64)))
+    if len(unknown):
+        row = int(unknown[0])
+        raise DataError(f"{where(row)}: split {arr[row].as_py()!r} is not one of {', '.join(names)} "
+                        "(the names given with --split)")
+    return index.astype(np.int8)
+
+
+@dataclass(frozen=True)
+class SplitKey:
+    """The column that decides each row's split: a stable hash of its value (``split_by``), or the split's
+    name itself (``split_column``)."""
+
+    column: str
+    named: bool = False
+
+    def buckets(self, batch: Batch, kept: np.ndarray | None, ratios: dict[str, float]) -> np.ndarray:
+        """Split index of every kept row of ``batch`` (``kept``: positions kept, None for all)."""
+        values = batch.columns[self.column]
+        if self.named:
+            out = named_buckets(values, list(ratios), lambda row: batch.where(row, self.column))
+        else:
+            out = hash_buckets(values, ratios)
+        return out if kept is None else out[kept]
+
+
+def parse_split_names(spec: str | None) -> dict[str, float]:
+    """Split names for ``split_column`` (``"train,valid,test"``; ratios, if written, are ignored) as the
+    ratios mapping the planner takes."""
+    names = [part.partition("=")[0].strip() for part in (spec or "train,valid,test").split(",") if part.strip()]
+    for name in names:
+        if not SPLIT_NAME.match(name):
+            raise UsageError(f"split name {name!r} may hold only letters, digits and _")
+    if len(set(names)) != len(names):
+        raise UsageError(f"split names repeat: {spec}")
+    return {name: 1.0 / len(names) for name in names}
 
 
 def assign_by_bucket(buckets: np.ndarray, ratios: dict[str, float], seed: int, shuffle: bool

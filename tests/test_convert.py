@@ -184,3 +184,19 @@ def test_beam_runner_without_beam_says_how_to_install(tmp_path):
     with pytest.raises(UsageError, match="unknown runner"):
         dataprep.convert(PENGUINS, PENGUINS_SCHEMA, tmp_path / "o", runner="spark")
     assert not (tmp_path / "o").exists() and not (tmp_path / ".o.partial").exists()
+
+
+def test_split_column_names_each_rows_split(tmp_path):
+    n = 50
+    part = np.array(["train", "valid", "test", "train", "train"] * (n // 5))
+    data = {**globals()["data"](n), "part": part}
+    s = dataprep.convert(data, SCHEMA, tmp_path / "o", split_column="part", shuffle=False)
+    assert s.splits == {"train": 30, "valid": 10, "test": 10}
+    for split in ("train", "valid", "test"):
+        got = read_tfrecord_split(tmp_path / "o", split)["id"]
+        assert got.tolist() == np.flatnonzero(part == split).tolist()
+    bad = dict(data, part=np.where(np.arange(n) == 7, "tset", part))
+    with pytest.raises(DataError, match=r"row 8, column 'part': split 'tset' is not one of train, valid, test"):
+        dataprep.convert(bad, SCHEMA, tmp_path / "b", split_column="part")
+    with pytest.raises(UsageError, match="not both"):
+        dataprep.convert(data, SCHEMA, tmp_path / "c", split_column="part", split_by="id")

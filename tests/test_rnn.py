@@ -36,14 +36,15 @@ def counting(tmp_path):
                     [{"name": "voices", "dtype": "int64", "shape": [None, 2]}])
 
 
-def test_next_step_learns_and_beats_repeating(counting, tmp_path):
+@pytest.mark.parametrize("window", [None, 6], ids=["whole-sequences", "windows"])
+def test_next_step_learns_and_beats_repeating(counting, tmp_path, window):
     r = CliRunner().invoke(main, ["train", "rnn", str(counting), "--out", str(tmp_path / "run"), "--epochs", "25",
                                   "--units", "32", "--layers", "1", "--learning-rate", "0.01", "--batch-size",
-                                  "16", "--dropout", "0", "--quiet"])
+                                  "16", "--dropout", "0", "--quiet"] + (["--window", str(window)] if window else []))
     assert r.exit_code == 0, r.output
     assert "repeating the previous step: 0.0000" in r.output
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert m["task"] == "next_step" and m["options"]["cell"] == "gru"
+    assert m["task"] == "next_step" and m["options"]["cell"] == "gru" and m["options"]["window"] == window
     test = m["test"]
     assert test["repeat_previous_element_accuracy"] == 0.0
     assert test["model_element_accuracy"] > 0.9 and test["model_step_accuracy"] > 0.8

@@ -52,8 +52,10 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
         batch_size: int | None = None, learning_rate: float | None = None, optimizer: str = "adam", loss: str = "mse",
         patience: int = 10, min_delta: float = 1e-4, seed: int = 0, separable: bool = False,
         dropout: Sequence[float] = (0.25, 0.5), filters: int = 32, blocks: int | None = None, dense: int = 128,
-        augment: bool = False, cell: str = "gru", units: int = 64, layers: int = 2, verbose: bool = True,
-        plot: bool = True, linear_baseline: bool = True) -> FitResult:
+        augment: bool = False, cell: str = "gru", units: int = 64, layers: int = 2, window: int | None = None,
+        verbose: bool = True,
+        plot: bool = True, linear_baseline: bool = True, test: bool = True,
+        callbacks: Sequence[keras.callbacks.Callback] = ()) -> FitResult:
     """Fit a ``wide-deep`` regression model, a ``cnn`` classifier or an ``rnn`` (GRU/LSTM: next-step
     prediction, or a label per sequence) on ``data`` and write into ``out``: ``model.keras``,
     ``history.csv``, ``metrics.json`` and ``learning_curves.png``.
@@ -61,7 +63,9 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     Early stopping watches the validation loss (the training loss without a ``valid`` split), keeps the
     best weights, and the learning rate halves when that loss stalls for ``patience // 3`` epochs.
     ``batch_size`` defaults to 128 for wide&deep and 32 otherwise, ``learning_rate`` to 1e-3 (CNN: 5e-4).
-    The RNN uses ``cell``, ``units``, ``layers`` and the first ``dropout`` value."""
+    The RNN uses ``cell``, ``units``, ``layers`` and the first ``dropout`` value; for next-step prediction
+    ``window`` trains on overlapping windows of that many steps instead of whole sequences. ``test=False`` leaves the
+    test split alone (hyper-parameter search scores on ``valid``); ``callbacks`` are added to Keras' fit."""
     if kind not in KINDS:
         raise UsageError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
     batch_size = batch_size or (128 if kind == "wide-deep" else 32)
@@ -113,6 +117,8 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
             else None
         ds = make_dataset(manifest.folder, split, batch_size, shuffle=train, seed=seed,
                           num_epochs=None if train else 1, features=inputs, deterministic=True)
+        if next_step and train and window:
+            return rnn.windows(ds, task, window, batch_size, seed).map(rnn.next_step_batches(task)).repeat()
         if next_step:
             return ds.map(rnn.next_step_batches(task))
         if task is not None:
@@ -127,7 +133,9 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     valid = dataset("valid", False) if "valid" in splits else None
     monitor = "val_loss" if valid is not None else "loss"
     steps = max(1, math.ceil(manifest.num_records("train") / batch_size))
-    callbacks = [keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
+    if next_step and window:
+        steps = max(1, math.ceil(_window_count(manifest, task, window) / batch_size))
+    callbacks = [*callbacks, keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
                                                restore_best_weights=True),
                  keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, patience // 3),
                                                    min_delta=min_delta),
@@ -142,14 +150,14 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
               "task": ("next_step" if next_step else "sequence") if task else None, "train_rows": stats.rows,
               "epochs_run": len(history["loss"]), "seconds": round(seconds, 2),
               "seconds_per_epoch": round(seconds / max(1, len(history["loss"])), 3)}
-    for split in ("valid", "test"):
+    for split in ("valid", "test") if test else ("valid",):
         if split in splits:
             split_steps = math.ceil(manifest.num_records(split) / batch_size)
             scores = model.evaluate(dataset(split, False), verbose=0, return_dict=True, steps=split_steps)
             result[split] = _in_label_units(scores, scale, regression)
             if next_step:
                 result[split].update(rnn.next_step_scores(model, dataset(split, False), split_steps))
-    if kind == "wide-deep" and linear_baseline and "test" in splits:
+    if kind == "wide-deep" and linear_baseline and test and "test" in splits:
         result["linear_regression_baseline"] = _linear_baseline(manifest, model, stats, label.name)
     result["options"] = {"batch_size": batch_size, "learning_rate": learning_rate, "optimizer": optimizer,
                          "loss": loss if regression else "sparse_categorical_crossentropy", "patience": patience,
@@ -169,8 +177,20 @@ def _kind_options(kind: str, given: dict) -> dict:
     """The options of ``kind``'s model, for metrics.json."""
     names = {"wide-deep": ("variant", "hidden"), "cnn": ("separable", "dropout", "filters", "blocks", "dense",
                                                          "augment"),
-             "rnn": ("cell", "units", "layers", "dropout")}[kind]
+             "rnn": ("cell", "units", "layers", "dropout", "window")}[kind]
     return {name: list(given[name]) if isinstance(given[name], tuple) else given[name] for name in names}
+
+
+def _window_count(manifest: Manifest, task, window: int) -> int:
+    """Training windows per epoch (the step count of an epoch over windows)."""
+    from ..readers.numpy_access import iter_numpy_batches
+
+    shift = max(1, window // 2)
+    total = 0
+    for batch in iter_numpy_batches(manifest, "train"):
+        for seq in batch[task.feature.name]:
+            total += max(1, (len(seq) - window - 1) // shift + 2) if len(seq) > 1 else 0
+    return total
 
 
 def _num_classes(label, stats: TrainStats) -> int:

@@ -136,6 +136,22 @@ def next_step_batches(task: SequenceTask) -> Callable:
     return shift
 
 
+def windows(ds: tf.data.Dataset, task: SequenceTask, window: int, batch_size: int, seed: int) -> tf.data.Dataset:
+    """Training batches of overlapping windows of ``window + 1`` steps (shift ``window // 2``) cut from each
+    sequence (a shorter sequence is one window), shuffled: many more updates per epoch than whole
+    sequences, and the same next-step task at every position."""
+    name = task.feature.name
+    shift = max(1, window // 2)
+
+    def cut(x):
+        seq = x[name]
+        count = tf.maximum(tf.constant(1, tf.int64), (tf.shape(seq, out_type=tf.int64)[0] - window - 1) // shift + 2)
+        return tf.data.Dataset.range(count).map(lambda i: {name: seq[i * shift:i * shift + window + 1]})
+
+    ds = ds.unbatch().flat_map(cut).filter(lambda x: tf.shape(x[name])[0] > 1)
+    return ds.shuffle(8192, seed=seed).ragged_batch(batch_size)
+
+
 def sequence_batches(task: SequenceTask, label_ids: Callable, center: float, scale: float) -> Callable:
     """Reader batches ``(x, y)`` -> ({sequence, length}, y) for per-sequence training."""
     name = task.feature.name

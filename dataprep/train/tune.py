@@ -1,0 +1,373 @@
+"""``tune``: hyper-parameter search over the trainers, with optuna's samplers and a resumable study.
+
+Every trial is one :func:`dataprep.train.fit` (the same readers, early stopping and model code as
+``dataprep train``) scored on the validation split; the test split is used once, to re-evaluate the best
+configuration. Searches: ``grid`` (every combination of the listed values), ``random``, ``genetic``
+(NSGA-II: a population evolved by crossover and mutation) and ``tpe`` (model-based). The study lives in
+``OUT/study.db`` (SQLite), so a search that was interrupted continues where it stopped when run again;
+trials run in up to ``jobs`` processes that share it.
+"""
+from __future__ import annotations
+
+import csv
+import fcntl
+import json
+import math
+import multiprocessing
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import UsageError
+
+SEARCHES = ("grid", "random", "genetic", "tpe")
+STUDY = "dataprep-tune"
+# fit() options a search may set, and the conveniences below
+TUNABLE = ("learning_rate", "batch_size", "optimizer", "activation", "loss", "variant", "hidden", "patience",
+           "separable", "filters", "blocks", "dense", "augment", "cell", "units", "layers", "dropout")
+ALIASES = {"hiddenlayer": "hidden_layers", "layersize": "units", "n_hidden": "hidden_layers",
+           "n_neurons": "units"}  # the seed's names
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searched parameter: a list of choices, or a range ``low..high`` (``log`` scale, ``integer``)."""
+
+    name: str
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+
+    def suggest(self, trial) -> Any:
+        if self.choices is not None:
+            return trial.suggest_categorical(self.name, list(self.choices))
+        if self.integer:
+            return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, log=self.log)
+
+
+def parse_param(text: str) -> Param:
+    """``name=1,2,3`` (choices: numbers or words), ``name=1e-4..1e-1:log`` or ``name=0..0.5`` (ranges; both
+    ends integers: an integer range)."""
+    name, eq, spec = text.partition("=")
+    name = ALIASES.get(name.strip(), name.strip())
+    if not eq or not re.fullmatch(r"[a-z_]+", name) or not spec.strip():
+        raise UsageError(f"--param {text!r}: expected NAME=V1,V2,... or NAME=LOW..HIGH[:log]")
+    spec = spec.strip()
+    log = spec.endswith(":log")
+    if log:
+        spec = spec[:-4]
+    if ".." in spec:
+        low_text, _, high_text = spec.partition("..")
+        try:
+            low, high = float(low_text), float(high_text)
+        except ValueError:
+            raise UsageError(f"--param {text!r}: range ends must be numbers") from None
+        if not low < high or (log and low <= 0):
+            raise UsageError(f"--param {text!r}: need low < high (and low > 0 on a log scale)")
+        integer = _is_int(low_text) and _is_int(high_text)
+        return Param(name, low=low, high=high, log=log, integer=integer)
+    if log:
+        raise UsageError(f"--param {text!r}: ':log' applies to ranges LOW..HIGH")
+    return Param(name, choices=tuple(_value(v.strip()) for v in spec.split(",") if v.strip()))
+
+
+def _is_int(text: str) -> bool:
+    return re.fullmatch(r"\s*-?\d+\s*", text) is not None
+
+
+def _value(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def fit_options(kind: str, values: dict) -> dict:
+    """Searched values as :func:`fit` keyword arguments: ``hidden_layers`` and ``units`` make wide&deep's
+    ``hidden`` (``units`` alone keeps the default depth of 3); a scalar ``dropout`` is used for every
+    dropout of the CNN."""
+    values = {ALIASES.get(k, k): v for k, v in values.items()}
+    out = {}
+    if kind == "wide-deep" and ("hidden_layers" in values or "units" in values):
+        out["hidden"] = [int(values.pop("units", 100))] * int(values.pop("hidden_layers", 3))
+    if "dropout" in values and not isinstance(values["dropout"], (list, tuple)):
+        d = float(values.pop("dropout"))
+        out["dropout"] = (d, d) if kind == "cnn" else (d,)
+    unknown = sorted(set(values) - set(TUNABLE))
+    if unknown:
+        raise UsageError(f"cannot tune {', '.join(unknown)}; tunable: {', '.join(TUNABLE + ('hidden_layers',))}")
+    return {**values, **out}
+
+
+@dataclass
+class TuneResult:
+    out: Path
+    best: dict
+    trials: list[dict]
+
+
+def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | str], *, search: str = "random",
+         trials: int | None = None, population: int = 10, epochs: int = 50, patience: int = 10, jobs: int = 1,
+         seed: int = 0, fixed: dict | None = None, verbose: bool = True) -> TuneResult:
+    """Search ``params`` for ``kind`` on ``data``; writes ``OUT/trials.csv``, ``OUT/best.json``,
+    ``OUT/tuning.png``, the study (``OUT/study.db``) and the best configuration refitted in ``OUT/best``.
+
+    ``trials`` is the number of completed trials wanted (default: the whole grid for ``grid``, else 20); a
+    re-run continues the study in ``out`` (same search and parameters) until that many are done."""
+    from ..manifest import load_manifest
+    from .fit import KINDS
+
+    if kind not in KINDS:
+        raise UsageError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if search not in SEARCHES:
+        raise UsageError(f"unknown search {search!r}; expected one of {', '.join(SEARCHES)}")
+    params = [parse_param(p) if isinstance(p, str) else p for p in params]
+    if not params:
+        raise UsageError("give at least one --param to search")
+    fit_options(kind, {p.name: p.choices[0] if p.choices else p.low for p in params})  # names are tunable
+    if search == "grid" and any(p.choices is None for p in params):
+        raise UsageError("grid search needs lists of values (NAME=V1,V2,...), not ranges")
+    manifest = load_manifest(data)
+    if "valid" not in manifest.splits or not manifest.num_records("valid"):
+        raise UsageError(f"{data}: tuning scores trials on a 'valid' split; convert with --split "
+                         "train=...,valid=...,test=...")
+    grid_size = math.prod(len(p.choices) for p in params) if search == "grid" else None
+    trials = trials or grid_size or 20
+    if jobs < 1 or trials < 1 or population < 2:
+        raise UsageError("jobs and trials must be positive and population at least 2")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {"kind": kind, "data": str(Path(data).resolve()), "search": search, "epochs": epochs,
+              "patience": patience, "seed": seed, "population": population, "fixed": fixed or {},
+              "params": [p.__dict__ for p in params]}
+    with _locked(out):
+        _check_same_study(out, config)
+        study = _study(out, config)
+        _retry_interrupted(study)
+        done = _completed(study)
+        todo = max(0, min(trials, grid_size or trials) - done)
+        if verbose and done:
+            print(f"resuming: {done} trial(s) already finished, {todo} to run", flush=True)
+        if todo:
+            jobs = min(jobs, todo, os.cpu_count() or 1)
+            shares = [todo // jobs + (i < todo % jobs) for i in range(jobs)]
+            if jobs == 1:
+                _run_trials(out, config, shares[0], trials, verbose, 1, done)
+            else:
+                context = multiprocessing.get_context("spawn")
+                with context.Pool(jobs) as pool:
+                    pool.starmap(_run_trials, [(out, config, share, trials, verbose, jobs, done + i)
+                                               for i, share in enumerate(shares)])
+        study = _study(out, config)
+        rows = _write_trials(out / "trials.csv", study, params)
+        best = _refit_best(out, config, study, verbose)
+        _plot(out / "tuning.png", rows, params, best["metric"])
+    return TuneResult(out, best, rows)
+
+
+def _study(out: Path, config: dict, stream: int = 0):
+    """The study in ``out``; ``stream`` picks the sampler's random stream (one per worker and resumption, so
+    a resumed or parallel search does not draw the values of its first trials again)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    search, seed = config["search"], config["seed"] + 7919 * stream
+    params = [Param(**p) for p in config["params"]]
+    if search == "grid":
+        sampler = optuna.samplers.GridSampler({p.name: list(p.choices) for p in params}, seed=seed)
+    elif search == "random":
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    elif search == "genetic":
+        sampler = optuna.samplers.NSGAIISampler(population_size=config["population"], seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed)
+    direction = "minimize" if _metric(config["kind"], config["data"])[1] == "minimize" else "maximize"
+    return optuna.create_study(storage=f"sqlite:///{out / 'study.db'}", study_name=STUDY, sampler=sampler,
+                               direction=direction, load_if_exists=True)
+
+
+def _metric(kind: str, data: str) -> tuple[str, str]:
+    """The validation metric a trial is scored by, and its direction."""
+    from ..manifest import load_manifest
+
+    schema = load_manifest(data).schema
+    if kind == "wide-deep":
+        return "rmse", "minimize"
+    if kind == "cnn":
+        return "accuracy", "maximize"
+    labels = schema.labels
+    if not labels:
+        return "model_element_accuracy", "maximize"
+    return ("rmse", "minimize") if labels[0].dtype == "float32" else ("accuracy", "maximize")
+
+
+def _run_trials(out: Path, config: dict, count: int, total: int, verbose: bool, jobs: int, stream: int) -> None:
+    """Run ``count`` trials of the study (in this process, or in one of ``jobs`` worker processes) with the
+    sampler's random stream ``stream``."""
+    import tensorflow as tf
+
+    if jobs > 1:  # share the cores between the worker processes
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, (os.cpu_count() or 1) // jobs))
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, (os.cpu_count() or 1) // jobs))
+    from .fit import fit
+
+    study = _study(out, config, stream)
+    params = [Param(**p) for p in config["params"]]
+    metric, _ = _metric(config["kind"], config["data"])
+
+    def objective(trial) -> float:
+        values = {p.name: p.suggest(trial) for p in params}
+        started = time.perf_counter()
+        result = fit(config["kind"], config["data"], out / "trials" / f"{trial.number:04d}",
+                     epochs=config["epochs"], patience=config["patience"], seed=config["seed"], verbose=False,
+                     plot=False, linear_baseline=False, test=False,
+                     **{**fit_options(config["kind"], config["fixed"]), **fit_options(config["kind"], values)})
+        trial.set_user_attr("epochs", result.metrics["epochs_run"])
+        trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
+        trial.set_user_attr("valid", result.metrics["valid"])
+        return float(result.metrics["valid"][metric])
+
+    def progress(study, trial) -> None:
+        if not verbose:
+            return
+        shown = "  ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
+        score = "failed" if trial.value is None else f"valid {metric} {trial.value:.4f}"
+        finished = _completed(study)
+        try:
+            best = f"(best {study.best_value:.4f})"
+        except ValueError:
+            best = ""
+        print(f"trial {trial.number + 1:>3} ({finished}/{total} done)  {score} {best}  {shown}  "
+              f"{trial.user_attrs.get('seconds', 0):.1f} s", flush=True)
+
+    study.optimize(objective, n_trials=count, callbacks=[progress])
+
+
+def _completed(study) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def _retry_interrupted(study) -> None:
+    """Trials left running by an interrupted search (no other search holds the lock) are marked failed and
+    their parameters queued again, so the resumed search runs them first. (Optuna's own mechanism,
+    heartbeats, only notices a dead trial after a grace period; the lock makes it certain at once.)"""
+    from optuna.trial import TrialState
+
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        if t.params:
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+
+
+def _write_trials(path: Path, study, params: list[Param]) -> list[dict]:
+    rows = []
+    for t in study.trials:
+        rows.append({"trial": t.number + 1, "state": t.state.name.lower(),
+                     **{p.name: t.params.get(p.name) for p in params},
+                     "score": t.value, "epochs": t.user_attrs.get("epochs"), "seconds": t.user_attrs.get("seconds")})
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["trial"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+def _refit_best(out: Path, config: dict, study, verbose: bool) -> dict:
+    """Fit the best trial's configuration again (same seed: the same model) and evaluate it on test."""
+    from .fit import fit
+
+    metric, direction = _metric(config["kind"], config["data"])
+    trial = study.best_trial
+    options = {**fit_options(config["kind"], config["fixed"]), **fit_options(config["kind"], trial.params)}
+    result = fit(config["kind"], config["data"], out / "best", epochs=config["epochs"], patience=config["patience"],
+                 seed=config["seed"], verbose=False, **options)
+    best = {"search": config["search"], "metric": f"valid {metric}", "direction": direction,
+            "trial": trial.number + 1, "valid_score": trial.value, "params": trial.params,
+            "fit_options": {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},
+            "valid": result.metrics.get("valid"), "test": result.metrics.get("test"),
+            "trials_completed": _completed(study), "model": str(out / "best")}
+    (out / "best.json").write_text(json.dumps(best, indent=2) + "\n")
+    if verbose:
+        print(f"best: trial {best['trial']}, valid {metric} {trial.value:.4f}, "
+              f"test {metric} {result.metrics['test'].get(metric, float('nan')):.4f}  {trial.params}", flush=True)
+    return best
+
+
+def _plot(path: Path, rows: list[dict], params: list[Param], metric: str) -> None:
+    """Score against trial (with the best so far) and against each parameter."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r["score"] is not None]
+    fig, axes = plt.subplots(1, 1 + len(params), figsize=(4 * (1 + len(params)), 3.2), squeeze=False)
+    ax = axes[0][0]
+    scores = [r["score"] for r in done]
+    ax.plot([r["trial"] for r in done], scores, "o", label="trial")
+    if scores:
+        better = min if "rmse" in metric else max
+        ax.plot([r["trial"] for r in done], [better(scores[:i + 1]) for i in range(len(scores))], "-",
+                label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=7)
+    for ax, p in zip(axes[0][1:], params):
+        xs = [r[p.name] for r in done]
+        if p.choices is not None and not all(isinstance(x, (int, float)) for x in xs):
+            labels = [str(c) for c in p.choices]
+            xs = [labels.index(str(x)) for x in xs]
+            ax.set_xticks(range(len(labels)), labels, fontsize=7)
+        ax.plot(xs, [r["score"] for r in done], "o")
+        if p.log:
+            ax.set_xscale("log")
+        ax.set_xlabel(p.name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _check_same_study(out: Path, config: dict) -> None:
+    """A study folder belongs to one search: resuming with other settings would mix incomparable trials."""
+    path = out / "tune.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        if before != json.loads(json.dumps(config)):
+            changed = sorted(k for k in config if before.get(k) != json.loads(json.dumps(config))[k])
+            raise UsageError(f"{out} holds a search with other settings ({', '.join(changed)}); use another --out")
+    else:
+        path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+class _locked:
+    """An exclusive lock on the study folder for the whole search."""
+
+    def __init__(self, out: Path):
+        self.path = out / ".lock"
+
+    def __enter__(self):
+        self.fh = open(self.path, "w")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.close()
+            raise UsageError(f"another search is running in {self.path.parent}") from None
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+def _short(v: Any) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,132 @@
+"""Hyper-parameter search end to end on the penguins sample: grid, random (resumed), genetic, parallel
+processes, an interrupted trial retried; and GridSearchCV over the scikit-learn estimators."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from click.testing import CliRunner
+
+import dataprep
+from dataprep import UsageError
+from dataprep.cli import main
+from dataprep.train.tune import parse_param, tune
+
+ROOT = Path(__file__).parent.parent
+FAST = dict(epochs=2, patience=2, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def penguins(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tune") / "penguins"
+    dataprep.convert(ROOT / "sample_data" / "penguins.csv", ROOT / "schemas" / "penguins.yaml", out,
+                     split="train=0.7,valid=0.15,test=0.15", on_error="skip", seed=1)
+    return out
+
+
+def rows(out: Path) -> list[dict]:
+    with open(out / "trials.csv") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_grid_search_covers_every_combination(penguins, tmp_path):
+    r = CliRunner().invoke(main, ["tune", "wide-deep", str(penguins), "--search", "grid", "--param",
+                                  "learning_rate=1e-3,1e-2", "--param", "units=4,8", "--param", "hidden_layers=1",
+                                  "--set", "variant=concat", "--epochs", "2", "--patience", "2",
+                                  "--out", str(tmp_path / "t")])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("valid rmse") >= 4 and "best: trial" in r.output
+    got = rows(tmp_path / "t")
+    assert len(got) == 4 and {(g["learning_rate"], g["units"]) for g in got} == \
+        {("0.001", "4"), ("0.001", "8"), ("0.01", "4"), ("0.01", "8")}
+    assert all(g["state"] == "complete" and float(g["score"]) > 0 and int(g["epochs"]) <= 2 for g in got)
+    best = json.loads((tmp_path / "t" / "best.json").read_text())
+    assert best["valid_score"] == min(float(g["score"]) for g in got)
+    assert best["fit_options"]["variant"] == "concat" and best["fit_options"]["hidden"] in ([4], [8])
+    assert best["test"]["rmse"] > 0 and best["metric"] == "valid rmse"
+    assert (tmp_path / "t" / "best" / "model.keras").exists() and (tmp_path / "t" / "tuning.png").stat().st_size > 0
+
+
+def test_random_search_resumes_without_repeating(penguins, tmp_path):
+    params = ["learning_rate=1e-4..1e-1:log", "units=2..32", "activation=relu,selu"]
+    tune("wide-deep", penguins, tmp_path / "t", params, search="random", trials=3, **FAST)
+    first = rows(tmp_path / "t")
+    assert [type(parse_param(p)).__name__ for p in params] == ["Param"] * 3
+    result = tune("wide-deep", penguins, tmp_path / "t", params, search="random", trials=5, **FAST)
+    again = rows(tmp_path / "t")
+    assert again[:3] == first and len(again) == 5 == len(result.trials)
+    assert len({(g["learning_rate"], g["units"]) for g in again}) == 5
+    assert all(1e-4 <= float(g["learning_rate"]) <= 1e-1 and 2 <= int(g["units"]) <= 32 for g in again)
+    with pytest.raises(UsageError, match="other settings"):
+        tune("wide-deep", penguins, tmp_path / "t", params, search="tpe", trials=5, **FAST)
+
+
+def test_genetic_search_and_an_interrupted_trial(penguins, tmp_path):
+    params = ["learning_rate=1e-3..1e-1:log", "units=2,4,8,16"]
+    tune("wide-deep", penguins, tmp_path / "t", params, search="genetic", population=2, trials=2, **FAST)
+    study = optuna.load_study(study_name="dataprep-tune", storage=f"sqlite:///{tmp_path / 't' / 'study.db'}")
+    killed = study.ask({"learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True),
+                        "units": optuna.distributions.CategoricalDistribution([2, 4, 8, 16])})
+    lost = killed.params  # a trial left running, as a killed search leaves it
+    tune("wide-deep", penguins, tmp_path / "t", params, search="genetic", population=2, trials=5, **FAST)
+    got = rows(tmp_path / "t")
+    assert [g["state"] for g in got].count("fail") == 1 and [g["state"] for g in got].count("complete") == 5
+    retried = got[3]  # the first trial after the resume re-runs the lost parameters
+    assert retried["state"] == "complete" and float(retried["learning_rate"]) == lost["learning_rate"]
+
+
+def test_parallel_trials(penguins, tmp_path):
+    result = tune("wide-deep", penguins, tmp_path / "t", ["units=2,4,8,16"], search="random", trials=4, jobs=2,
+                  **FAST)
+    assert len(result.trials) == 4 and all(r["state"] == "complete" for r in result.trials)
+
+
+def test_bad_searches(penguins, tmp_path):
+    with pytest.raises(UsageError, match="grid search needs lists"):
+        tune("wide-deep", penguins, tmp_path / "a", ["learning_rate=1e-3..1e-2"], search="grid", **FAST)
+    with pytest.raises(UsageError, match="cannot tune momentum"):
+        tune("wide-deep", penguins, tmp_path / "b", ["momentum=0.9,0.99"], **FAST)
+    with pytest.raises(UsageError, match="expected NAME="):
+        parse_param("learning_rate")
+    with pytest.raises(UsageError, match="low < high"):
+        parse_param("dropout=0.5..0.1")
+
+
+def test_seed_grid_search_cv_with_a_one_line_change():
+    """The seed's GridSearchCV code, with ``KerasRegressor(build_fn=build_model)`` replaced."""
+    import keras
+    from sklearn.model_selection import GridSearchCV
+
+    from dataprep.train.sklearn import WideDeepRegressor
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 8)).astype(np.float32)
+    y = x @ rng.normal(size=8) + 0.1 * rng.normal(size=240)
+    xtrain, ytrain, xvalid, yvalid = x[:180], y[:180], x[180:], y[180:]
+    sklearn_model = WideDeepRegressor()
+    param_distribution = {"hiddenlayer": [1, 2], "learning_rate": [1e-3, 1e-2], "layersize": [8]}
+    gridsearch_cv = GridSearchCV(sklearn_model, param_distribution, n_jobs=2, cv=2)
+    callbacks = [keras.callbacks.EarlyStopping(patience=5, min_delta=1e-3)]
+    gridsearch_cv.fit(xtrain, ytrain, epochs=4, validation_data=(xvalid, yvalid), callbacks=callbacks)
+    assert set(gridsearch_cv.best_params_) == {"hiddenlayer", "learning_rate", "layersize"}
+    assert len(gridsearch_cv.cv_results_["mean_test_score"]) == 4
+    best = gridsearch_cv.best_estimator_
+    assert best.predict(xvalid).shape == (60,) and best.metrics_["epochs_run"] <= 4
+    two = WideDeepRegressor(wide_columns="0:5", deep_columns="2:8", epochs=3).fit(xtrain, ytrain)
+    assert two.metrics_["options"]["variant"] == "two-input" and np.isfinite(two.score(xvalid, yvalid))
+
+
+def test_cnn_classifier_on_digits():
+    from dataprep.train.sklearn import CNNClassifier
+
+    digits = np.load(ROOT / "sample_data" / "digits.npz")
+    images, labels = digits["image"], digits["label"]
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])[labels]
+    clf = CNNClassifier(epochs=8, filters=8, dense=16, learning_rate=3e-3).fit(images[:1200], names[:1200])
+    assert list(clf.classes_) == sorted(set(names))
+    assert clf.predict(images[1200:1300]).dtype.kind == "U" and clf.predict_proba(images[:5]).shape == (5, 10)
+    assert clf.score(images[1200:], names[1200:]) > 0.5
