@@ -28,7 +28,7 @@ from .errors import DataprepError, UsageError
 from .ragged import Ragged
 from .schema import Schema
 from .shards import Shard, ShardResult, plan_shards, write_shard
-from .sources import expand_paths, is_path_source, iter_batches
+from .sources import RowGrouping, expand_paths, is_path_source, iter_batches
 from .splits import SplitKey, assign_by_bucket, assign_by_ratio
 
 
@@ -49,7 +49,7 @@ class Job:
     rows_per_shard: int | None
     on_error: str
     batch_size: int
-    sequence_per_file: bool
+    grouping: RowGrouping
     folder: str
 
 
@@ -130,11 +130,10 @@ def _encode_file(item: tuple[int, str], job: Job) -> Iterator:
     quarantine = Path(job.folder) / f".quarantine-{unit:06d}.csv" if job.on_error == "quarantine" else None
     bad = BadRows(job.on_error, None, None, quarantine, job.schema.source_columns)
     key = job.split_key
-    columns = job.schema.source_columns + ([key.column] if key and key.column not in job.schema.source_columns
-                                           else [])
+    columns = list(dict.fromkeys(job.schema.source_columns + ([key.column] if key else [])))
     rows_read = 0
     batches = iter_batches(path, columns, job.batch_size, on_malformed=bad.malformed,
-                           sequence_per_file=job.sequence_per_file)
+                           grouping=job.grouping)
     for i, batch in enumerate(batches):
         cols, problems, records = check_and_encode(job.schema, batch, job.fmt)
         kept = None

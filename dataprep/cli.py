@@ -82,6 +82,10 @@ def main(debug: bool) -> None:
               help="Fail when more than this fraction of the rows read is bad, e.g. 0.01.")
 @click.option("--sequence-per-file", is_flag=True,
               help="Each input file is one record whose features hold the file's rows as sequences.")
+@click.option("--sequence-id", default=None, metavar="COLUMN",
+              help="A long table: the rows sharing this column's value (adjacent rows) are one record.")
+@click.option("--sequence-order", default=None, metavar="COLUMN",
+              help="With --sequence-id: sort each sequence's rows by this number column (time, step).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run with the same inputs and options: shards it completed and that "
@@ -101,7 +105,8 @@ def main(debug: bool) -> None:
 @_handle_errors
 def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by,
             split_column, seed,
-            shuffle, on_error, quarantine_file, max_errors, max_error_rate, sequence_per_file, overwrite, resume,
+            shuffle, on_error, quarantine_file, max_errors, max_error_rate, sequence_per_file, sequence_id,
+            sequence_order, overwrite, resume,
             with_stats, workers, runner, beam_options, batch_size, quiet, as_json):
     """Convert SOURCE files (CSV, Parquet, .npz; globs and folders too) into shards under --out."""
     from .convert import convert as run_convert
@@ -110,7 +115,8 @@ def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_sha
                           compression=compression, num_shards=num_shards, rows_per_shard=rows_per_shard,
                           split=split_spec, split_by=split_by, split_column=split_column, seed=seed, shuffle=shuffle, on_error=on_error, max_errors=max_errors,
                           max_error_rate=max_error_rate, quarantine=quarantine_file, overwrite=overwrite,
-                          resume=resume, sequence_per_file=sequence_per_file, stats=with_stats, runner=runner,
+                          resume=resume, sequence_per_file=sequence_per_file, sequence_id=sequence_id,
+                          sequence_order=sequence_order, stats=with_stats, runner=runner,
                           beam_options=beam_options,
                           batch_size=batch_size, workers=workers, progress=not quiet and not as_json)
     if as_json:

@@ -34,7 +34,7 @@ from .manifest import build_manifest, write_manifest
 from .ragged import Ragged
 from .schema import Schema, load_schema
 from .shards import COMPRESSIONS, ShardResult, Spool, plan_shards, shard_suffix, write_shards
-from .sources import DEFAULT_BATCH_ROWS, is_path_source, iter_batches
+from .sources import DEFAULT_BATCH_ROWS, RowGrouping, is_path_source, iter_batches
 from .stats import STATS, folder_stats
 from .splits import SplitKey, assign_by_bucket, assign_by_ratio, parse_split, parse_split_names
 
@@ -83,14 +83,13 @@ def check_and_encode(schema: Schema, batch: Batch, fmt: str) -> tuple[dict, list
 
 def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: BadRows, split_key: SplitKey | None,
                 ratios: dict[str, float], batch_size: int, workers: int, progress: bool,
-                sequence_per_file: bool = False) -> tuple[int, list]:
+                grouping: RowGrouping = RowGrouping()) -> tuple[int, list]:
     """Pass one: stream the source, check and encode batches in ``workers`` threads, and append the records
     to the spool in input order, applying the bad-row policy in that order too."""
-    columns = schema.source_columns + ([split_key.column] if split_key and split_key.column not in
-                                       schema.source_columns else [])
+    columns = list(dict.fromkeys(schema.source_columns + ([split_key.column] if split_key else [])))
     buckets: list[np.ndarray] = []
     batches = iter_batches(source, columns, batch_size, on_malformed=bad_rows.malformed,
-                           sequence_per_file=sequence_per_file)
+                           grouping=grouping)
     rows_read = 0
     with _bar(progress, "encoding", "rows") as bar, ThreadPoolExecutor(workers) as pool:
         pending: deque = deque()
@@ -118,7 +117,8 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
             split: str | dict | None = None, split_by: str | None = None, split_column: str | None = None,
             seed: int = 0, shuffle: bool = True,
             on_error: str = "fail", max_errors: int | None = None, max_error_rate: float | None = None,
-            quarantine: str | Path | None = None, sequence_per_file: bool = False, overwrite: bool = False,
+            quarantine: str | Path | None = None, sequence_per_file: bool = False, sequence_id: str | None = None,
+            sequence_order: str | None = None, overwrite: bool = False,
             resume: bool = False, stats: bool = False, runner: str = "local", beam_options: str | None = None,
             batch_size: int = DEFAULT_BATCH_ROWS, workers: int | None = None, progress: bool = False
             ) -> ConvertSummary:
@@ -131,7 +131,9 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     is ``"fail"`` (stop at the first bad row), ``"skip"`` (set bad rows aside and count them by reason) or
     ``"quarantine"`` (also write them to a CSV: ``quarantine``, by default ``<out>.quarantine.csv`` beside the
     output); ``max_errors`` / ``max_error_rate`` fail the conversion when too many rows are bad.
-    ``sequence_per_file`` makes each input file one record of list-valued columns (per-sequence CSVs).
+    ``sequence_per_file`` makes each input file one record of list-valued columns (per-sequence CSVs);
+    ``sequence_id`` makes the rows of a long table that share an id one record, in ``sequence_order``
+    (the input columns of fixed-shape features keep the sequence's one value).
 
     ``stats`` writes ``stats.json`` (per split and feature; see ``dataprep stats``) into the output, computed
     from the shards just written (from the page cache, not a second pass over the source).
@@ -162,23 +164,25 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
                        schema.source_columns)
     _check_out(out, overwrite)
 
-    options = {"seed": seed, "shuffle": shuffle, "split": list(ratios) if split_column else ratios,
+    options = {"sequence_id": sequence_id, "sequence_order": sequence_order, "seed": seed, "shuffle": shuffle, "split": list(ratios) if split_column else ratios,
                "split_by": split_by,
                "split_column": split_column, "num_shards": num_shards,
                "rows_per_shard": rows_per_shard, "on_error": on_error, "max_errors": max_errors,
                "max_error_rate": max_error_rate, "runner": runner}
     settings = {"version": __version__, "schema": schema.to_dict(), "format": format, "compression": compression,
                 "batch_size": batch_size, "sequence_per_file": sequence_per_file, **options}
+    grouping = RowGrouping(sequence_per_file, sequence_id, sequence_order,
+                      tuple(c for f in schema.features if f.is_fixed for c in f.sources))
     work = WorkFolder(out, fingerprint(source, settings) if runner == "local" else None, resume)
     tmp = work.path
     try:
         if runner == "beam":
             results, rows_read = _run_beam(source, schema, format, compression, ratios, split_key, seed, shuffle,
-                                           num_shards, rows_per_shard, bad_rows, batch_size, sequence_per_file,
+                                           num_shards, rows_per_shard, bad_rows, batch_size, grouping,
                                            tmp, beam_options)
         else:
             results, rows_read = _run_local(source, schema, format, compression, ratios, split_key, seed, shuffle,
-                                            num_shards, rows_per_shard, bad_rows, batch_size, sequence_per_file,
+                                            num_shards, rows_per_shard, bad_rows, batch_size, grouping,
                                             work, workers, progress)
         written = sum(r.num_records for r in results)
         if written + bad_rows.set_aside != rows_read:
@@ -218,14 +222,14 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
 
 
 def _run_local(source, schema: Schema, fmt: str, compression: str, ratios: dict, split_key, seed: int, shuffle: bool,
-               num_shards, rows_per_shard, bad_rows: BadRows, batch_size: int, sequence_per_file: bool,
+               num_shards, rows_per_shard, bad_rows: BadRows, batch_size: int, grouping: RowGrouping,
                work: WorkFolder, workers: int | None, progress: bool) -> tuple[list[ShardResult], int]:
     """Encode into a spool (pass one), plan, write the shards the work folder does not hold yet."""
     tmp = work.path
     spool = Spool(tmp / "records.spool")
     workers = workers or os.cpu_count() or 1
     rows_read, buckets = _encode_all(source, schema, fmt, spool, bad_rows, split_key, ratios, batch_size,
-                                     workers, progress, sequence_per_file)
+                                     workers, progress, grouping)
     rows_read += bad_rows.by_reason.get("malformed_csv", 0)  # rows the CSV parser set aside
     bad_rows.finish(rows_read)
     n = spool.finish()
@@ -248,7 +252,7 @@ def _run_local(source, schema: Schema, fmt: str, compression: str, ratios: dict,
 
 def _run_beam(source, schema: Schema, fmt: str, compression: str, ratios: dict, split_key, seed: int,
               shuffle: bool, num_shards, rows_per_shard, bad_rows: BadRows, batch_size: int,
-              sequence_per_file: bool, tmp: Path, beam_options: str | None) -> tuple[list[ShardResult], int]:
+              grouping: RowGrouping, tmp: Path, beam_options: str | None) -> tuple[list[ShardResult], int]:
     """The same conversion as an Apache Beam pipeline (see ``beam_runner``); bad-row counts are merged here."""
     from .beam_runner import Job, run_pipeline
 
@@ -256,7 +260,7 @@ def _run_beam(source, schema: Schema, fmt: str, compression: str, ratios: dict, 
               header=csv_header(schema) if fmt == "csv" else b"", suffix=shard_suffix(fmt, compression),
               ratios=ratios, split_key=split_key, seed=seed, shuffle=shuffle, num_shards=num_shards,
               rows_per_shard=rows_per_shard, on_error=bad_rows.on_error, batch_size=batch_size,
-              sequence_per_file=sequence_per_file, folder=str(tmp))
+              grouping=grouping, folder=str(tmp))
     results, counts = run_pipeline(source, job, beam_options)
     for c in counts:
         part = Path(c.quarantine) if c.quarantine else None

@@ -12,6 +12,7 @@ import glob
 import io
 import os
 from array import array
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -21,7 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .columns import Batch
-from .errors import DataError, DataprepError, SourceError
+from .errors import DataError, DataprepError, SourceError, UsageError
 from .images import image_folder_batches, is_image_folder
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv", ".tsv.gz")
@@ -32,8 +33,31 @@ DEFAULT_BATCH_ROWS = 65536
 CSV_BLOCK_BYTES = 4 << 20
 
 
+@dataclass(frozen=True)
+class RowGrouping:
+    """How input rows become records: one per row (default), one per file (``per_file``), or one per
+    sequence of a long table (``sequence_id``, ordered by ``sequence_order``; ``context_columns`` keep the
+    sequence's one value)."""
+
+    per_file: bool = False
+    sequence_id: str | None = None
+    sequence_order: str | None = None
+    context_columns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.per_file and self.sequence_id:
+            raise UsageError("give --sequence-per-file or --sequence-id, not both")
+        if self.sequence_order and not self.sequence_id:
+            raise UsageError("--sequence-order needs --sequence-id")
+
+    @property
+    def columns(self) -> list[str]:
+        """The input columns the grouping itself reads."""
+        return [c for c in (self.sequence_id, self.sequence_order) if c]
+
+
 def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_ROWS,
-                 on_malformed: Callable[[str, str], bool] | None = None, sequence_per_file: bool = False
+                 on_malformed: Callable[[str, str], bool] | None = None, grouping: RowGrouping = RowGrouping()
                  ) -> Iterator[Batch]:
     """Yield column batches of ``columns`` (all when None) from any supported source.
 
@@ -41,10 +65,18 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: 
     and parses them, so a bad value (even invalid UTF-8) is reported with its line. Typed inputs keep their
     types. A CSV row with the wrong number of fields is passed to ``on_malformed(file, text)``, which returns
     True to skip it (it has counted it); without it, or when it returns False, the row is an error.
-    With ``sequence_per_file`` every file is one record whose columns hold the file's rows as lists (a folder
-    of per-sequence CSV files, say).
+    ``grouping`` turns rows into records: with ``per_file`` every file is one record whose columns hold the
+    file's rows as lists (a folder of per-sequence CSV files, say); with ``sequence_id`` (a long table) the
+    rows sharing an id are one record (see :mod:`dataprep.sequences`).
     """
-    if sequence_per_file:
+    if grouping.sequence_id is not None:
+        from .sequences import group_sequences
+
+        wanted = list(dict.fromkeys([*(columns or []), *grouping.columns])) if columns else None
+        steps = iter_batches(source, wanted, batch_size, on_malformed)
+        yield from group_sequences(steps, grouping.sequence_id, grouping.sequence_order,
+                                   [grouping.sequence_id, *grouping.context_columns], batch_size)
+    elif grouping.per_file:
         yield from _sequence_batches(expand_paths(source), columns, batch_size, on_malformed)
     elif isinstance(source, (str, os.PathLike)) and is_image_folder(Path(source)):
         yield from image_folder_batches(Path(source), columns, batch_size)

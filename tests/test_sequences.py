@@ -115,3 +115,52 @@ def test_padded_and_bucketed_batches(tmp_path):
         for row, i in enumerate(ids):
             assert np.array_equal(b["notes"][row, :lengths[i]], seqs[i])
     assert sorted(seen) == list(range(len(lengths)))
+
+
+def test_long_table_with_id_and_order_columns(tmp_path):
+    """One row per step (id, time, voices, a per-sequence label), steps shuffled within each sequence and
+    batches cutting through sequences: one SequenceExample per id, steps in time order, the label as
+    context; read back by plain TensorFlow."""
+    seqs = write_sequences(tmp_path / "seq", [5, 1, 12, 7, 3])
+    rng = np.random.default_rng(2)
+    frames = []
+    for i, s in enumerate(seqs):
+        df = pd.DataFrame(s, columns=[f"note{j}" for j in range(4)])
+        df.insert(0, "time", np.arange(len(s)) * 0.25)
+        df.insert(0, "chorale", f"c{i}")
+        df["mode"] = "major" if i % 2 else "minor"
+        frames.append(df.sample(frac=1, random_state=int(rng.integers(100))))
+    long = tmp_path / "long.csv"
+    pd.concat(frames).to_csv(long, index=False)
+    schema = {"record": "sequence_example", "features": [
+        *SCHEMA["features"], {"name": "chorale", "dtype": "string", "shape": []},
+        {"name": "mode", "dtype": "string", "shape": [], "role": "label"}]}
+    s = dataprep.convert(long, schema, tmp_path / "o", sequence_id="chorale", sequence_order="time",
+                         shuffle=False, batch_size=4)
+    assert s.rows_written == 5
+    m = dataprep.load_manifest(tmp_path / "o")
+    raw = next(iter(tf.data.TFRecordDataset([str(p) for p in m.files("train")]).batch(10)))
+    ctx, steps, lengths = tf.io.parse_sequence_example(
+        raw, context_features={"chorale": tf.io.FixedLenFeature([], tf.string),
+                               "mode": tf.io.FixedLenFeature([], tf.string)},
+        sequence_features={"notes": tf.io.FixedLenSequenceFeature([4], tf.int64)})
+    assert ctx["chorale"].numpy().tolist() == [b"c0", b"c1", b"c2", b"c3", b"c4"]
+    assert ctx["mode"].numpy().tolist() == [b"minor", b"major"] * 2 + [b"minor"]
+    for i, seq in enumerate(seqs):
+        assert np.array_equal(steps["notes"][i, :lengths["notes"][i]].numpy(), seq)
+
+
+def test_long_table_errors_name_the_sequence(tmp_path):
+    path = tmp_path / "long.csv"
+    schema = {"features": [{"name": "x", "dtype": "float32", "shape": [None]},
+                           {"name": "y", "dtype": "int64", "shape": []}]}
+    path.write_text("id,t,x,y\na,0,1.0,1\na,1,2.0,1\nb,0,3.0,0\na,2,4.0,1\n")
+    with pytest.raises(DataError, match=r"long.csv, sequence id='a': its rows are not together.*sort the table"):
+        dataprep.convert(path, schema, tmp_path / "o", sequence_id="id", sequence_order="t")
+    path.write_text("id,t,x,y\na,0,1.0,1\na,1,2.0,0\n")
+    with pytest.raises(DataError, match=r"sequence id='a', column 'y': a per-sequence value must be the same"):
+        dataprep.convert(path, schema, tmp_path / "o", sequence_id="id", sequence_order="t")
+    path.write_text("id,t,x,y\na,zero,1.0,1\n")
+    with pytest.raises(DataError, match=r"sequence id='a', column 't': the order column must hold numbers"):
+        dataprep.convert(path, schema, tmp_path / "o", sequence_id="id", sequence_order="t")
+    assert not (tmp_path / "o").exists()
