@@ -41,6 +41,20 @@ def _handle_errors(fn):
     return wrapper
 
 
+class _ImageSize(click.ParamType):
+    """``HxW`` -> (height, width)."""
+
+    name = "HxW"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        height, x, width = str(value).lower().partition("x")
+        if x and height.isdigit() and width.isdigit() and int(height) > 0 and int(width) > 0:
+            return int(height), int(width)
+        self.fail(f"{value!r} is not a size HxW such as 64x64", param, ctx)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="dataprep")
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
@@ -86,6 +100,12 @@ def main(debug: bool) -> None:
               help="A long table: the rows sharing this column's value (adjacent rows) are one record.")
 @click.option("--sequence-order", default=None, metavar="COLUMN",
               help="With --sequence-id: sort each sequence's rows by this number column (time, step).")
+@click.option("--image-format", type=click.Choice(["keep", "jpeg", "png"]), default=None,
+              help="Re-encode every image feature (default: keep each file's bytes as they are).")
+@click.option("--quality", "image_quality", type=click.IntRange(1, 100), default=None,
+              help="JPEG quality for --image-format jpeg (default 90).")
+@click.option("--image-size", type=_ImageSize(), default=None, metavar="HxW",
+              help="Resize every image feature to HxW (e.g. 64x64); the schema's shape follows.")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run with the same inputs and options: shards it completed and that "
@@ -106,7 +126,7 @@ def main(debug: bool) -> None:
 def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by,
             split_column, seed,
             shuffle, on_error, quarantine_file, max_errors, max_error_rate, sequence_per_file, sequence_id,
-            sequence_order, overwrite, resume,
+            sequence_order, image_format, image_quality, image_size, overwrite, resume,
             with_stats, workers, runner, beam_options, batch_size, quiet, as_json):
     """Convert SOURCE files (CSV, Parquet, .npz; globs and folders too) into shards under --out."""
     from .convert import convert as run_convert
@@ -116,7 +136,8 @@ def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_sha
                           split=split_spec, split_by=split_by, split_column=split_column, seed=seed, shuffle=shuffle, on_error=on_error, max_errors=max_errors,
                           max_error_rate=max_error_rate, quarantine=quarantine_file, overwrite=overwrite,
                           resume=resume, sequence_per_file=sequence_per_file, sequence_id=sequence_id,
-                          sequence_order=sequence_order, stats=with_stats, runner=runner,
+                          sequence_order=sequence_order, image_format=image_format,
+                          image_quality=image_quality, image_size=image_size, stats=with_stats, runner=runner,
                           beam_options=beam_options,
                           batch_size=batch_size, workers=workers, progress=not quiet and not as_json)
     if as_json:

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from .errors import DataError
 from .ragged import Ragged
-from .schema import NUMPY_DTYPE, OOV_TOKEN, Feature, Schema
+from .schema import NUMPY_DTYPE, OOV_TOKEN, Feature, ImageOptions, Schema
 
 Values = Union[np.ndarray, Ragged]
 _INT_RE = r"^[+-]?[0-9]+$"
@@ -131,8 +131,8 @@ def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
     if f.shape == () and not _is_flat(col) and not isinstance(col, np.ndarray):  # one-element lists (Examples)
         one = _list_column(batch, replace(f, shape=(1,)), col, checks)
         return _finish(f, one.values, np.arange(n + 1, dtype=np.int64), n) if f.encoding == "raw_uint8" else one
-    if f.encoding == "encoded_image":  # one encoded file per row; its pixel shape is the readers' concern
-        return Column(_scalar_values(col, f, column, checks), np.arange(n + 1, dtype=np.int64))
+    if f.encoding == "encoded_image" or f.image is not None:  # one image file per row
+        return _image_column(batch, f, column, col, checks)
     if f.shape == () or _is_flat(col):
         if f.shape != ():
             raise DataError(f"{batch.where(0, column)}: feature {f.name!r} needs shape {list(f.shape)} "
@@ -191,8 +191,6 @@ def _scalar_values(col, f: Feature, column: str, checks: _Checks, splits: np.nda
     arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, f, column, checks)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    if f.encoding == "encoded_image":
-        return _image_values(arr, f, column, checks, splits)
     if f.stored_dtype == "bytes" and f.encoding != "raw_uint8":
         return _text_values(arr, f, column, checks, splits, fill)
     return _numeric_values(arr, f, column, checks, splits, fill)
@@ -328,18 +326,64 @@ def _text_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits
     return arrow_binary_ragged(arr)
 
 
-def _image_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> Ragged:
-    """Encoded images, kept as they are; ones that do not decode (or are missing) are flagged."""
-    from .images import decodes
+def _image_column(batch: Batch, f: Feature, column: str, col, checks: _Checks) -> Column:
+    """One image per row: read from its path (``image: {from_paths: true}``), checked to decode, kept as it
+    is or re-encoded/resized as the feature's image options say; a uint8 feature stores the decoded pixels.
+    Images that are missing, unreadable, undecodable or (pixels, not resized) of another size are flagged."""
+    from . import images
 
+    n = batch.num_rows
+    options = f.image or ImageOptions()
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else \
+        pa.array(col) if isinstance(col, np.ndarray) else col
+    if options.from_paths:
+        arr = _read_image_files(arr, batch, f, column, checks)
     if not (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
-        raise DataError(f"{checks.batch.where(0, column)}: feature {f.name!r} is an image but the column holds "
-                        f"{arr.type}")
-    arr = _fill_missing(arr, f, column, checks, splits, fill=False) if arr.null_count else arr
-    bad = np.array([not decodes(v) for v in arr.to_pylist()], bool)
-    checks.flag(bad, column, "undecodable_image", lambda i: f"cannot decode the image (feature {f.name!r})",
-                splits)
-    return arrow_binary_ragged(arr)
+        raise DataError(f"{batch.where(0, column)}: feature {f.name!r} is an image but the column holds "
+                        f"{arr.type}" + ("" if options.from_paths else "; file paths need image: {from_paths: true}"))
+    arr = _fill_missing(arr, f, column, checks, None, fill=False) if arr.null_count else arr
+    blobs = arr.to_pylist()
+    if f.dtype == "uint8":
+        pixels = [images.pixels(b, f.shape, options.resize) if b is not None else None for b in blobs]
+        checks.flag(np.array([p is None for p in pixels]), column, "undecodable_image",
+                    lambda i: f"cannot decode the image (feature {f.name!r})")
+        checks.flag(np.array([p is not None and p.shape != f.shape for p in pixels]), column, "wrong_shape",
+                    lambda i: f"the image is {'x'.join(map(str, pixels[i].shape))}, feature {f.name!r} holds "
+                              f"{'x'.join(map(str, f.shape))} (set image: {{resize: true}} to resize)")
+        matrix = np.zeros((n, f.inner_size), np.uint8)
+        for i, p in enumerate(pixels):
+            if p is not None and p.shape == f.shape:
+                matrix[i] = p.reshape(-1)
+        return Column(Ragged.from_matrix(matrix), np.arange(n + 1, dtype=np.int64))
+    stored = [images.prepare(b, options, f.shape) if b is not None else None for b in blobs]
+    checks.flag(np.array([s is None for s in stored]), column, "undecodable_image",
+                lambda i: f"cannot decode the image (feature {f.name!r})")
+    return Column(Ragged.from_list([s or b"" for s in stored]), np.arange(n + 1, dtype=np.int64))
+
+
+def _read_image_files(arr: pa.Array, batch: Batch, f: Feature, column: str, checks: _Checks) -> pa.Array:
+    """The bytes of the image files a column names (relative paths: from the input file's folder)."""
+    import os
+    from pathlib import Path
+
+    base = Path(batch.origin).parent if os.path.isfile(batch.origin) else Path.cwd()
+    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+        arr = pc.cast(arr, pa.string())
+    names = arr.to_pylist()
+    data, unreadable = [], np.zeros(len(names), bool)
+    for i, name in enumerate(names):
+        if name is None or not name.strip():
+            data.append(None)
+            continue
+        path = Path(name.strip())
+        try:
+            data.append((path if path.is_absolute() else base / path).read_bytes())
+        except OSError:
+            data.append(None)
+            unreadable[i] = True
+    checks.flag(unreadable, column, "missing_file",
+                lambda i: f"cannot read image file {names[i]!r} (relative paths start at {base})")
+    return pa.array(data, pa.binary())
 
 
 def _decode_utf8(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> pa.Array:

@@ -118,7 +118,8 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
             seed: int = 0, shuffle: bool = True,
             on_error: str = "fail", max_errors: int | None = None, max_error_rate: float | None = None,
             quarantine: str | Path | None = None, sequence_per_file: bool = False, sequence_id: str | None = None,
-            sequence_order: str | None = None, overwrite: bool = False,
+            sequence_order: str | None = None, image_format: str | None = None, image_quality: int | None = None,
+            image_size: tuple[int, int] | None = None, overwrite: bool = False,
             resume: bool = False, stats: bool = False, runner: str = "local", beam_options: str | None = None,
             batch_size: int = DEFAULT_BATCH_ROWS, workers: int | None = None, progress: bool = False
             ) -> ConvertSummary:
@@ -133,7 +134,9 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     output); ``max_errors`` / ``max_error_rate`` fail the conversion when too many rows are bad.
     ``sequence_per_file`` makes each input file one record of list-valued columns (per-sequence CSVs);
     ``sequence_id`` makes the rows of a long table that share an id one record, in ``sequence_order``
-    (the input columns of fixed-shape features keep the sequence's one value).
+    (the input columns of fixed-shape features keep the sequence's one value). ``image_format``
+    (``jpeg``/``png``), ``image_quality`` and ``image_size`` (height, width) re-encode and resize every image
+    feature (see :meth:`Schema.with_image_options`); by default encoded images are stored as they are.
 
     ``stats`` writes ``stats.json`` (per split and feature; see ``dataprep stats``) into the output, computed
     from the shards just written (from the page cache, not a second pass over the source).
@@ -146,7 +149,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     the shards already written and verified and gives byte-identical results.
     """
     started = time.perf_counter()
-    schema = load_schema(schema)
+    schema = load_schema(schema).with_image_options(image_format, image_quality, image_size)
     compression = (compression or "none").lower()
     _check_options(schema, format, compression, num_shards, rows_per_shard, batch_size)
     if runner not in RUNNERS:

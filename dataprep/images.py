@@ -61,6 +61,51 @@ def decodes(data: bytes) -> bool:
         return False
 
 
+_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+def prepare(data: bytes, options, shape: tuple) -> bytes | None:
+    """The bytes to store for an image feature: the file's own bytes, or re-encoded (``options.format``,
+    JPEG ``options.quality``) and resized to ``shape`` (``options.resize``). None: it does not decode."""
+    from PIL import Image
+
+    if not options.transforms:
+        return data if decodes(data) else None
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = options.format if options.format != "keep" else (img.format or "PNG").lower()
+            img = _fitted(img, shape, options.resize)
+            out = io.BytesIO()
+            img.save(out, format=fmt.upper(), **({"quality": options.quality} if fmt == "jpeg" else {}))
+        return out.getvalue()
+    except Exception:  # Pillow raises many kinds for damaged files (OSError, SyntaxError, ValueError, ...)
+        return None
+
+
+def pixels(data: bytes, shape: tuple, resize: bool) -> np.ndarray | None:
+    """Decoded ``uint8 [h, w, c]`` pixels in the shape's channels (resized to it when asked); None: the
+    bytes do not decode."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            arr = np.asarray(_fitted(img, shape, resize))
+    except Exception:  # as above
+        return None
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _fitted(img, shape: tuple, resize: bool):
+    """The image in the shape's channels (grey, grey+alpha, RGB, RGBA), resized to its height and width."""
+    from PIL import Image
+
+    height, width, channels = shape
+    img = img.convert(_MODES[channels]) if img.mode != _MODES[channels] else img
+    if resize and img.size != (width, height):
+        img = img.resize((width, height), Image.Resampling.BILINEAR)
+    return img
+
+
 def image_shape(data: bytes) -> tuple[int, int, int]:
     """[height, width, channels] of an encoded image (channels: 1 grey, 3 colour, 4 with alpha)."""
     from PIL import Image

@@ -32,10 +32,32 @@ STORED_AS = {"float32": "float", "int64": "int64", "string": "bytes", "bytes": "
 NUMPY_DTYPE = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
-_FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "default", "role", "group", "vocabulary",
+_FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "default", "role", "group", "vocabulary", "image",
                  "oov", "allow_nan", "normalize", "description"}
 _SCHEMA_KEYS = {"name", "description", "features", "version", "record"}
 RECORDS = ("example", "sequence_example")
+IMAGE_FORMATS = ("keep", "jpeg", "png")
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """How an image feature is made at conversion: read from file paths in its column (``from_paths``),
+    re-encoded (``format`` jpeg/png, JPEG ``quality``) and/or resized to the feature's shape (``resize``).
+    By default the encoded bytes are stored as they are."""
+
+    from_paths: bool = False
+    format: str = "keep"
+    quality: int = 90
+    resize: bool = False
+
+    @property
+    def transforms(self) -> bool:
+        """Whether stored bytes differ from the input file's (re-encoded or resized)."""
+        return self.format != "keep" or self.resize
+
+    def to_dict(self) -> dict:
+        default = ImageOptions()
+        return {k: v for k, v in self.__dict__.items() if v != getattr(default, k)}
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,7 @@ class Feature:
     oov: str = "error"
     allow_nan: bool = True
     normalize: str | None = None
+    image: ImageOptions | None = None
     description: str = ""
 
     # --- derived layout -------------------------------------------------------------------------------------
@@ -155,6 +178,8 @@ class Feature:
             d["allow_nan"] = False
         if self.normalize is not None:
             d["normalize"] = self.normalize
+        if self.image is not None and self.image.to_dict():
+            d["image"] = self.image.to_dict()
         if self.description:
             d["description"] = self.description
         return d
@@ -207,6 +232,25 @@ class Schema:
 
     def with_features(self, features: Iterable[Feature]) -> Schema:
         return replace(self, features=tuple(features), _by_name={})
+
+    def with_image_options(self, format: str | None = None, quality: int | None = None,
+                           size: tuple[int, int] | None = None) -> Schema:
+        """Every image feature (dtype image, or uint8 pixels read from images) re-encoded to ``format`` at
+        ``quality`` and/or resized to ``size`` (height, width): the command line's ``--image-*`` options."""
+        if format is None and quality is None and size is None:
+            return self
+        changed = []
+        for f in self.features:
+            if f.dtype == "image" or (f.dtype == "uint8" and f.image is not None):
+                raw = {**(f.image or ImageOptions()).__dict__, **({"format": format} if format else {}),
+                       **({"quality": quality} if quality is not None else {}),
+                       **({"resize": True} if size else {})}
+                shape = (*size, f.shape[2]) if size else f.shape
+                f = replace(f, shape=shape, image=_parse_image(raw, f.dtype, shape, f"feature {f.name!r}"))
+            changed.append(f)
+        if changed == list(self.features):
+            raise SchemaError("--image-format/--quality/--image-size: the schema has no image feature")
+        return self.with_features(changed)
 
     # --- derived views --------------------------------------------------------------------------------------
     @property
@@ -460,12 +504,33 @@ def _parse_feature(raw: Any, where: str) -> Feature:
 
     feat = Feature(name=name, dtype=dtype, shape=shape, source=source, select=select, role=role, group=group,
                    vocabulary=vocabulary, vocabulary_from_stats=from_stats, oov=oov, allow_nan=allow_nan,
-                   normalize=normalize,
+                   normalize=normalize, image=_parse_image(raw.get("image"), dtype, shape, where),
                    description=str(raw.get("description") or ""))
     default = _check_default(raw.get("default"), feat, where)
     if default is not None and vocabulary is not None and oov == "error" and default not in vocabulary:
         raise SchemaError(f"{where}: default {default!r} is not in the vocabulary")
     return replace(feat, default=default)
+
+
+def _parse_image(raw: Any, dtype: str, shape: tuple, where: str) -> ImageOptions | None:
+    if raw is None:
+        return None
+    if dtype not in ("image", "uint8") or len(shape) != 3:
+        raise SchemaError(f"{where}: 'image' options apply to dtype image, or uint8 pixels of shape [h, w, c]")
+    if not isinstance(raw, Mapping) or set(raw) - set(ImageOptions.__dataclass_fields__):
+        raise SchemaError(f"{where}: 'image' takes from_paths, format, quality and resize, got {raw!r}")
+    options = ImageOptions(**raw)
+    if not isinstance(options.from_paths, bool) or not isinstance(options.resize, bool):
+        raise SchemaError(f"{where}: image from_paths and resize are true or false")
+    if options.format not in IMAGE_FORMATS:
+        raise SchemaError(f"{where}: image format must be one of {', '.join(IMAGE_FORMATS)}, got {options.format!r}")
+    if isinstance(options.quality, bool) or not isinstance(options.quality, int) or not 1 <= options.quality <= 100:
+        raise SchemaError(f"{where}: image quality must be an integer from 1 to 100")
+    if dtype == "uint8" and options.format != "keep":
+        raise SchemaError(f"{where}: uint8 pixels are stored raw; 'format' applies to dtype image")
+    if options.format == "jpeg" and shape[2] not in (1, 3):
+        raise SchemaError(f"{where}: JPEG holds 1 or 3 channels, the shape has {shape[2]}")
+    return options
 
 
 def _parse_shape(shape: Any, where: str) -> tuple:

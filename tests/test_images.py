@@ -60,3 +60,63 @@ def test_cnn_trains_from_an_image_folder(folder, tmp_path):
     result = fit("cnn", tmp_path / "o", tmp_path / "run", epochs=2, filters=4, verbose=False)
     assert result.model.get_layer("main").output.shape[-1] == 2
     assert 0 <= json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["accuracy"] <= 1
+
+
+def test_csv_column_of_image_paths(folder, tmp_path):
+    """A table whose column names image files (relative to the table's folder) beside a label and a number;
+    the files' bytes are stored as they are; a missing file is a bad row named with its path."""
+    table = folder / "index.csv"
+    files = sorted(folder.rglob("*.png")) + sorted(folder.rglob("*.jpeg"))
+    lines = ["file,kind,size"] + [f"{p.relative_to(folder)},{p.parent.name},{p.stat().st_size}" for p in files]
+    table.write_text("\n".join(lines) + "\nmissing/none.png,cat,1\n")
+    schema = {"features": [{"name": "image", "source": "file", "dtype": "image", "shape": [6, 6, 3],
+                            "image": {"from_paths": True}},
+                           {"name": "size", "dtype": "int64", "shape": []},
+                           {"name": "kind", "dtype": "string", "shape": [], "role": "label"}]}
+    with pytest.raises(DataError, match=r"index.csv, line 26 \(row 25\), column 'file': cannot read image file "
+                                        r"'missing/none.png'"):
+        dataprep.convert(table, schema, tmp_path / "o")
+    s = dataprep.convert(table, schema, tmp_path / "o", on_error="skip", shuffle=False)
+    assert s.set_aside_by_reason == {"missing_file": 1} and s.rows_written == len(files)
+    reader = SplitReader(tmp_path / "o", "train")
+    for i, p in enumerate(files):
+        assert reader[i]["image"] == p.read_bytes() and reader[i]["size"] == p.stat().st_size
+
+
+def test_reencode_resize_and_raw_pixels(folder, tmp_path):
+    from click.testing import CliRunner
+
+    from dataprep.cli import main
+
+    schema = tmp_path / "s.yaml"
+    dataprep.infer_schema(folder).save(schema)
+    r = CliRunner().invoke(main, ["convert", str(folder), "--schema", str(schema), "--out", str(tmp_path / "j"),
+                                  "--image-format", "jpeg", "--quality", "95", "--image-size", "4x5", "-q",
+                                  "--no-shuffle"])
+    assert r.exit_code == 0, r.output
+    m = dataprep.load_manifest(tmp_path / "j")
+    assert m.schema["image"].shape == (4, 5, 3) and m.schema["image"].image.format == "jpeg"
+    reader = SplitReader(tmp_path / "j", "train")
+    stored = [reader[i]["image"] for i in range(len(reader))]
+    assert all(b[:3] == b"\xff\xd8\xff" for b in stored)  # JPEG files now
+    x, _ = next(iter(dataprep.make_dataset(tmp_path / "j", batch_size=24, shuffle=False)))
+    assert x["image"].shape == (24, 4, 5, 3)
+    for i in range(24):  # the readers decode the stored JPEGs to PIL's pixels, at the new size
+        assert np.array_equal(x["image"][i].numpy(), decode_pixels(stored[i]))
+    originals = [Image.open(folder / p.decode()).convert("RGB").resize((5, 4), Image.Resampling.BILINEAR)
+                 for p in x["path"].numpy()]
+    error = np.mean([np.abs(np.asarray(o, float) - x["image"][i].numpy()).mean() for i, o in enumerate(originals)])
+    assert error < 12  # JPEG at quality 95 of 4x5 noise images: close to the resized originals
+    # raw pixels: a uint8 feature decodes each file at conversion (no resizing: sizes must match)
+    raw = {"features": [{"name": "image", "dtype": "uint8", "shape": [6, 6, 3], "image": {}},
+                        {"name": "path", "dtype": "string", "shape": []}]}
+    dataprep.convert(folder, raw, tmp_path / "raw", shuffle=False)
+    pixels = dataprep.load_numpy(tmp_path / "raw", "train")
+    for img, path in zip(pixels["image"], pixels["path"]):
+        assert np.array_equal(img, decode_pixels((folder / path.decode()).read_bytes()))
+    small = {"features": [{**raw["features"][0], "shape": [3, 3, 3]}, raw["features"][1]]}
+    with pytest.raises(DataError, match=r"the image is 6x6x3, feature 'image' holds 3x3x3 \(set image: "):
+        dataprep.convert(folder, small, tmp_path / "small")
+    small["features"][0]["image"] = {"resize": True}
+    dataprep.convert(folder, small, tmp_path / "small")
+    assert dataprep.load_numpy(tmp_path / "small", "train")["image"].shape == (24, 3, 3, 3)
