@@ -4,7 +4,7 @@ Conversion needs no TensorFlow; the readers and trainers import it when they are
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .convert import ConvertSummary, convert  # noqa: E402
 from .errors import DataError, DataprepError, OutputError, SchemaError, SourceError, UsageError  # noqa: E402
