@@ -431,12 +431,14 @@ def train_rnn(data, cell, units, layers, dropout, window, **options):
               help="Early stopping patience of each trial.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Trials run at once, in separate processes (at most the number of cores).")
+@click.option("--prune", is_flag=True,
+              help="Stop trials whose validation score after an epoch is below the median of earlier trials.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler and of every fit.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Study folder: study.db, trials.csv, best.json, tuning.png, best/ (the refitted best model).")
 @click.option("--quiet", "-q", is_flag=True, help="No line per trial.")
 @_handle_errors
-def tune(kind, data, search, params, fixed, trials, population, epochs, patience, jobs, seed, out, quiet):
+def tune(kind, data, search, params, fixed, trials, population, epochs, patience, jobs, prune, seed, out, quiet):
     """Search hyper-parameters of a trainer on DATA, scored on its valid split; the best is refitted and
     evaluated on test. Re-running the same command resumes the study."""
     from .train.tune import parse_param, tune as run_tune
@@ -448,7 +450,8 @@ def tune(kind, data, search, params, fixed, trials, population, epochs, patience
             raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--set")
         fixed_values[p.name] = p.choices[0]
     result = run_tune(kind, data, out, list(params), search=search, trials=trials, population=population,
-                      epochs=epochs, patience=patience, jobs=jobs, seed=seed, fixed=fixed_values, verbose=not quiet)
+                      epochs=epochs, patience=patience, jobs=jobs, seed=seed, fixed=fixed_values, prune=prune,
+                      verbose=not quiet)
     click.echo(f"wrote {result.out}/trials.csv, best.json, tuning.png and best/ ({len(result.trials)} trials)")
 
 

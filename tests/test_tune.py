@@ -130,3 +130,33 @@ def test_cnn_classifier_on_digits():
     assert list(clf.classes_) == sorted(set(names))
     assert clf.predict(images[1200:1300]).dtype.kind == "U" and clf.predict_proba(images[:5]).shape == (5, 10)
     assert clf.score(images[1200:], names[1200:]) > 0.5
+
+
+def test_pruning(penguins, tmp_path):
+    """Trials whose validation score falls behind the median of earlier trials stop early; they count as
+    finished, show no score, and cannot be the best."""
+    from dataprep.train.tune import _EpochReport
+
+    class Trial:
+        reported: list = []
+
+        def report(self, value, step):
+            self.reported.append((step, value))
+
+        def should_prune(self):
+            return len(self.reported) >= 2
+
+    callback = _EpochReport(Trial())
+    callback.on_epoch_end(0, {"val_rmse": 2.0, "val_loss": 4.0})
+    with pytest.raises(optuna.TrialPruned, match="after epoch 2"):
+        callback.on_epoch_end(1, {"val_rmse": 1.5})
+    assert Trial.reported == [(0, 2.0), (1, 1.5)]
+
+    params = ["learning_rate=1e-2,3e-3,1e-7,3e-7,1e-6,2e-2,5e-3"]
+    result = tune("wide-deep", penguins, tmp_path / "t", params, search="grid", epochs=8, patience=20,
+                  prune=True, verbose=False)
+    got = rows(tmp_path / "t")
+    assert len(got) == 7 and {g["state"] for g in got} <= {"complete", "pruned"}
+    for g in got:
+        assert (g["score"] == "") == (g["state"] == "pruned") and int(g["epochs"]) <= 8
+    assert result.best["trial"] in [int(g["trial"]) for g in got if g["state"] == "complete"]

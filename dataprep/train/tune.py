@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import keras
+
 from ..errors import UsageError
 
 SEARCHES = ("grid", "random", "genetic", "tpe")
@@ -116,15 +118,21 @@ class TuneResult:
 
 def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | str], *, search: str = "random",
          trials: int | None = None, population: int = 10, epochs: int = 50, patience: int = 10, jobs: int = 1,
-         seed: int = 0, fixed: dict | None = None, verbose: bool = True) -> TuneResult:
+         seed: int = 0, fixed: dict | None = None, prune: bool = False, verbose: bool = True) -> TuneResult:
     """Search ``params`` for ``kind`` on ``data``; writes ``OUT/trials.csv``, ``OUT/best.json``,
     ``OUT/tuning.png``, the study (``OUT/study.db``) and the best configuration refitted in ``OUT/best``.
 
-    ``trials`` is the number of completed trials wanted (default: the whole grid for ``grid``, else 20); a
-    re-run continues the study in ``out`` (same search and parameters) until that many are done."""
+    ``trials`` is the number of finished trials wanted (default: the whole grid for ``grid``, else 20); a
+    re-run continues the study in ``out`` (same search and parameters) until that many are done. ``prune``
+    stops a trial early when its validation score after an epoch is worse than the median of earlier trials
+    at that epoch (optuna's MedianPruner, after 5 trials and 5 epochs); pruned trials count as finished."""
     from ..manifest import load_manifest
     from .fit import KINDS
 
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise UsageError("dataprep tune needs optuna: pip install 'dataprep[tune]'") from None
     if kind not in KINDS:
         raise UsageError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
     if search not in SEARCHES:
@@ -146,7 +154,7 @@ def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = {"kind": kind, "data": str(Path(data).resolve()), "search": search, "epochs": epochs,
-              "patience": patience, "seed": seed, "population": population, "fixed": fixed or {},
+              "patience": patience, "seed": seed, "population": population, "fixed": fixed or {}, "prune": prune,
               "params": [p.__dict__ for p in params]}
     with _locked(out):
         _check_same_study(out, config)
@@ -190,8 +198,10 @@ def _study(out: Path, config: dict, stream: int = 0):
     else:
         sampler = optuna.samplers.TPESampler(seed=seed)
     direction = "minimize" if _metric(config["kind"], config["data"])[1] == "minimize" else "maximize"
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5) if config["prune"] else \
+        optuna.pruners.NopPruner()
     return optuna.create_study(storage=f"sqlite:///{out / 'study.db'}", study_name=STUDY, sampler=sampler,
-                               direction=direction, load_if_exists=True)
+                               pruner=pruner, direction=direction, load_if_exists=True)
 
 
 def _metric(kind: str, data: str) -> tuple[str, str]:
@@ -228,7 +238,7 @@ def _run_trials(out: Path, config: dict, count: int, total: int, verbose: bool, 
         started = time.perf_counter()
         result = fit(config["kind"], config["data"], out / "trials" / f"{trial.number:04d}",
                      epochs=config["epochs"], patience=config["patience"], seed=config["seed"], verbose=False,
-                     plot=False, linear_baseline=False, test=False,
+                     plot=False, linear_baseline=False, test=False, callbacks=[_EpochReport(trial)],
                      **{**fit_options(config["kind"], config["fixed"]), **fit_options(config["kind"], values)})
         trial.set_user_attr("epochs", result.metrics["epochs_run"])
         trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
@@ -239,22 +249,45 @@ def _run_trials(out: Path, config: dict, count: int, total: int, verbose: bool, 
         if not verbose:
             return
         shown = "  ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
-        score = "failed" if trial.value is None else f"valid {metric} {trial.value:.4f}"
+        score = f"valid {metric} {trial.value:.4f}" if trial.state.name == "COMPLETE" else \
+            f"pruned after epoch {trial.last_step + 1}" if trial.state.name == "PRUNED" else trial.state.name.lower()
         finished = _completed(study)
         try:
             best = f"(best {study.best_value:.4f})"
         except ValueError:
             best = ""
         print(f"trial {trial.number + 1:>3} ({finished}/{total} done)  {score} {best}  {shown}  "
-              f"{trial.user_attrs.get('seconds', 0):.1f} s", flush=True)
+              f"{trial.user_attrs.get('seconds', _seconds(trial)) or 0:.1f} s", flush=True)
 
     study.optimize(objective, n_trials=count, callbacks=[progress])
 
 
 def _completed(study) -> int:
+    """Trials that finished: completed or pruned (failed ones are not counted)."""
     from optuna.trial import TrialState
 
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+
+class _EpochReport(keras.callbacks.Callback):
+    """Gives the trial its validation score after every epoch, so the pruner can stop it (the Keras metric
+    in the search's direction: RMSE for regression, accuracy otherwise)."""
+
+    def __init__(self, trial):
+        super().__init__()
+        self.trial = trial
+
+    def on_epoch_end(self, epoch, logs=None):
+        import optuna
+
+        logs = logs or {}
+        key = next((k for k in ("val_main_rmse", "val_rmse", "val_main_accuracy", "val_accuracy") if k in logs),
+                   None)
+        if key is None:
+            return
+        self.trial.report(float(logs[key]), epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
 
 
 def _retry_interrupted(study) -> None:
@@ -274,7 +307,9 @@ def _write_trials(path: Path, study, params: list[Param]) -> list[dict]:
     for t in study.trials:
         rows.append({"trial": t.number + 1, "state": t.state.name.lower(),
                      **{p.name: t.params.get(p.name) for p in params},
-                     "score": t.value, "epochs": t.user_attrs.get("epochs"), "seconds": t.user_attrs.get("seconds")})
+                     "score": t.value if t.state.name == "COMPLETE" else None,
+                     "epochs": t.user_attrs.get("epochs", None if t.last_step is None else t.last_step + 1),
+                     "seconds": t.user_attrs.get("seconds", _seconds(t))})
     with open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["trial"])
         writer.writeheader()
@@ -367,6 +402,12 @@ class _locked:
     def __exit__(self, *exc):
         fcntl.flock(self.fh, fcntl.LOCK_UN)
         self.fh.close()
+
+
+def _seconds(trial) -> float | None:
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return None
+    return round((trial.datetime_complete - trial.datetime_start).total_seconds(), 2)
 
 
 def _short(v: Any) -> str:
