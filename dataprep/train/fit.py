@@ -162,7 +162,12 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     result["options"] = {"batch_size": batch_size, "learning_rate": learning_rate, "optimizer": optimizer,
                          "loss": loss if regression else "sparse_categorical_crossentropy", "patience": patience,
                          "min_delta": min_delta, "seed": seed, "epochs": epochs, "activation": activation,
-                         **_kind_options(kind, locals()), "label_mean": center, "label_std": scale}
+                         **{"wide-deep": {"variant": variant, "hidden": list(hidden)},
+                            "cnn": {"separable": separable, "dropout": list(dropout), "filters": filters,
+                                    "blocks": blocks, "dense": dense, "augment": augment},
+                            "rnn": {"cell": cell, "units": units, "layers": layers, "dropout": list(dropout)[:1],
+                                    "window": window}}[kind],
+                         "label_mean": center, "label_std": scale}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _inference_model(model, center, scale, regression).save(out / "model.keras")
@@ -171,14 +176,6 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     if plot:
         _plot(out / "learning_curves.png", history, "rmse" if regression else "accuracy")
     return FitResult(out, model, history, result)
-
-
-def _kind_options(kind: str, given: dict) -> dict:
-    """The options of ``kind``'s model, for metrics.json."""
-    names = {"wide-deep": ("variant", "hidden"), "cnn": ("separable", "dropout", "filters", "blocks", "dense",
-                                                         "augment"),
-             "rnn": ("cell", "units", "layers", "dropout", "window")}[kind]
-    return {name: list(given[name]) if isinstance(given[name], tuple) else given[name] for name in names}
 
 
 def _window_count(manifest: Manifest, task, window: int) -> int:

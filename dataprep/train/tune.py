@@ -29,7 +29,7 @@ SEARCHES = ("grid", "random", "genetic", "tpe")
 STUDY = "dataprep-tune"
 # fit() options a search may set, and the conveniences below
 TUNABLE = ("learning_rate", "batch_size", "optimizer", "activation", "loss", "variant", "hidden", "patience",
-           "separable", "filters", "blocks", "dense", "augment", "cell", "units", "layers", "dropout")
+           "separable", "filters", "blocks", "dense", "augment", "cell", "units", "layers", "dropout", "window")
 ALIASES = {"hiddenlayer": "hidden_layers", "layersize": "units", "n_hidden": "hidden_layers",
            "n_neurons": "units"}  # the seed's names
 
