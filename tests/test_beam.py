@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dataprep.convert import convert
@@ -105,10 +107,31 @@ def test_bad_row_fails_with_its_place_and_leaves_nothing(tmp_path):
 
 def test_in_memory_sources_and_resume_are_refused(tmp_path):
     schema = REPO / "schemas" / "digits.yaml"
-    import numpy as np
-
     arrays = dict(np.load(REPO / "sample_data" / "digits.npz"))
     with pytest.raises(UsageError, match="files"):
         convert(arrays, schema, tmp_path / "a", runner="beam")
     with pytest.raises(UsageError, match="resume"):
         convert(REPO / "sample_data" / "digits.npz", schema, tmp_path / "b", runner="beam", resume=True)
+
+
+def test_sequences_per_file_and_long_table(tmp_path):
+    """SequenceExamples from one CSV per sequence, and from a long table grouped by id: same bytes."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "seq"
+    folder.mkdir()
+    long_rows = ["id,t,a,b"]
+    for i in range(6):
+        steps = rng.integers(0, 90, (int(rng.integers(1, 9)), 2))
+        (folder / f"s{i}.csv").write_text("a,b\n" + "".join(f"{a},{b}\n" for a, b in steps))
+        long_rows += [f"q{i},{t},{a},{b}" for t, (a, b) in enumerate(steps)]
+    schema = {"record": "sequence_example", "features": [
+        {"name": "ab", "source": ["a", "b"], "dtype": "int64", "shape": [None, 2]}]}
+    a, b = _both(tmp_path, folder, schema, sequence_per_file=True, split="train=0.5,test=0.5", seed=2)
+    _assert_same_output(tmp_path, a, b)
+    (tmp_path / "long.csv").write_text("\n".join(long_rows) + "\n")
+    for name in ("local", "beam"):
+        shutil.rmtree(tmp_path / name)
+    schema["features"].append({"name": "id", "dtype": "string", "shape": []})
+    a, b = _both(tmp_path, tmp_path / "long.csv", schema, sequence_id="id", sequence_order="t", seed=2)
+    _assert_same_output(tmp_path, a, b)
+    assert b["splits"]["train"]["num_records"] == 6
