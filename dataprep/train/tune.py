@@ -111,6 +111,8 @@ def fit_options(kind: str, values: dict) -> dict:
 
 @dataclass
 class TuneResult:
+    """Where a search wrote, its ``best.json`` and the rows of ``trials.csv``."""
+
     out: Path
     best: dict
     trials: list[dict]
