@@ -24,33 +24,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from .badrows import BadRows
+from .convert import Job, check_and_encode
 from .errors import DataprepError, UsageError
 from .ragged import Ragged
-from .schema import Schema
-from .shards import Shard, ShardResult, plan_shards, write_shard
-from .sources import RowGrouping, expand_paths, is_path_source, iter_batches
-from .splits import SplitKey, assign_by_bucket, assign_by_ratio
-
-
-@dataclass(frozen=True)
-class Job:
-    """Everything a pipeline step needs, pickled to the workers."""
-
-    schema: Schema
-    fmt: str
-    compression: str
-    header: bytes
-    suffix: str
-    ratios: dict
-    split_key: SplitKey | None
-    seed: int
-    shuffle: bool
-    num_shards: int | None
-    rows_per_shard: int | None
-    on_error: str
-    batch_size: int
-    grouping: RowGrouping
-    folder: str
+from .shards import Shard, ShardResult, write_shard
+from .sources import expand_paths, is_path_source
 
 
 @dataclass
@@ -75,8 +53,10 @@ class Plan:
     shards: list
 
 
-def run_pipeline(source: Any, job: Job, beam_options: str | None) -> tuple[list[ShardResult], list[FileCounts]]:
-    """Run the conversion pipeline; returns the written shards in plan order and the per-file counts."""
+def run_pipeline(source: Any, job: Job, folder: str, beam_options: str | None
+                 ) -> tuple[list[ShardResult], list[FileCounts]]:
+    """Run the conversion pipeline, writing into the work folder ``folder``; returns the written shards in
+    plan order and the per-file counts."""
     try:
         import apache_beam as beam
         from apache_beam.options.pipeline_options import PipelineOptions
@@ -88,7 +68,7 @@ def run_pipeline(source: Any, job: Job, beam_options: str | None) -> tuple[list[
     pipeline = beam.Pipeline(options=PipelineOptions(shlex.split(beam_options or "")))
     encoded = (pipeline
                | "Files" >> beam.Create(list(enumerate(units)))
-               | "Encode" >> beam.FlatMap(_encode_file, job).with_outputs("counts", main="batches"))
+               | "Encode" >> beam.FlatMap(_encode_file, job, folder).with_outputs("counts", main="batches"))
     plan = (encoded.batches
             | "Lengths" >> beam.Map(lambda b: (b[0], b[1].lengths, b[2]))
             | "Gather" >> beam.combiners.ToList()
@@ -96,11 +76,11 @@ def run_pipeline(source: Any, job: Job, beam_options: str | None) -> tuple[list[
     results = (encoded.batches
                | "Route" >> beam.FlatMap(_route, beam.pvalue.AsSingleton(plan))
                | "ByShard" >> beam.GroupByKey()
-               | "Write" >> beam.Map(_write, job, beam.pvalue.AsSingleton(plan))
+               | "Write" >> beam.Map(_write, job, beam.pvalue.AsSingleton(plan), folder)
                | "Results" >> beam.combiners.ToList())
     counts = encoded.counts | "Counts" >> beam.combiners.ToList()
-    shards_out = Path(job.folder) / ".beam-results.pkl"
-    counts_out = Path(job.folder) / ".beam-counts.pkl"
+    shards_out = Path(folder) / ".beam-results.pkl"
+    counts_out = Path(folder) / ".beam-counts.pkl"
     _ = results | "SaveResults" >> beam.Map(_save, str(shards_out))
     _ = counts | "SaveCounts" >> beam.Map(_save, str(counts_out))
     try:
@@ -119,32 +99,20 @@ def run_pipeline(source: Any, job: Job, beam_options: str | None) -> tuple[list[
     return shard_results, file_counts
 
 
-def _encode_file(item: tuple[int, str], job: Job) -> Iterator:
+def _encode_file(item: tuple[int, str], job: Job, folder: str) -> Iterator:
     """Read one input file in batches, apply the bad-row policy, encode: ``(key, records, buckets)`` per
     batch, then the file's counts on the ``counts`` output."""
     import apache_beam as beam
 
-    from .convert import check_and_encode, encode_columns
-
     unit, path = item
-    quarantine = Path(job.folder) / f".quarantine-{unit:06d}.csv" if job.on_error == "quarantine" else None
+    quarantine = Path(folder) / f".quarantine-{unit:06d}.csv" if job.on_error == "quarantine" else None
     bad = BadRows(job.on_error, None, None, quarantine, job.schema.source_columns)
-    key = job.split_key
-    columns = list(dict.fromkeys(job.schema.source_columns + ([key.column] if key else [])))
     rows_read = 0
-    batches = iter_batches(path, columns, job.batch_size, on_malformed=bad.malformed,
-                           grouping=job.grouping)
-    for i, batch in enumerate(batches):
-        cols, problems, records = check_and_encode(job.schema, batch, job.fmt)
-        kept = None
-        if problems:
-            cols, kept = bad.apply(batch, cols, problems)
-            records = encode_columns(job.schema, cols, len(kept), job.fmt) if len(kept) else None
+    for i, batch in enumerate(job.batches(path, bad)):
+        records, buckets = job.keep(batch, check_and_encode(job.schema, batch, job.fmt), bad)
         rows_read += batch.num_rows
-        if records is None:
-            continue
-        buckets = key.buckets(batch, kept, job.ratios) if key else None
-        yield (unit, i), records, buckets
+        if records is not None:
+            yield (unit, i), records, buckets
     bad.finish(0)
     yield beam.pvalue.TaggedOutput("counts", FileCounts(
         unit, rows_read + bad.by_reason.get("malformed_csv", 0), bad.set_aside, dict(bad.by_reason),
@@ -159,12 +127,7 @@ def _plan(batches: list, job: Job) -> Plan:
         first_id[key] = start
         start += len(lengths)
     lengths = np.concatenate([b[1] for b in batches]) if batches else np.zeros(0, np.int64)
-    if job.split_key:
-        buckets = np.concatenate([b[2] for b in batches]) if batches else np.zeros(0, np.int8)
-        splits = assign_by_bucket(buckets, job.ratios, job.seed, job.shuffle)
-    else:
-        splits = assign_by_ratio(len(lengths), job.ratios, job.seed, job.shuffle)
-    plan = plan_shards(splits, job.suffix, lengths, job.num_shards, job.rows_per_shard)
+    plan = job.plan(lengths, [b[2] for b in batches if b[2] is not None])
     shard_of = np.empty(len(lengths), np.int32)
     position = np.empty(len(lengths), np.int64)
     for i, shard in enumerate(plan):
@@ -186,7 +149,7 @@ def _route(batch: tuple, plan: Plan) -> Iterator[tuple[int, tuple[np.ndarray, Ra
         yield int(s), (plan.position[ids[take]], records.take(take))
 
 
-def _write(item: tuple[int, list], job: Job, plan: Plan) -> tuple[int, ShardResult]:
+def _write(item: tuple[int, list], job: Job, plan: Plan, folder: str) -> tuple[int, ShardResult]:
     """Write one shard from its pieces, in plan order, with its record index."""
     number, pieces = item
     pieces = list(pieces)
@@ -195,7 +158,7 @@ def _write(item: tuple[int, list], job: Job, plan: Plan) -> tuple[int, ShardResu
     template = plan.shards[number]
     shard = Shard(template.split, template.index, template.count, np.argsort(positions, kind="stable"),
                   template.suffix)
-    return number, write_shard(shard, records, records.lengths, Path(job.folder), job.compression, job.header)
+    return number, write_shard(shard, records, records.lengths, Path(folder), job.compression, job.header)
 
 
 def _save(value: Any, path: str) -> None:

@@ -133,7 +133,8 @@ def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_sha
 
     summary = run_convert(list(source) if len(source) > 1 else source[0], schema_path, out, format=fmt,
                           compression=compression, num_shards=num_shards, rows_per_shard=rows_per_shard,
-                          split=split_spec, split_by=split_by, split_column=split_column, seed=seed, shuffle=shuffle, on_error=on_error, max_errors=max_errors,
+                          split=split_spec, split_by=split_by, split_column=split_column, seed=seed,
+                          shuffle=shuffle, on_error=on_error, max_errors=max_errors,
                           max_error_rate=max_error_rate, quarantine=quarantine_file, overwrite=overwrite,
                           resume=resume, sequence_per_file=sequence_per_file, sequence_id=sequence_id,
                           sequence_order=sequence_order, image_format=image_format,

@@ -33,7 +33,7 @@ from .errors import OutputError, UsageError
 from .manifest import build_manifest, write_manifest
 from .ragged import Ragged
 from .schema import Schema, load_schema
-from .shards import COMPRESSIONS, ShardResult, Spool, plan_shards, shard_suffix, write_shards
+from .shards import COMPRESSIONS, Shard, ShardResult, Spool, plan_shards, shard_suffix, write_shards
 from .sources import DEFAULT_BATCH_ROWS, RowGrouping, is_path_source, iter_batches
 from .stats import STATS, folder_stats
 from .splits import SplitKey, assign_by_bucket, assign_by_ratio, parse_split, parse_split_names
@@ -81,32 +81,80 @@ def check_and_encode(schema: Schema, batch: Batch, fmt: str) -> tuple[dict, list
     return columns, problems, records
 
 
-def _encode_all(source: Any, schema: Schema, fmt: str, spool: Spool, bad_rows: BadRows, split_key: SplitKey | None,
-                ratios: dict[str, float], batch_size: int, workers: int, progress: bool,
-                grouping: RowGrouping = RowGrouping()) -> tuple[int, list]:
+@dataclass(frozen=True)
+class Job:
+    """One conversion's settings, as both runners need them (the Beam runner pickles it to its workers)."""
+
+    schema: Schema
+    fmt: str
+    compression: str
+    ratios: dict[str, float]
+    split_key: SplitKey | None
+    seed: int
+    shuffle: bool
+    num_shards: int | None
+    rows_per_shard: int | None
+    on_error: str
+    batch_size: int
+    grouping: RowGrouping
+
+    @property
+    def columns(self) -> list[str]:
+        """The input columns to read: every feature's, and the split key's."""
+        return list(dict.fromkeys(self.schema.source_columns + ([self.split_key.column] if self.split_key else [])))
+
+    @property
+    def header(self) -> bytes:
+        return csv_header(self.schema) if self.fmt == "csv" else b""
+
+    @property
+    def suffix(self) -> str:
+        return shard_suffix(self.fmt, self.compression)
+
+    def batches(self, source: Any, bad_rows: BadRows):
+        """The source's column batches (malformed CSV rows go to ``bad_rows``)."""
+        return iter_batches(source, self.columns, self.batch_size, on_malformed=bad_rows.malformed,
+                            grouping=self.grouping)
+
+    def keep(self, batch: Batch, checked: tuple, bad_rows: BadRows) -> tuple[Ragged | None, np.ndarray | None]:
+        """A checked batch (:func:`check_and_encode`) after the bad-row policy: its records to write (None
+        when none is left) and their split buckets (None without a split key)."""
+        columns, problems, records = checked
+        kept = None
+        if problems:
+            columns, kept = bad_rows.apply(batch, columns, problems)
+            records = encode_columns(self.schema, columns, len(kept), self.fmt) if len(kept) else None
+        return records, self.split_key.buckets(batch, kept, self.ratios) if self.split_key else None
+
+    def plan(self, lengths: np.ndarray, buckets: list[np.ndarray]) -> list[Shard]:
+        """The seeded split and shard plan of records numbered in input order (``lengths``: bytes per record;
+        ``buckets``: their split buckets, batch by batch, with a split key)."""
+        if self.split_key:
+            splits = assign_by_bucket(np.concatenate(buckets) if buckets else np.zeros(0, np.int8), self.ratios,
+                                      self.seed, self.shuffle)
+        else:
+            splits = assign_by_ratio(len(lengths), self.ratios, self.seed, self.shuffle)
+        return plan_shards(splits, self.suffix, lengths, self.num_shards, self.rows_per_shard)
+
+
+def _encode_all(source: Any, job: Job, spool: Spool, bad_rows: BadRows, workers: int, progress: bool
+                ) -> tuple[int, list]:
     """Pass one: stream the source, check and encode batches in ``workers`` threads, and append the records
     to the spool in input order, applying the bad-row policy in that order too."""
-    columns = list(dict.fromkeys(schema.source_columns + ([split_key.column] if split_key else [])))
     buckets: list[np.ndarray] = []
-    batches = iter_batches(source, columns, batch_size, on_malformed=bad_rows.malformed,
-                           grouping=grouping)
     rows_read = 0
     with _bar(progress, "encoding", "rows") as bar, ThreadPoolExecutor(workers) as pool:
         pending: deque = deque()
-        for batch in itertools.chain(batches, [None]):
+        for batch in itertools.chain(job.batches(source, bad_rows), [None]):
             if batch is not None:
-                pending.append((batch, pool.submit(check_and_encode, schema, batch, fmt)))
+                pending.append((batch, pool.submit(check_and_encode, job.schema, batch, job.fmt)))
             while pending and (batch is None or len(pending) > workers):
                 done, future = pending.popleft()
-                cols, problems, records = future.result()
-                kept = None
-                if problems:
-                    cols, kept = bad_rows.apply(done, cols, problems)
-                    records = encode_columns(schema, cols, len(kept), fmt) if len(kept) else None
+                records, batch_buckets = job.keep(done, future.result(), bad_rows)
                 if records is not None:
                     spool.append(records)
-                if split_key:
-                    buckets.append(split_key.buckets(done, kept, ratios))
+                if batch_buckets is not None:
+                    buckets.append(batch_buckets)
                 rows_read += done.num_rows
                 bar.update(done.num_rows)
     return rows_read, buckets
@@ -167,26 +215,23 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
                        schema.source_columns)
     _check_out(out, overwrite)
 
-    options = {"sequence_id": sequence_id, "sequence_order": sequence_order, "seed": seed, "shuffle": shuffle, "split": list(ratios) if split_column else ratios,
-               "split_by": split_by,
-               "split_column": split_column, "num_shards": num_shards,
-               "rows_per_shard": rows_per_shard, "on_error": on_error, "max_errors": max_errors,
-               "max_error_rate": max_error_rate, "runner": runner}
+    options = {"sequence_id": sequence_id, "sequence_order": sequence_order, "seed": seed, "shuffle": shuffle,
+               "split": list(ratios) if split_column else ratios, "split_by": split_by, "split_column": split_column,
+               "num_shards": num_shards, "rows_per_shard": rows_per_shard, "on_error": on_error,
+               "max_errors": max_errors, "max_error_rate": max_error_rate, "runner": runner}
     settings = {"version": __version__, "schema": schema.to_dict(), "format": format, "compression": compression,
                 "batch_size": batch_size, "sequence_per_file": sequence_per_file, **options}
     grouping = RowGrouping(sequence_per_file, sequence_id, sequence_order,
-                      tuple(c for f in schema.features if f.is_fixed for c in f.sources))
+                           tuple(c for f in schema.features if f.is_fixed for c in f.sources))
+    job = Job(schema, format, compression, ratios, split_key, seed, shuffle, num_shards, rows_per_shard, on_error,
+              batch_size, grouping)
     work = WorkFolder(out, fingerprint(source, settings) if runner == "local" else None, resume)
     tmp = work.path
     try:
         if runner == "beam":
-            results, rows_read = _run_beam(source, schema, format, compression, ratios, split_key, seed, shuffle,
-                                           num_shards, rows_per_shard, bad_rows, batch_size, grouping,
-                                           tmp, beam_options)
+            results, rows_read = _run_beam(source, job, bad_rows, tmp, beam_options)
         else:
-            results, rows_read = _run_local(source, schema, format, compression, ratios, split_key, seed, shuffle,
-                                            num_shards, rows_per_shard, bad_rows, batch_size, grouping,
-                                            work, workers, progress)
+            results, rows_read = _run_local(source, job, bad_rows, work, workers, progress)
         written = sum(r.num_records for r in results)
         if written + bad_rows.set_aside != rows_read:
             raise OutputError(f"wrote {written} records and set aside {bad_rows.set_aside} rows but read "
@@ -224,47 +269,33 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         seconds=round(time.perf_counter() - started, 3), files=[r.name for r in results])
 
 
-def _run_local(source, schema: Schema, fmt: str, compression: str, ratios: dict, split_key, seed: int, shuffle: bool,
-               num_shards, rows_per_shard, bad_rows: BadRows, batch_size: int, grouping: RowGrouping,
-               work: WorkFolder, workers: int | None, progress: bool) -> tuple[list[ShardResult], int]:
+def _run_local(source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: int | None, progress: bool
+               ) -> tuple[list[ShardResult], int]:
     """Encode into a spool (pass one), plan, write the shards the work folder does not hold yet."""
     tmp = work.path
     spool = Spool(tmp / "records.spool")
     workers = workers or os.cpu_count() or 1
-    rows_read, buckets = _encode_all(source, schema, fmt, spool, bad_rows, split_key, ratios, batch_size,
-                                     workers, progress, grouping)
+    rows_read, buckets = _encode_all(source, job, spool, bad_rows, workers, progress)
     rows_read += bad_rows.by_reason.get("malformed_csv", 0)  # rows the CSV parser set aside
     bad_rows.finish(rows_read)
-    n = spool.finish()
-    if split_key:
-        splits = assign_by_bucket(np.concatenate(buckets) if buckets else np.zeros(0, np.int8), ratios,
-                                  seed, shuffle)
-    else:
-        splits = assign_by_ratio(n, ratios, seed, shuffle)
-    plan = plan_shards(splits, shard_suffix(fmt, compression), spool.lengths, num_shards, rows_per_shard)
-    header = csv_header(schema) if fmt == "csv" else b""
+    spool.finish()
+    plan = job.plan(spool.lengths, buckets)
     todo = [shard for shard in plan if shard.name not in work.done]
     with _bar(progress, "writing shards", "shards", total=len(todo)) as bar:
         def done(result):
             work.record(result)
             bar.update(1)
-        fresh = write_shards(spool, todo, tmp, compression, header, workers, on_done=done)
+        fresh = write_shards(spool, todo, tmp, job.compression, job.header, workers, on_done=done)
     spool.remove()
     return [work.done.get(shard.name) or fresh.pop(0) for shard in plan], rows_read
 
 
-def _run_beam(source, schema: Schema, fmt: str, compression: str, ratios: dict, split_key, seed: int,
-              shuffle: bool, num_shards, rows_per_shard, bad_rows: BadRows, batch_size: int,
-              grouping: RowGrouping, tmp: Path, beam_options: str | None) -> tuple[list[ShardResult], int]:
+def _run_beam(source, job: Job, bad_rows: BadRows, tmp: Path, beam_options: str | None
+              ) -> tuple[list[ShardResult], int]:
     """The same conversion as an Apache Beam pipeline (see ``beam_runner``); bad-row counts are merged here."""
-    from .beam_runner import Job, run_pipeline
+    from .beam_runner import run_pipeline
 
-    job = Job(schema=schema, fmt=fmt, compression=compression,
-              header=csv_header(schema) if fmt == "csv" else b"", suffix=shard_suffix(fmt, compression),
-              ratios=ratios, split_key=split_key, seed=seed, shuffle=shuffle, num_shards=num_shards,
-              rows_per_shard=rows_per_shard, on_error=bad_rows.on_error, batch_size=batch_size,
-              grouping=grouping, folder=str(tmp))
-    results, counts = run_pipeline(source, job, beam_options)
+    results, counts = run_pipeline(source, job, str(tmp), beam_options)
     for c in counts:
         part = Path(c.quarantine) if c.quarantine else None
         bad_rows.merge(c.set_aside, c.by_reason, c.first, part)
