@@ -53,8 +53,7 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
         patience: int = 10, min_delta: float = 1e-4, seed: int = 0, separable: bool = False,
         dropout: Sequence[float] = (0.25, 0.5), filters: int = 32, blocks: int | None = None, dense: int = 128,
         augment: bool = False, cell: str = "gru", units: int = 64, layers: int = 2, window: int | None = None,
-        verbose: bool = True,
-        plot: bool = True, linear_baseline: bool = True, test: bool = True,
+        verbose: bool = True, plot: bool = True, linear_baseline: bool = True, test: bool = True,
         callbacks: Sequence[keras.callbacks.Callback] = ()) -> FitResult:
     """Fit a ``wide-deep`` regression model, a ``cnn`` classifier or an ``rnn`` (GRU/LSTM: next-step
     prediction, or a label per sequence) on ``data`` and write into ``out``: ``model.keras``,
@@ -64,8 +63,9 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     best weights, and the learning rate halves when that loss stalls for ``patience // 3`` epochs.
     ``batch_size`` defaults to 128 for wide&deep and 32 otherwise, ``learning_rate`` to 1e-3 (CNN: 5e-4).
     The RNN uses ``cell``, ``units``, ``layers`` and the first ``dropout`` value; for next-step prediction
-    ``window`` trains on overlapping windows of that many steps instead of whole sequences. ``test=False`` leaves the
-    test split alone (hyper-parameter search scores on ``valid``); ``callbacks`` are added to Keras' fit."""
+    ``window`` trains on overlapping windows of that many steps instead of whole sequences. ``test=False``
+    leaves the test split alone (hyper-parameter search scores on ``valid``); ``callbacks`` are added to
+    Keras' fit."""
     if kind not in KINDS:
         raise UsageError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
     batch_size = batch_size or (128 if kind == "wide-deep" else 32)
@@ -134,8 +134,9 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     monitor = "val_loss" if valid is not None else "loss"
     steps = max(1, math.ceil(manifest.num_records("train") / batch_size))
     if next_step and window:
-        steps = max(1, math.ceil(_window_count(manifest, task, window) / batch_size))
-    callbacks = [*callbacks, keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
+        steps = max(1, math.ceil(rnn.window_count(stats.steps[task.feature.name], window) / batch_size))
+    callbacks = [*callbacks,
+                 keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, min_delta=min_delta,
                                                restore_best_weights=True),
                  keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, patience // 3),
                                                    min_delta=min_delta),
@@ -176,18 +177,6 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     if plot:
         _plot(out / "learning_curves.png", history, "rmse" if regression else "accuracy")
     return FitResult(out, model, history, result)
-
-
-def _window_count(manifest: Manifest, task, window: int) -> int:
-    """Training windows per epoch (the step count of an epoch over windows)."""
-    from ..readers.numpy_access import iter_numpy_batches
-
-    shift = max(1, window // 2)
-    total = 0
-    for batch in iter_numpy_batches(manifest, "train"):
-        for seq in batch[task.feature.name]:
-            total += max(1, (len(seq) - window - 1) // shift + 2) if len(seq) > 1 else 0
-    return total
 
 
 def _num_classes(label, stats: TrainStats) -> int:

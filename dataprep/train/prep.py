@@ -21,13 +21,14 @@ from ..schema import Feature, Schema
 @dataclass
 class TrainStats:
     """Per-feature mean, variance, min and max (elementwise over the feature's shape; of ``log1p(x)`` for
-    ``normalize: log``), from the training split."""
+    ``normalize: log``), and the steps per record of sequence features, from the training split."""
 
     mean: dict[str, np.ndarray] = field(default_factory=dict)
     var: dict[str, np.ndarray] = field(default_factory=dict)
     low: dict[str, np.ndarray] = field(default_factory=dict)
     high: dict[str, np.ndarray] = field(default_factory=dict)
     rows: int = 0
+    steps: dict[str, np.ndarray] = field(default_factory=dict)  # steps per record of each sequence feature
     label_classes: dict[str, int] = field(default_factory=dict)
     vocabulary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # for ``vocabulary: from_stats``
 
@@ -43,6 +44,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
     total = {f.name: 0.0 for f in numeric}
     squares = {f.name: 0.0 for f in numeric}
     count = {f.name: 0 for f in numeric}
+    steps: dict[str, list[np.ndarray]] = {}
     stats = TrainStats()
     top = {}
     counts = {f.name: Counter() for f in schema.features if f.vocabulary_from_stats}
@@ -50,9 +52,12 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
         for name, counter in counts.items():
             counter.update(v.decode("utf-8") for v in np.asarray(batch[name]).reshape(-1))
         for f in numeric:
-            x = batch[f.name] if f.is_fixed else \
-                np.concatenate([np.asarray(v).reshape(-1, *f.shape[1:]) for v in batch[f.name]]
-                               or [np.zeros((0, *f.shape[1:]))])
+            if f.is_fixed:
+                x = batch[f.name]
+            else:
+                rows = [np.asarray(v).reshape(-1, *f.shape[1:]) for v in batch[f.name]]
+                steps.setdefault(f.name, []).append(np.array([len(r) for r in rows], np.int64))
+                x = np.concatenate(rows or [np.zeros((0, *f.shape[1:]))])
             x = x.astype(np.float64)
             if f.normalize == "log":
                 x = np.log1p(np.maximum(x, 0))
@@ -77,6 +82,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
         mean = np.asarray(total[f.name]) / n
         stats.mean[f.name] = mean
         stats.var[f.name] = np.maximum(np.asarray(squares[f.name]) / n - mean ** 2, 1e-12)
+    stats.steps = {name: np.concatenate(parts) for name, parts in steps.items()}
     stats.label_classes = top
     stats.vocabulary = {name: tuple(v for v, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
                         for name, c in counts.items()}

@@ -136,12 +136,18 @@ def next_step_batches(task: SequenceTask) -> Callable:
     return shift
 
 
+def window_count(steps: np.ndarray, window: int) -> int:
+    """How many windows :func:`windows` cuts from sequences of ``steps`` steps (an epoch over windows)."""
+    steps = np.asarray(steps, np.int64)
+    return int(np.where(steps > 1, np.maximum(1, (steps - window - 1) // _shift(window) + 2), 0).sum())
+
+
 def windows(ds: tf.data.Dataset, task: SequenceTask, window: int, batch_size: int, seed: int) -> tf.data.Dataset:
     """Training batches of overlapping windows of ``window + 1`` steps (shift ``window // 2``) cut from each
     sequence (a shorter sequence is one window), shuffled: many more updates per epoch than whole
     sequences, and the same next-step task at every position."""
     name = task.feature.name
-    shift = max(1, window // 2)
+    shift = _shift(window)
 
     def cut(x):
         seq = x[name]
@@ -150,6 +156,10 @@ def windows(ds: tf.data.Dataset, task: SequenceTask, window: int, batch_size: in
 
     ds = ds.unbatch().flat_map(cut).filter(lambda x: tf.shape(x[name])[0] > 1)
     return ds.shuffle(8192, seed=seed).ragged_batch(batch_size)
+
+
+def _shift(window: int) -> int:
+    return max(1, window // 2)
 
 
 def sequence_batches(task: SequenceTask, label_ids: Callable, center: float, scale: float) -> Callable:
