@@ -239,18 +239,19 @@ class Schema:
         ``quality`` and/or resized to ``size`` (height, width): the command line's ``--image-*`` options."""
         if format is None and quality is None and size is None:
             return self
-        changed = []
-        for f in self.features:
-            if f.dtype == "image" or (f.dtype == "uint8" and f.image is not None):
-                raw = {**(f.image or ImageOptions()).__dict__, **({"format": format} if format else {}),
-                       **({"quality": quality} if quality is not None else {}),
-                       **({"resize": True} if size else {})}
-                shape = (*size, f.shape[2]) if size else f.shape
-                f = replace(f, shape=shape, image=_parse_image(raw, f.dtype, shape, f"feature {f.name!r}"))
-            changed.append(f)
-        if changed == list(self.features):
+
+        def is_image(f: Feature) -> bool:
+            return f.dtype == "image" or (f.dtype == "uint8" and f.image is not None)
+
+        def changed(f: Feature) -> Feature:
+            raw = {**(f.image or ImageOptions()).__dict__, **({"format": format} if format else {}),
+                   **({"quality": quality} if quality is not None else {}), **({"resize": True} if size else {})}
+            shape = (*size, f.shape[2]) if size else f.shape
+            return replace(f, shape=shape, image=_parse_image(raw, f.dtype, shape, f"feature {f.name!r}"))
+
+        if not any(is_image(f) for f in self.features):
             raise SchemaError("--image-format/--quality/--image-size: the schema has no image feature")
-        return self.with_features(changed)
+        return self.with_features(changed(f) if is_image(f) else f for f in self.features)
 
     # --- derived views --------------------------------------------------------------------------------------
     @property

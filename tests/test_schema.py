@@ -105,3 +105,14 @@ def test_csv_layout_and_storage():
                                      "encoding": "none", "elements_per_record": 4}
     with pytest.raises(SchemaError, match="variable-length"):
         Schema.from_dict({"features": [{"name": "r", "dtype": "float32", "shape": [None]}]}).csv_columns()
+
+
+def test_image_options_from_the_command_line():
+    schema = Schema.from_dict({"features": [{"name": "img", "dtype": "image", "shape": [8, 8, 3]},
+                                            {"name": "y", "dtype": "int64", "shape": []}]})
+    assert schema.with_image_options(format="keep")["img"].image.format == "keep"  # already so: no error
+    resized = schema.with_image_options(format="jpeg", quality=80, size=(4, 5))
+    assert resized["img"].shape == (4, 5, 3) and resized["img"].image.to_dict() == \
+        {"format": "jpeg", "quality": 80, "resize": True}
+    with pytest.raises(SchemaError, match="no image feature"):
+        Schema.from_dict({"features": [{"name": "y", "dtype": "int64", "shape": []}]}).with_image_options(size=(2, 2))
