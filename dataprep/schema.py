@@ -24,7 +24,15 @@ GROUPS = ("wide", "deep", "both")
 OOV_POLICIES = ("error", "bucket", "keep")
 NORMALIZERS = ("zscore", "minmax", "log", "none")
 OOV_TOKEN = "[UNK]"
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # matched whole (fullmatch): "a\n" is not a name
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # no source column name holds these (they break CSV headers)
+
+# Limits on what a schema may ask for, checked before anything is allocated (a hostile or mistyped schema
+# must fail with one line, not exhaust memory).
+MAX_SCHEMA_BYTES = 1 << 20  # a schema file over 1 MiB is refused unread: real ones are a few KiB
+MAX_FEATURE_ELEMENTS = 1 << 24  # elements per record of one feature (product of its fixed dimensions)
+MAX_RECORD_ELEMENTS = 1 << 26  # the same summed over every feature of a record
+MAX_SHAPE_RANK = 32  # dimensions in one shape
 
 # dtype -> (how the Example stores it, the numpy dtype of one element)
 STORED_AS = {"float32": "float", "int64": "int64", "string": "bytes", "bytes": "bytes", "uint8": "bytes",
@@ -246,7 +254,7 @@ class Schema:
         def changed(f: Feature) -> Feature:
             raw = {**(f.image or ImageOptions()).__dict__, **({"format": format} if format else {}),
                    **({"quality": quality} if quality is not None else {}), **({"resize": True} if size else {})}
-            shape = (*size, f.shape[2]) if size else f.shape
+            shape = _parse_shape([*size, f.shape[2]], f"feature {f.name!r}") if size else f.shape
             return replace(f, shape=shape, image=_parse_image(raw, f.dtype, shape, f"feature {f.name!r}"))
 
         if not any(is_image(f) for f in self.features):
@@ -288,6 +296,12 @@ class Schema:
                                   "use --format tfrecord")
             n = f.inner_size
             cols += [(f.name, f, 0)] if f.shape == () else [(f"{f.name}_{i}", f, i) for i in range(n)]
+        writer: dict[str, Feature] = {}
+        for name, f, _ in cols:
+            other = writer.setdefault(name, f)
+            if other is not f:
+                raise SchemaError(f"CSV column {name!r} would be written by both feature {other.name!r} "
+                                  f"(shape {list(other.shape)}) and feature {f.name!r}; rename one of them")
         return cols
 
     def sequence_parse_spec(self) -> tuple[dict, dict]:
@@ -363,6 +377,10 @@ class Schema:
                                   f"(also feature #{seen[feat.name] + 1})")
             seen[feat.name] = i
             features.append(feat)
+        total = sum(f.inner_size for f in features)
+        if total > MAX_RECORD_ELEMENTS:
+            raise SchemaError(f"{origin}: the features hold {total:,} elements per record, over the limit of "
+                              f"{MAX_RECORD_ELEMENTS:,} (MAX_RECORD_ELEMENTS)")
         record = data.get("record", "example")
         if record not in RECORDS:
             raise SchemaError(f"{origin}{_at(data)}: record must be one of {', '.join(RECORDS)}, got {record!r}")
@@ -387,7 +405,15 @@ class _LineDict(dict):
 
 
 class _LineLoader(yaml.SafeLoader):
-    pass
+    """A safe loader that refuses anchors and aliases (``&a`` / ``*a``): a few hundred bytes of nested
+    aliases expand to gigabytes ("billion laughs"), and a schema has no need for them."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (&name, *name) are not allowed "
+                                              "in a schema file", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _LineDict:
@@ -411,17 +437,14 @@ def load_schema(path: str | Path | Mapping | Schema) -> Schema:
     if isinstance(path, Mapping):
         return Schema.from_dict(path)
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"schema file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SchemaError(f"cannot read schema file {path}: {e}") from None
+    text = _read_schema_text(path)
     if path.suffix == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise SchemaError(f"{path} line {e.lineno}: invalid JSON: {e.msg}") from None
+        except (ValueError, RecursionError) as e:  # an integer of too many digits, nesting too deep
+            raise SchemaError(f"{path}: invalid JSON: {_short(e)}") from None
     else:
         try:
             data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
@@ -429,19 +452,41 @@ def load_schema(path: str | Path | Mapping | Schema) -> Schema:
             mark = e.problem_mark or e.context_mark
             where = f" line {mark.line + 1}" if mark else ""
             raise SchemaError(f"{path}{where}: invalid YAML: {e.problem or e.context}") from None
-        except yaml.YAMLError as e:
-            raise SchemaError(f"{path}: invalid YAML: {e}") from None
+        except (yaml.YAMLError, ValueError, RecursionError) as e:
+            raise SchemaError(f"{path}: invalid YAML: {_short(e)}") from None
     return Schema.from_dict(data, origin=str(path))
+
+
+def _read_schema_text(path: Path) -> str:
+    """The file's text, read no further than :data:`MAX_SCHEMA_BYTES` (+1 to tell that it is longer)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SCHEMA_BYTES + 1)
+    except FileNotFoundError:
+        raise SchemaError(f"schema file not found: {path}") from None
+    except OSError as e:
+        raise SchemaError(f"cannot read schema file {path}: {e}") from None
+    if len(raw) > MAX_SCHEMA_BYTES:
+        raise SchemaError(f"schema file {path} is over {MAX_SCHEMA_BYTES >> 20} MiB; a schema is a few KiB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SchemaError(f"cannot read schema file {path}: {e}") from None
+
+
+def _short(e: Exception) -> str:
+    text = str(e) or type(e).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 # --- feature validation -------------------------------------------------------------------------------------
 def _parse_feature(raw: Any, where: str) -> Feature:
     if not isinstance(raw, Mapping):
-        raise SchemaError(f"{where}: expected a mapping, got {raw!r}")
+        raise SchemaError(f"{where}: expected a mapping, got {_brief(raw)}")
     unknown = set(raw) - _FEATURE_KEYS
     name = raw.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise SchemaError(f"{where}: 'name' must be an identifier (letters, digits, _), got {name!r}")
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise SchemaError(f"{where}: 'name' must be an identifier (letters, digits, _), got {_brief(name)}")
     where = f"{where} {name!r}"
     if unknown:
         raise SchemaError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_FEATURE_KEYS)}")
@@ -465,6 +510,10 @@ def _parse_feature(raw: Any, where: str) -> Feature:
         source = tuple(source)
     elif source is not None and (not isinstance(source, str) or not source):
         raise SchemaError(f"{where}: 'source' must be a column name or a list of them")
+    for column in (source,) if isinstance(source, str) else source or ():
+        if CONTROL_RE.search(column):
+            raise SchemaError(f"{where}: source column name {_brief(column)} holds a control character "
+                              "(newline, tab, NUL, ...)")
 
     select = _parse_select(raw.get("select"), shape, where)
     role = raw.get("role", "feature")
@@ -535,15 +584,30 @@ def _parse_image(raw: Any, dtype: str, shape: tuple, where: str) -> ImageOptions
 
 
 def _parse_shape(shape: Any, where: str) -> tuple:
+    """A shape as a tuple; its fixed dimensions may hold at most :data:`MAX_FEATURE_ELEMENTS` elements."""
     if not isinstance(shape, list):
-        raise SchemaError(f"{where}: 'shape' must be a list such as [], [8] or [null, 4], got {shape!r}")
+        raise SchemaError(f"{where}: 'shape' must be a list such as [], [8] or [null, 4], got {_brief(shape)}")
+    if len(shape) > MAX_SHAPE_RANK:
+        raise SchemaError(f"{where}: a shape has at most {MAX_SHAPE_RANK} dimensions, got {len(shape)}")
+    elements = 1
     for i, d in enumerate(shape):
         if d is None:
             if i != 0:
                 raise SchemaError(f"{where}: only the first dimension of a shape may be null, got {shape}")
         elif isinstance(d, bool) or not isinstance(d, int) or d <= 0:
             raise SchemaError(f"{where}: shape dimensions must be positive integers or null, got {shape}")
+        else:
+            elements *= d
+            if elements > MAX_FEATURE_ELEMENTS:
+                raise SchemaError(f"{where}: shape {shape} holds over {MAX_FEATURE_ELEMENTS:,} elements per "
+                                  f"record (the limit per feature, MAX_FEATURE_ELEMENTS)")
     return tuple(shape)
+
+
+def _brief(value: Any) -> str:
+    """``repr(value)`` cut to 80 characters, for messages about values a file may make arbitrarily large."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _parse_select(select: Any, shape: tuple, where: str) -> tuple[int, int] | None:
