@@ -109,7 +109,7 @@ def _encode_file(item: tuple[int, str], job: Job, folder: str) -> Iterator:
     bad = BadRows(job.on_error, None, None, quarantine, job.schema.source_columns)
     rows_read = 0
     for i, batch in enumerate(job.batches(path, bad)):
-        records, buckets = job.keep(batch, check_and_encode(job.schema, batch, job.fmt), bad)
+        records, buckets = job.keep(batch, check_and_encode(job.schema, batch, job.fmt, job.allow_paths_outside), bad)
         rows_read += batch.num_rows
         if records is not None:
             yield (unit, i), records, buckets

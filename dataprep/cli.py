@@ -106,6 +106,9 @@ def main(debug: bool) -> None:
               help="JPEG quality for --image-format jpeg (default 90).")
 @click.option("--image-size", type=_ImageSize(), default=None, metavar="HxW",
               help="Resize every image feature to HxW (e.g. 64x64); the schema's shape follows.")
+@click.option("--allow-paths-outside", is_flag=True,
+              help="Let an image-path column name files outside the table's folder (absolute paths, '..', "
+                   "symlinks out); by default such rows are bad rows (path_outside).")
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run with the same inputs and options: shards it completed and that "
@@ -126,7 +129,7 @@ def main(debug: bool) -> None:
 def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by,
             split_column, seed,
             shuffle, on_error, quarantine_file, max_errors, max_error_rate, sequence_per_file, sequence_id,
-            sequence_order, image_format, image_quality, image_size, overwrite, resume,
+            sequence_order, image_format, image_quality, image_size, allow_paths_outside, overwrite, resume,
             with_stats, workers, runner, beam_options, batch_size, quiet, as_json):
     """Convert SOURCE files (CSV, Parquet, .npz; globs and folders too) into shards under --out."""
     from .convert import convert as run_convert
@@ -138,7 +141,8 @@ def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_sha
                           max_error_rate=max_error_rate, quarantine=quarantine_file, overwrite=overwrite,
                           resume=resume, sequence_per_file=sequence_per_file, sequence_id=sequence_id,
                           sequence_order=sequence_order, image_format=image_format,
-                          image_quality=image_quality, image_size=image_size, stats=with_stats, runner=runner,
+                          image_quality=image_quality, image_size=image_size,
+                          allow_paths_outside=allow_paths_outside, stats=with_stats, runner=runner,
                           beam_options=beam_options,
                           batch_size=batch_size, workers=workers, progress=not quiet and not as_json)
     if as_json:

@@ -80,6 +80,7 @@ class _Checks:
 
     batch: Batch
     problems: list[Problem] = field(default_factory=list)
+    allow_paths_outside: bool = False  # image paths may lead out of the input's folder (see _read_image_files)
 
     def flag(self, bad: np.ndarray, column: str, reason: str, detail: Callable[[int], str],
              splits: np.ndarray | None = None) -> None:
@@ -95,13 +96,15 @@ class _Checks:
                                      f"{self.batch.where(row, column)}: {detail(first)}"))
 
 
-def to_columns(batch: Batch, schema: Schema) -> tuple[dict[str, Column], list[Problem]]:
+def to_columns(batch: Batch, schema: Schema, allow_paths_outside: bool = False
+               ) -> tuple[dict[str, Column], list[Problem]]:
     """Convert a source batch into one :class:`Column` per feature, filling defaults and checking values.
 
     Bad values are replaced by placeholders and reported as problems, so the caller decides whether to
-    fail on the first or to drop the rows (and count them).
+    fail on the first or to drop the rows (and count them). ``allow_paths_outside`` lets image paths lead
+    out of the input's folder.
     """
-    checks = _Checks(batch)
+    checks = _Checks(batch, allow_paths_outside=allow_paths_outside)
     columns = {f.name: _feature_column(batch, f, checks) for f in schema.features}
     return columns, checks.problems
 
@@ -329,23 +332,32 @@ def _text_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits
 def _image_column(batch: Batch, f: Feature, column: str, col, checks: _Checks) -> Column:
     """One image per row: read from its path (``image: {from_paths: true}``), checked to decode, kept as it
     is or re-encoded/resized as the feature's image options say; a uint8 feature stores the decoded pixels.
-    Images that are missing, unreadable, undecodable or (pixels, not resized) of another size are flagged."""
+    Images that are missing, unreadable, undecodable, far larger than the shape (checked from the header,
+    before decoding) or (pixels, not resized) of another size are flagged."""
     from . import images
 
     n = batch.num_rows
     options = f.image or ImageOptions()
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else \
         pa.array(col) if isinstance(col, np.ndarray) else col
+    names = None
     if options.from_paths:
-        arr = _read_image_files(arr, batch, f, column, checks)
+        arr, names = _read_image_files(arr, batch, f, column, checks)
     if not (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
         raise DataError(f"{batch.where(0, column)}: feature {f.name!r} is an image but the column holds "
                         f"{arr.type}" + ("" if options.from_paths else "; file paths need image: {from_paths: true}"))
     arr = _fill_missing(arr, f, column, checks, None, fill=False) if arr.null_count else arr
     blobs = arr.to_pylist()
+    refused = [images.pixel_problem(b, f.shape) if b is not None else None for b in blobs]
+    for reason in dict.fromkeys(r.reason for r in refused if r is not None):
+        checks.flag(np.array([r is not None and r.reason == reason for r in refused]), column, reason,
+                    lambda i: f"{'' if names is None else f'image file {names[i]!r}: '}{refused[i].detail} "
+                              f"(feature {f.name!r})")
+    blobs = [None if r is not None else b for b, r in zip(blobs, refused)]
+    decoded = np.array([b is not None for b in blobs])
     if f.dtype == "uint8":
         pixels = [images.pixels(b, f.shape, options.resize) if b is not None else None for b in blobs]
-        checks.flag(np.array([p is None for p in pixels]), column, "undecodable_image",
+        checks.flag(decoded & np.array([p is None for p in pixels]), column, "undecodable_image",
                     lambda i: f"cannot decode the image (feature {f.name!r})")
         checks.flag(np.array([p is not None and p.shape != f.shape for p in pixels]), column, "wrong_shape",
                     lambda i: f"the image is {'x'.join(map(str, pixels[i].shape))}, feature {f.name!r} holds "
@@ -356,34 +368,49 @@ def _image_column(batch: Batch, f: Feature, column: str, col, checks: _Checks) -
                 matrix[i] = p.reshape(-1)
         return Column(Ragged.from_matrix(matrix), np.arange(n + 1, dtype=np.int64))
     stored = [images.prepare(b, options, f.shape) if b is not None else None for b in blobs]
-    checks.flag(np.array([s is None for s in stored]), column, "undecodable_image",
+    checks.flag(decoded & np.array([s is None for s in stored]), column, "undecodable_image",
                 lambda i: f"cannot decode the image (feature {f.name!r})")
     return Column(Ragged.from_list([s or b"" for s in stored]), np.arange(n + 1, dtype=np.int64))
 
 
-def _read_image_files(arr: pa.Array, batch: Batch, f: Feature, column: str, checks: _Checks) -> pa.Array:
-    """The bytes of the image files a column names (relative paths: from the input file's folder)."""
+def _read_image_files(arr: pa.Array, batch: Batch, f: Feature, column: str, checks: _Checks
+                      ) -> tuple[pa.Array, list]:
+    """The bytes of the image files a column names, and the names. Relative paths start at the input
+    file's folder (the working folder for in-memory tables) and must stay inside it, symlinks followed;
+    absolute paths and paths leading out are flagged ``path_outside`` unless ``allow_paths_outside``. Only
+    regular files of a bounded size are read (see :func:`dataprep.images.read_image_file`)."""
     import os
     from pathlib import Path
 
+    from .images import Rejection, read_image_file
+
     base = Path(batch.origin).parent if os.path.isfile(batch.origin) else Path.cwd()
+    root = None if checks.allow_paths_outside else Path(os.path.realpath(base))
     if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
         arr = pc.cast(arr, pa.string())
     names = arr.to_pylist()
-    data, unreadable = [], np.zeros(len(names), bool)
+    data: list = [None] * len(names)
+    refused: list = [None] * len(names)
     for i, name in enumerate(names):
         if name is None or not name.strip():
-            data.append(None)
             continue
         path = Path(name.strip())
-        try:
-            data.append((path if path.is_absolute() else base / path).read_bytes())
-        except OSError:
-            data.append(None)
-            unreadable[i] = True
-    checks.flag(unreadable, column, "missing_file",
-                lambda i: f"cannot read image file {names[i]!r} (relative paths start at {base})")
-    return pa.array(data, pa.binary())
+        if path.is_absolute() and root is not None:
+            refused[i] = Rejection("path_outside", f"image file {name!r} is an absolute path; paths are relative "
+                                                   f"to {base} (pass --allow-paths-outside to read it)")
+            continue
+        blob = read_image_file(path if path.is_absolute() else base / path, root)
+        if not isinstance(blob, Rejection):
+            data[i] = blob
+        elif blob.reason == "missing_file":
+            refused[i] = blob._replace(detail=f"cannot read image file {name!r} (relative paths start at {base})")
+        else:
+            hint = "; pass --allow-paths-outside to read it" if blob.reason == "path_outside" else ""
+            refused[i] = blob._replace(detail=f"image file {blob.detail}{hint}")
+    for reason in dict.fromkeys(r.reason for r in refused if r is not None):
+        checks.flag(np.array([r is not None and r.reason == reason for r in refused]), column, reason,
+                    lambda i: refused[i].detail)
+    return pa.array(data, pa.binary()), names
 
 
 def _decode_utf8(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> pa.Array:

@@ -70,11 +70,12 @@ def encode_columns(schema: Schema, columns: dict[str, Column], n: int, fmt: str)
     return encode_csv_lines(schema, columns, n)
 
 
-def check_and_encode(schema: Schema, batch: Batch, fmt: str) -> tuple[dict, list, Ragged | None]:
+def check_and_encode(schema: Schema, batch: Batch, fmt: str, allow_paths_outside: bool = False
+                     ) -> tuple[dict, list, Ragged | None]:
     """Checked feature columns, their problems, and the encoded records when there is no problem.
 
     Runs in worker threads: Arrow and numpy release the GIL for whole-column work."""
-    columns, problems = to_columns(batch, schema)
+    columns, problems = to_columns(batch, schema, allow_paths_outside)
     if fmt == "csv":
         problems += line_break_problems(schema, columns, batch)
     records = encode_columns(schema, columns, batch.num_rows, fmt) if not problems else None
@@ -97,6 +98,7 @@ class Job:
     on_error: str
     batch_size: int
     grouping: RowGrouping
+    allow_paths_outside: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -147,7 +149,8 @@ def _encode_all(source: Any, job: Job, spool: Spool, bad_rows: BadRows, workers:
         pending: deque = deque()
         for batch in itertools.chain(job.batches(source, bad_rows), [None]):
             if batch is not None:
-                pending.append((batch, pool.submit(check_and_encode, job.schema, batch, job.fmt)))
+                pending.append((batch, pool.submit(check_and_encode, job.schema, batch, job.fmt,
+                                                   job.allow_paths_outside)))
             while pending and (batch is None or len(pending) > workers):
                 done, future = pending.popleft()
                 records, batch_buckets = job.keep(done, future.result(), bad_rows)
@@ -167,7 +170,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
             on_error: str = "fail", max_errors: int | None = None, max_error_rate: float | None = None,
             quarantine: str | Path | None = None, sequence_per_file: bool = False, sequence_id: str | None = None,
             sequence_order: str | None = None, image_format: str | None = None, image_quality: int | None = None,
-            image_size: tuple[int, int] | None = None, overwrite: bool = False,
+            image_size: tuple[int, int] | None = None, allow_paths_outside: bool = False, overwrite: bool = False,
             resume: bool = False, stats: bool = False, runner: str = "local", beam_options: str | None = None,
             batch_size: int = DEFAULT_BATCH_ROWS, workers: int | None = None, progress: bool = False
             ) -> ConvertSummary:
@@ -185,6 +188,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     (the input columns of fixed-shape features keep the sequence's one value). ``image_format``
     (``jpeg``/``png``), ``image_quality`` and ``image_size`` (height, width) re-encode and resize every image
     feature (see :meth:`Schema.with_image_options`); by default encoded images are stored as they are.
+    ``allow_paths_outside`` lets an ``image: {from_paths: true}`` column name files outside the table's folder.
 
     ``stats`` writes ``stats.json`` (per split and feature; see ``dataprep stats``) into the output, computed
     from the shards just written (from the page cache, not a second pass over the source).
@@ -220,11 +224,12 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
                "num_shards": num_shards, "rows_per_shard": rows_per_shard, "on_error": on_error,
                "max_errors": max_errors, "max_error_rate": max_error_rate, "runner": runner}
     settings = {"version": __version__, "schema": schema.to_dict(), "format": format, "compression": compression,
-                "batch_size": batch_size, "sequence_per_file": sequence_per_file, **options}
+                "batch_size": batch_size, "sequence_per_file": sequence_per_file, **options,
+                **({"allow_paths_outside": True} if allow_paths_outside else {})}
     grouping = RowGrouping(sequence_per_file, sequence_id, sequence_order,
                            tuple(c for f in schema.features if f.is_fixed for c in f.sources))
     job = Job(schema, format, compression, ratios, split_key, seed, shuffle, num_shards, rows_per_shard, on_error,
-              batch_size, grouping)
+              batch_size, grouping, allow_paths_outside)
     work = WorkFolder(out, fingerprint(source, settings) if runner == "local" else None, resume)
     tmp = work.path
     try:

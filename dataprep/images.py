@@ -1,11 +1,21 @@
 """Image folders as a source: one subfolder per class (the Keras ``image_dataset_from_directory``
 convention). Encoded PNG/JPEG bytes are kept as they are (no re-encoding, so shards stay as compact as the
-files); each image is checked to decode, and the class names become the label's vocabulary."""
+files); each image is checked to decode, and the class names become the label's vocabulary.
+
+Image files, here and in a table's ``image: {from_paths: true}`` column, are read only when they are regular
+files of at most :data:`MAX_IMAGE_FILE_BYTES` inside the folder they belong to (after following symlinks), and
+an image is decoded only when its header's pixel count fits the feature's shape (:func:`max_pixels`): a
+device, a FIFO, a link to a secret or a decompression bomb must not hang the conversion, exhaust memory or
+end up in the shards."""
 from __future__ import annotations
 
 import io
+import os
+import stat
+import threading
+import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -14,6 +24,16 @@ from .columns import Batch
 from .errors import SourceError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+MAX_IMAGE_FILE_BYTES = 64 << 20  # per image file: 10x a 24-megapixel camera JPEG, checked before reading
+MAX_IMAGE_PIXELS_FLOOR = 1 << 24  # any image of up to 16.7 megapixels (4096x4096) may be decoded ...
+IMAGE_PIXEL_FACTOR = 16  # ... and larger ones up to 16x the feature's height x width
+
+
+class Rejection(NamedTuple):
+    """Why an image file or encoded image is not read or decoded: a bad-row reason and a description."""
+
+    reason: str  # missing_file, path_outside, not_a_file, too_large, decompression_bomb, too_many_pixels
+    detail: str
 
 
 def is_image_folder(path: Path) -> bool:
@@ -25,12 +45,97 @@ def _is_image(path: Path) -> bool:
 
 
 def image_files(folder: Path) -> list[tuple[Path, str]]:
-    """(image path, class name) for every image, classes and files in sorted order."""
-    items = [(f, d.name) for d in sorted(p for p in folder.iterdir() if p.is_dir())
-             for f in sorted(d.iterdir()) if _is_image(f)]
+    """(image path, class name) for every image, classes and files in sorted order. An image name that is
+    not a regular file in the folder (a device, a FIFO, a broken link, a link out of the folder) or is over
+    :data:`MAX_IMAGE_FILE_BYTES` is refused here, before anything is read."""
+    root = Path(os.path.realpath(folder))
+    items = []
+    for d in sorted(p for p in folder.iterdir() if p.is_dir()):
+        for f in sorted(d.iterdir()):
+            if f.suffix.lower() not in IMAGE_SUFFIXES or f.is_dir():
+                continue
+            problem = file_problem(f, root if d.is_symlink() or f.is_symlink() else None)
+            if problem is not None:
+                raise SourceError(f"{f}: {problem.detail} ({problem.reason}); an image folder's images are "
+                                  "regular files inside it")
+            items.append((f, d.name))
     if not items:
         raise SourceError(f"{folder}: no images in class subfolders")
     return items
+
+
+def file_problem(path: Path, root: Path | None) -> Rejection | None:
+    """Why ``path`` is not an image file to read (None: it is one): outside ``root`` (a resolved folder; None
+    allows any place), missing, not a regular file, or over :data:`MAX_IMAGE_FILE_BYTES`. Only stats it."""
+    if root is not None:
+        real = os.path.realpath(path)
+        if os.path.commonpath([real, root]) != str(root):
+            return Rejection("path_outside", f"{os.fspath(path)!r} leads outside {root} (to {real})")
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return Rejection("missing_file", f"cannot read {os.fspath(path)!r}: {e.strerror}")
+    return _stat_problem(path, st)
+
+
+def _stat_problem(path: Path, st: os.stat_result) -> Rejection | None:
+    if not stat.S_ISREG(st.st_mode):
+        return Rejection("not_a_file", f"{os.fspath(path)!r} is not a regular file")
+    if st.st_size > MAX_IMAGE_FILE_BYTES:
+        return Rejection("too_large", f"{os.fspath(path)!r} is {st.st_size:,} bytes, over the "
+                                      f"{MAX_IMAGE_FILE_BYTES >> 20} MiB limit per image file")
+    return None
+
+
+def read_image_file(path: Path, root: Path | None) -> bytes | Rejection:
+    """The bytes of an image file, or why it is not read (see :func:`file_problem`). The file is checked
+    before it is opened and again once open (it may have been swapped), opened without blocking (a FIFO), and
+    never read past :data:`MAX_IMAGE_FILE_BYTES` + 1 bytes (it may grow)."""
+    problem = file_problem(path, root)
+    if problem is not None:
+        return problem
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as e:
+        return Rejection("missing_file", f"cannot read {os.fspath(path)!r}: {e.strerror}")
+    with os.fdopen(fd, "rb") as fh:
+        problem = _stat_problem(path, os.fstat(fd))
+        data = fh.read(MAX_IMAGE_FILE_BYTES + 1) if problem is None else b""
+    if problem is None and len(data) > MAX_IMAGE_FILE_BYTES:
+        problem = Rejection("too_large", f"{os.fspath(path)!r} is over the {MAX_IMAGE_FILE_BYTES >> 20} MiB "
+                                         "limit per image file")
+    return data if problem is None else problem
+
+
+def max_pixels(shape: tuple) -> int:
+    """The most pixels (height x width) an image for a feature of ``shape`` [h, w, c] may have to be decoded:
+    :data:`IMAGE_PIXEL_FACTOR` times the shape's, and never fewer than :data:`MAX_IMAGE_PIXELS_FLOOR`."""
+    return max(MAX_IMAGE_PIXELS_FLOOR, IMAGE_PIXEL_FACTOR * shape[0] * shape[1])
+
+
+_BOMB_CHECK = threading.Lock()  # warnings.catch_warnings changes process-wide state
+
+
+def pixel_problem(data: bytes, shape: tuple) -> Rejection | None:
+    """Why an encoded image is not decoded for a feature of ``shape``, from its header alone: Pillow calls it
+    a decompression bomb, or it has more than :func:`max_pixels` pixels. None: decode it (a header that does
+    not parse is left to the decoder to report)."""
+    from PIL import Image
+
+    try:
+        with _BOMB_CHECK, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        return Rejection("decompression_bomb", f"a decompression bomb: {e}")
+    except Exception:  # Pillow raises many kinds for damaged files (OSError, SyntaxError, ValueError, ...)
+        return None
+    limit = max_pixels(shape)
+    if width * height > limit:
+        return Rejection("too_many_pixels", f"the image is {width}x{height} pixels, over the {limit:,} allowed "
+                                            f"for shape {'x'.join(map(str, shape))}")
+    return None
 
 
 def image_folder_batches(folder: Path, columns, batch_size: int) -> Iterator[Batch]:
@@ -40,10 +145,15 @@ def image_folder_batches(folder: Path, columns, batch_size: int) -> Iterator[Bat
     missing = [c for c in (columns or have) if c not in have]
     if missing:
         raise SourceError(f"{folder}: an image folder has columns image, label and path, not {missing}")
+    root = Path(os.path.realpath(folder))
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
         names = [str(p.relative_to(folder)) for p, _ in chunk]
-        cols = {"image": pa.array([p.read_bytes() for p, _ in chunk], pa.binary()),
+        blobs = [read_image_file(p, root) for p, _ in chunk]
+        for (p, _), blob in zip(chunk, blobs):
+            if isinstance(blob, Rejection):
+                raise SourceError(f"{p}: {blob.detail} ({blob.reason})")
+        cols = {"image": pa.array(blobs, pa.binary()),
                 "label": pa.array([c for _, c in chunk], pa.string()), "path": pa.array(names, pa.string())}
         yield Batch({c: cols[c] for c in (columns or have)}, len(chunk), str(folder), start,
                     row_names=[str(folder / n) for n in names])
