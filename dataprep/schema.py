@@ -30,9 +30,11 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # no source column name holds these
 # Limits on what a schema may ask for, checked before anything is allocated (a hostile or mistyped schema
 # must fail with one line, not exhaust memory).
 MAX_SCHEMA_BYTES = 1 << 20  # a schema file over 1 MiB is refused unread: real ones are a few KiB
-MAX_FEATURE_ELEMENTS = 1 << 24  # elements per record of one feature (product of its fixed dimensions)
-MAX_RECORD_ELEMENTS = 1 << 26  # the same summed over every feature of a record
+MAX_FEATURE_BYTES = 64 << 20  # one feature of one record (its fixed dimensions): 2^24 float32 values, or a
+#                                4096x4096x4 image; a text or bytes element counts 8 bytes (its offset)
+MAX_RECORD_BYTES = 256 << 20  # every feature of one record together
 MAX_SHAPE_RANK = 32  # dimensions in one shape
+MAX_CSV_COLUMNS = 1 << 16  # columns of a CSV shard (a 256x256 image as pixels is 65,536)
 
 # dtype -> (how the Example stores it, the numpy dtype of one element)
 STORED_AS = {"float32": "float", "int64": "int64", "string": "bytes", "bytes": "bytes", "uint8": "bytes",
@@ -254,7 +256,7 @@ class Schema:
         def changed(f: Feature) -> Feature:
             raw = {**(f.image or ImageOptions()).__dict__, **({"format": format} if format else {}),
                    **({"quality": quality} if quality is not None else {}), **({"resize": True} if size else {})}
-            shape = _parse_shape([*size, f.shape[2]], f"feature {f.name!r}") if size else f.shape
+            shape = _parse_shape([*size, f.shape[2]], f"feature {f.name!r}", f.dtype) if size else f.shape
             return replace(f, shape=shape, image=_parse_image(raw, f.dtype, shape, f"feature {f.name!r}"))
 
         if not any(is_image(f) for f in self.features):
@@ -287,6 +289,10 @@ class Schema:
     def csv_columns(self) -> list[tuple[str, Feature, int]]:
         """CSV header layout: (column name, feature, flat element index); fixed tensors take one column each."""
         cols = []
+        width = sum(f.inner_size for f in self.features if f.is_fixed)
+        if width > MAX_CSV_COLUMNS:
+            raise SchemaError(f"the features take {width:,} CSV columns, over the limit of {MAX_CSV_COLUMNS:,} "
+                              "(MAX_CSV_COLUMNS); use --format tfrecord")
         for f in self.features:
             if not f.is_fixed:
                 raise SchemaError(f"feature {f.name!r}: shape {list(f.shape)} is variable-length; "
@@ -377,10 +383,10 @@ class Schema:
                                   f"(also feature #{seen[feat.name] + 1})")
             seen[feat.name] = i
             features.append(feat)
-        total = sum(f.inner_size for f in features)
-        if total > MAX_RECORD_ELEMENTS:
-            raise SchemaError(f"{origin}: the features hold {total:,} elements per record, over the limit of "
-                              f"{MAX_RECORD_ELEMENTS:,} (MAX_RECORD_ELEMENTS)")
+        total = sum(f.inner_size * _element_bytes(f.dtype) for f in features)
+        if total > MAX_RECORD_BYTES:
+            raise SchemaError(f"{origin}: the features take {total:,} bytes per record, over the limit of "
+                              f"{MAX_RECORD_BYTES >> 20} MiB (MAX_RECORD_BYTES)")
         record = data.get("record", "example")
         if record not in RECORDS:
             raise SchemaError(f"{origin}{_at(data)}: record must be one of {', '.join(RECORDS)}, got {record!r}")
@@ -494,7 +500,7 @@ def _parse_feature(raw: Any, where: str) -> Feature:
     dtype = raw.get("dtype")
     if dtype not in DTYPES:
         raise SchemaError(f"{where}: unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
-    shape = _parse_shape(raw.get("shape", []), where)
+    shape = _parse_shape(raw.get("shape", []), where, dtype)
     if dtype == "uint8" and None in shape:
         raise SchemaError(f"{where}: uint8 arrays need a fixed shape such as [8, 8, 1]")
     if dtype == "image" and (len(shape) != 3 or None in shape):
@@ -583,8 +589,13 @@ def _parse_image(raw: Any, dtype: str, shape: tuple, where: str) -> ImageOptions
     return options
 
 
-def _parse_shape(shape: Any, where: str) -> tuple:
-    """A shape as a tuple; its fixed dimensions may hold at most :data:`MAX_FEATURE_ELEMENTS` elements."""
+def _element_bytes(dtype: str) -> int:
+    """Bytes one element of ``dtype`` takes in memory, for the size limits (text and bytes: their offset)."""
+    return np.dtype(NUMPY_DTYPE[dtype]).itemsize if dtype in NUMPY_DTYPE else 1 if dtype == "image" else 8
+
+
+def _parse_shape(shape: Any, where: str, dtype: str) -> tuple:
+    """A shape as a tuple; its fixed dimensions may take at most :data:`MAX_FEATURE_BYTES` of ``dtype``."""
     if not isinstance(shape, list):
         raise SchemaError(f"{where}: 'shape' must be a list such as [], [8] or [null, 4], got {_brief(shape)}")
     if len(shape) > MAX_SHAPE_RANK:
@@ -598,9 +609,9 @@ def _parse_shape(shape: Any, where: str) -> tuple:
             raise SchemaError(f"{where}: shape dimensions must be positive integers or null, got {shape}")
         else:
             elements *= d
-            if elements > MAX_FEATURE_ELEMENTS:
-                raise SchemaError(f"{where}: shape {shape} holds over {MAX_FEATURE_ELEMENTS:,} elements per "
-                                  f"record (the limit per feature, MAX_FEATURE_ELEMENTS)")
+            if elements * _element_bytes(dtype) > MAX_FEATURE_BYTES:
+                raise SchemaError(f"{where}: shape {shape} of {dtype} takes over {MAX_FEATURE_BYTES >> 20} MiB per "
+                                  "record (the limit per feature, MAX_FEATURE_BYTES)")
     return tuple(shape)
 
 

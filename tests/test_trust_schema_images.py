@@ -22,7 +22,7 @@ import pytest
 import dataprep
 from dataprep import DataError, SchemaError, SourceError
 from dataprep import images
-from dataprep.schema import MAX_FEATURE_ELEMENTS, MAX_RECORD_ELEMENTS, MAX_SCHEMA_BYTES, load_schema
+from dataprep.schema import MAX_CSV_COLUMNS, MAX_FEATURE_BYTES, MAX_SCHEMA_BYTES, load_schema
 from dataprep.records import SplitReader
 
 MEMORY_CAP = 1 << 30  # bytes of address space for the capped subprocesses: the fixed code needs a fraction
@@ -123,23 +123,35 @@ def test_deep_nesting_and_endless_integers_are_one_line(tmp_path, suffix, text, 
 
 
 # --- shapes ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("shape", [[1_000_000_000], [100_000, 100_000], [None, 1 << 25], [4097, 4096]])
-def test_huge_shapes_are_refused(shape):
-    with pytest.raises(SchemaError, match=rf"feature #1 'x': shape .* holds over {MAX_FEATURE_ELEMENTS:,} elements "
-                                          r"per record \(the limit per feature, MAX_FEATURE_ELEMENTS\)"):
-        load_schema({"features": [{"name": "x", "dtype": "float32", "shape": shape, "default": 0}]})
+@pytest.mark.parametrize("dtype, shape", [("float32", [1_000_000_000]), ("int64", [100_000, 100_000]),
+                                          ("float32", [None, 1 << 25]), ("float32", [4097, 4096]),
+                                          ("int64", [1 << 23, 2]), ("string", [1 << 24]),
+                                          ("uint8", [4097, 4096, 4]), ("image", [8192, 8192, 3])])
+def test_huge_shapes_are_refused(dtype, shape):
+    with pytest.raises(SchemaError, match=rf"feature #1 'x': shape .* of {dtype} takes over 64 MiB per record "
+                                          r"\(the limit per feature, MAX_FEATURE_BYTES\)"):
+        load_schema({"features": [{"name": "x", "dtype": dtype, "shape": shape}]})
 
 
-def test_shape_at_the_limit_is_accepted():
-    schema = load_schema({"features": [{"name": "x", "dtype": "uint8", "shape": [4096, 4096, 1]}]})
-    assert schema["x"].inner_size == MAX_FEATURE_ELEMENTS
+@pytest.mark.parametrize("dtype, shape", [("float32", [1 << 24]), ("int64", [4096, 2048]),
+                                          ("uint8", [4096, 4096, 4]), ("image", [4096, 4096, 4])])
+def test_shapes_at_the_limit_are_accepted(dtype, shape):
+    schema = load_schema({"features": [{"name": "x", "dtype": dtype, "shape": shape}]})
+    assert schema["x"].inner_size * (4 if dtype == "float32" else 8 if dtype == "int64" else 1) == MAX_FEATURE_BYTES
 
 
-def test_elements_summed_over_features_are_capped():
+def test_bytes_summed_over_features_are_capped():
     feats = [{"name": f"x{i}", "dtype": "float32", "shape": [1 << 24]} for i in range(5)]
-    with pytest.raises(SchemaError, match=rf"the features hold 83,886,080 elements per record, over the limit of "
-                                          rf"{MAX_RECORD_ELEMENTS:,} \(MAX_RECORD_ELEMENTS\)"):
+    with pytest.raises(SchemaError, match=r"the features take 335,544,320 bytes per record, over the limit of "
+                                          r"256 MiB \(MAX_RECORD_BYTES\)"):
         load_schema({"features": feats})
+
+
+def test_csv_columns_are_capped():
+    schema = load_schema({"features": [{"name": "x", "dtype": "uint8", "shape": [257, 256, 1]}]})
+    with pytest.raises(SchemaError, match=rf"the features take 65,792 CSV columns, over the limit of "
+                                          rf"{MAX_CSV_COLUMNS:,} \(MAX_CSV_COLUMNS\); use --format tfrecord"):
+        schema.csv_columns()
 
 
 def test_too_many_dimensions_are_refused():
@@ -149,7 +161,7 @@ def test_too_many_dimensions_are_refused():
 
 def test_image_size_option_is_capped_too():
     schema = load_schema({"features": [{"name": "x", "dtype": "image", "shape": [8, 8, 3]}]})
-    with pytest.raises(SchemaError, match="feature 'x': shape \\[100000, 100000, 3\\] holds over"):
+    with pytest.raises(SchemaError, match="feature 'x': shape \\[100000, 100000, 3\\] of image takes over 64 MiB"):
         schema.with_image_options(size=(100_000, 100_000))
 
 
@@ -167,7 +179,7 @@ def test_huge_shape_allocates_nothing(tmp_path):
             print(e)
     """)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "feature #1 'x': shape [1000000000] holds over 16,777,216 elements" in result.stdout
+    assert "feature #1 'x': shape [1000000000] of float32 takes over 64 MiB per record" in result.stdout
 
 
 # --- names and CSV headers ------------------------------------------------------------------------------------
