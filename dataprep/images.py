@@ -67,14 +67,14 @@ def image_files(folder: Path) -> list[tuple[Path, str]]:
 def file_problem(path: Path, root: Path | None) -> Rejection | None:
     """Why ``path`` is not an image file to read (None: it is one): outside ``root`` (a resolved folder; None
     allows any place), missing, not a regular file, or over :data:`MAX_IMAGE_FILE_BYTES`. Only stats it."""
-    if root is not None:
-        real = os.path.realpath(path)
-        if os.path.commonpath([real, root]) != str(root):
-            return Rejection("path_outside", f"{os.fspath(path)!r} leads outside {root} (to {real})")
     try:
+        if root is not None:
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, root]) != str(root):
+                return Rejection("path_outside", f"{os.fspath(path)!r} leads outside {root} (to {real})")
         st = os.stat(path)
-    except OSError as e:
-        return Rejection("missing_file", f"cannot read {os.fspath(path)!r}: {e.strerror}")
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the name
+        return Rejection("missing_file", f"cannot read {os.fspath(path)!r}: {getattr(e, 'strerror', None) or e}")
     return _stat_problem(path, st)
 
 

@@ -296,6 +296,15 @@ def test_each_bad_image_path_is_named_by_file_line_and_column(hostile_table, tmp
                                    + message.format(**fill))
 
 
+def test_a_nul_in_an_image_path_is_a_bad_row(tmp_path):
+    """Before: ValueError (embedded null byte) traceback."""
+    (tmp_path / "t.csv").write_bytes(b"path,label\na\x00b.png,0\n")
+    s = dataprep.convert(tmp_path / "t.csv", SCHEMA, tmp_path / "o", on_error="skip")
+    assert s.set_aside_by_reason == {"missing_file": 1}
+    with pytest.raises(DataError, match=r"t.csv, line 2 \(row 1\), column 'path': cannot read image file 'a\\x00b.png'"):
+        dataprep.convert(tmp_path / "t.csv", SCHEMA, tmp_path / "o2")
+
+
 def test_allow_paths_outside_reads_them_but_never_special_files(hostile_table, tmp_path):
     folder, _ = hostile_table
     result = run_capped(f"""
