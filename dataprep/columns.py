@@ -348,29 +348,28 @@ def _image_column(batch: Batch, f: Feature, column: str, col, checks: _Checks) -
                         f"{arr.type}" + ("" if options.from_paths else "; file paths need image: {from_paths: true}"))
     arr = _fill_missing(arr, f, column, checks, None, fill=False) if arr.null_count else arr
     blobs = arr.to_pylist()
-    refused = [images.pixel_problem(b, f.shape) if b is not None else None for b in blobs]
+    if f.dtype == "uint8":
+        made = [images.pixels(b, f.shape, options.resize) if b is not None else None for b in blobs]
+    else:
+        made = [images.prepare(b, options, f.shape) if b is not None else None for b in blobs]
+    refused = [m if isinstance(m, images.Rejection) else None for m in made]
     for reason in dict.fromkeys(r.reason for r in refused if r is not None):
         checks.flag(np.array([r is not None and r.reason == reason for r in refused]), column, reason,
                     lambda i: f"{'' if names is None else f'image file {names[i]!r}: '}{refused[i].detail} "
                               f"(feature {f.name!r})")
-    blobs = [None if r is not None else b for b, r in zip(blobs, refused)]
-    decoded = np.array([b is not None for b in blobs])
+    checks.flag(np.array([b is not None and m is None for b, m in zip(blobs, made)]), column, "undecodable_image",
+                lambda i: f"cannot decode the image (feature {f.name!r})")
+    made = [None if r is not None else m for m, r in zip(made, refused)]
     if f.dtype == "uint8":
-        pixels = [images.pixels(b, f.shape, options.resize) if b is not None else None for b in blobs]
-        checks.flag(decoded & np.array([p is None for p in pixels]), column, "undecodable_image",
-                    lambda i: f"cannot decode the image (feature {f.name!r})")
-        checks.flag(np.array([p is not None and p.shape != f.shape for p in pixels]), column, "wrong_shape",
-                    lambda i: f"the image is {'x'.join(map(str, pixels[i].shape))}, feature {f.name!r} holds "
+        checks.flag(np.array([p is not None and p.shape != f.shape for p in made]), column, "wrong_shape",
+                    lambda i: f"the image is {'x'.join(map(str, made[i].shape))}, feature {f.name!r} holds "
                               f"{'x'.join(map(str, f.shape))} (set image: {{resize: true}} to resize)")
         matrix = np.zeros((n, f.inner_size), np.uint8)
-        for i, p in enumerate(pixels):
+        for i, p in enumerate(made):
             if p is not None and p.shape == f.shape:
                 matrix[i] = p.reshape(-1)
         return Column(Ragged.from_matrix(matrix), np.arange(n + 1, dtype=np.int64))
-    stored = [images.prepare(b, options, f.shape) if b is not None else None for b in blobs]
-    checks.flag(decoded & np.array([s is None for s in stored]), column, "undecodable_image",
-                lambda i: f"cannot decode the image (feature {f.name!r})")
-    return Column(Ragged.from_list([s or b"" for s in stored]), np.arange(n + 1, dtype=np.int64))
+    return Column(Ragged.from_list([s or b"" for s in made]), np.arange(n + 1, dtype=np.int64))
 
 
 def _read_image_files(arr: pa.Array, batch: Batch, f: Feature, column: str, checks: _Checks

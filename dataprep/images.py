@@ -113,31 +113,6 @@ def max_pixels(shape: tuple) -> int:
     return max(MAX_IMAGE_PIXELS_FLOOR, IMAGE_PIXEL_FACTOR * shape[0] * shape[1])
 
 
-_BOMB_CHECK = threading.Lock()  # warnings.catch_warnings changes process-wide state
-
-
-def pixel_problem(data: bytes, shape: tuple) -> Rejection | None:
-    """Why an encoded image is not decoded for a feature of ``shape``, from its header alone: Pillow calls it
-    a decompression bomb, or it has more than :func:`max_pixels` pixels. None: decode it (a header that does
-    not parse is left to the decoder to report)."""
-    from PIL import Image
-
-    try:
-        with _BOMB_CHECK, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        return Rejection("decompression_bomb", f"a decompression bomb: {e}")
-    except Exception:  # Pillow raises many kinds for damaged files (OSError, SyntaxError, ValueError, ...)
-        return None
-    limit = max_pixels(shape)
-    if width * height > limit:
-        return Rejection("too_many_pixels", f"the image is {width}x{height} pixels, over the {limit:,} allowed "
-                                            f"for shape {'x'.join(map(str, shape))}")
-    return None
-
-
 def image_folder_batches(folder: Path, columns, batch_size: int) -> Iterator[Batch]:
     """Columns ``image`` (encoded bytes), ``label`` (class name) and ``path`` (relative path)."""
     items = image_files(folder)
@@ -159,46 +134,64 @@ def image_folder_batches(folder: Path, columns, batch_size: int) -> Iterator[Bat
                     row_names=[str(folder / n) for n in names])
 
 
-def decodes(data: bytes) -> bool:
-    """Whether the bytes are an image Pillow can fully decode."""
+_BOMB_CHECK = threading.Lock()  # warnings.catch_warnings changes process-wide state
+
+
+def _open(data: bytes, shape: tuple):
+    """The image opened (its header read, nothing decoded), a :class:`Rejection` when Pillow calls it a
+    decompression bomb or it has more than :func:`max_pixels` pixels for ``shape``, or None when it does not
+    open."""
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-        return True
+        with _BOMB_CHECK, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        return Rejection("decompression_bomb", f"a decompression bomb: {e}")
     except Exception:  # Pillow raises many kinds for damaged files (OSError, SyntaxError, ValueError, ...)
-        return False
+        return None
+    width, height = img.size
+    limit = max_pixels(shape)
+    if width * height > limit:
+        img.close()
+        return Rejection("too_many_pixels", f"the image is {width}x{height} pixels, over the {limit:,} allowed "
+                                            f"for shape {'x'.join(map(str, shape))}")
+    return img
 
 
 _MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
-def prepare(data: bytes, options, shape: tuple) -> bytes | None:
+def prepare(data: bytes, options, shape: tuple) -> bytes | Rejection | None:
     """The bytes to store for an image feature: the file's own bytes, or re-encoded (``options.format``,
-    JPEG ``options.quality``) and resized to ``shape`` (``options.resize``). None: it does not decode."""
-    from PIL import Image
-
-    if not options.transforms:
-        return data if decodes(data) else None
+    JPEG ``options.quality``) and resized to ``shape`` (``options.resize``). A Rejection: not decoded (see
+    :func:`_open`); None: it does not decode."""
+    img = _open(data, shape)
+    if img is None or isinstance(img, Rejection):
+        return img
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with img:
+            if not options.transforms:
+                img.load()
+                return data
             fmt = options.format if options.format != "keep" else (img.format or "PNG").lower()
             img = _fitted(img, shape, options.resize)
             out = io.BytesIO()
             img.save(out, format=fmt.upper(), **({"quality": options.quality} if fmt == "jpeg" else {}))
         return out.getvalue()
-    except Exception:  # Pillow raises many kinds for damaged files (OSError, SyntaxError, ValueError, ...)
+    except Exception:  # as above
         return None
 
 
-def pixels(data: bytes, shape: tuple, resize: bool) -> np.ndarray | None:
-    """Decoded ``uint8 [h, w, c]`` pixels in the shape's channels (resized to it when asked); None: the
-    bytes do not decode."""
-    from PIL import Image
-
+def pixels(data: bytes, shape: tuple, resize: bool) -> np.ndarray | Rejection | None:
+    """Decoded ``uint8 [h, w, c]`` pixels in the shape's channels (resized to it when asked). A Rejection:
+    not decoded (see :func:`_open`); None: the bytes do not decode."""
+    img = _open(data, shape)
+    if img is None or isinstance(img, Rejection):
+        return img
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with img:
             arr = np.asarray(_fitted(img, shape, resize))
     except Exception:  # as above
         return None

@@ -468,7 +468,7 @@ def test_images_with_far_more_pixels_than_the_shape_are_bad_rows(tmp_path):
 def test_pixel_cap_grows_with_the_shape():
     assert images.max_pixels((8, 8, 3)) == images.MAX_IMAGE_PIXELS_FLOOR == 1 << 24
     assert images.max_pixels((2048, 2048, 3)) == 16 * 2048 * 2048
-    assert images.pixel_problem(png(4097, 4097), (1025, 1025, 1)) is None  # under 16x 1025x1025
+    assert images.prepare(png(4097, 4097), dataprep.schema.ImageOptions(), (1025, 1025, 1)) == png(4097, 4097)
 
 
 def test_image_folder_image_with_too_many_pixels_is_a_bad_row(image_folder, tmp_path):
