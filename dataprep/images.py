@@ -209,13 +209,19 @@ def _fitted(img, shape: tuple, resize: bool):
     return img
 
 
-def image_shape(data: bytes) -> tuple[int, int, int]:
-    """[height, width, channels] of an encoded image (channels: 1 grey, 3 colour, 4 with alpha)."""
+def image_shape(data: bytes, name: str = "an image") -> tuple[int, int, int]:
+    """[height, width, channels] of an encoded image (channels: 1 grey, 3 colour, 4 with alpha); a header
+    that does not parse, or that Pillow calls a decompression bomb, is a SourceError naming ``name``."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as img:
-        channels = {"L": 1, "1": 1, "P": 3, "RGB": 3, "RGBA": 4, "LA": 2}.get(img.mode, 3)
-        return img.height, img.width, channels
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            channels = {"L": 1, "1": 1, "P": 3, "RGB": 3, "RGBA": 4, "LA": 2}.get(img.mode, 3)
+            return img.height, img.width, channels
+    except Image.DecompressionBombError as e:
+        raise SourceError(f"{name}: a decompression bomb: {e}") from None
+    except Exception as e:  # Pillow raises many kinds for damaged files (OSError, SyntaxError, ValueError, ...)
+        raise SourceError(f"{name}: cannot read the image's size: {e}") from None
 
 
 def decode_pixels(data: bytes) -> np.ndarray:

@@ -301,7 +301,8 @@ def test_a_nul_in_an_image_path_is_a_bad_row(tmp_path):
     (tmp_path / "t.csv").write_bytes(b"path,label\na\x00b.png,0\n")
     s = dataprep.convert(tmp_path / "t.csv", SCHEMA, tmp_path / "o", on_error="skip")
     assert s.set_aside_by_reason == {"missing_file": 1}
-    with pytest.raises(DataError, match=r"t.csv, line 2 \(row 1\), column 'path': cannot read image file 'a\\x00b.png'"):
+    with pytest.raises(DataError, match=r"t.csv, line 2 \(row 1\), column 'path': cannot read image file "
+                                        r"'a\\x00b.png'"):
         dataprep.convert(tmp_path / "t.csv", SCHEMA, tmp_path / "o2")
 
 
@@ -335,6 +336,36 @@ def test_cli_allow_paths_outside(hostile_table, tmp_path):
     allowed = CliRunner().invoke(main, args + ["--out", str(tmp_path / "o2"), "--allow-paths-outside"])
     assert allowed.exit_code == 0, allowed.output
     assert len(SplitReader(tmp_path / "o2", "train")) == 2
+
+
+def test_fuzzed_image_paths_stay_bounded(hostile_table, tmp_path):
+    """Seeded random paths built from hostile parts: every row is written or set aside with a known reason,
+    within the memory cap and the timeout (a FIFO or a device among them must neither hang nor fill memory)."""
+    import random
+
+    folder, _ = hostile_table
+    parts = ["..", ".", "sub", "good.png", "link.png", "inner_link.png", "zero.png", "fifo.png", "big.png",
+             "dir.png", "", "dev", "zero", "t.csv", "outside.png", "~", " "]
+    rng = random.Random(0)
+    rows = []
+    for _ in range(300):
+        path = "/".join(rng.choice(parts) for _ in range(rng.randint(1, 4)))
+        rows.append(("/" if rng.random() < 0.2 else "") + path)
+    with open(folder / "fuzz.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "label"])
+        writer.writerows([r, i] for i, r in enumerate(rows))
+    result = run_capped(f"""
+        import json, dataprep
+        s = dataprep.convert({str(folder / 'fuzz.csv')!r}, {SCHEMA!r}, {str(tmp_path / 'o')!r}, on_error="skip")
+        print(json.dumps([s.rows_read, s.rows_written, s.set_aside_by_reason]))
+    """, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    read, written, reasons = json.loads(result.stdout)
+    assert read == 300 and written + sum(reasons.values()) == 300 and written > 0
+    assert set(reasons) <= {"missing", "missing_file", "path_outside", "not_a_file", "too_large",
+                            "undecodable_image"}
+    assert {"path_outside", "not_a_file"} <= set(reasons)
 
 
 def test_reads_stop_at_the_cap(tmp_path, monkeypatch):
@@ -439,6 +470,13 @@ def test_image_folder_file_over_the_cap_is_refused(image_folder, tmp_path):
     with pytest.raises(SourceError, match=r"cat/big.png: .* is 67,108,865 bytes, over the 64 MiB limit per image "
                                           r"file \(too_large\)"):
         dataprep.convert(image_folder, SCHEMA_FOLDER, tmp_path / "o")
+
+
+def test_infer_on_an_image_folder_whose_first_image_is_a_bomb_is_one_line(image_folder):
+    """Before: Pillow's DecompressionBombError traceback."""
+    (image_folder / "cat" / "0.png").write_bytes(png(20000, 20000, pixels=False))
+    with pytest.raises(SourceError, match="a decompression bomb: Image size \\(400000000 pixels\\) exceeds"):
+        dataprep.infer_schema(image_folder)
 
 
 # --- pixel counts ---------------------------------------------------------------------------------------------
