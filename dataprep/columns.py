@@ -52,15 +52,17 @@ class Batch:
     row_start: int  # 0-based index of the first row within the origin
     line_of: Callable[[int], int] | None = None  # row index within origin -> line number (text sources)
     row_names: list[str] | None = None  # a file per row (image folders): named instead of the row
+    row_of: Callable[[int], int] | None = None  # row index within origin -> 1-based row of the file (CSV)
 
     def where(self, row: int, column: str | None = None) -> str:
         """'file, line L (row R), column C' for messages; ``row`` is a row of this batch."""
         r = self.row_start + row
         if self.row_names is not None:
             return self.row_names[row] + (f", column {column!r}" if column else "")
-        loc = f"{self.origin}, row {r + 1}"
+        number = self.row_of(r) if self.row_of is not None else r + 1
+        loc = f"{self.origin}, row {number}"
         if self.line_of is not None:
-            loc = f"{self.origin}, line {self.line_of(r)} (row {r + 1})"
+            loc = f"{self.origin}, line {self.line_of(r)} (row {number})"
         return loc + (f", column {column!r}" if column else "")
 
 
@@ -72,6 +74,11 @@ class Problem:
     column: str
     rows: np.ndarray  # sorted unique row positions within the batch
     message: str  # the first bad row, described for a person (location included)
+    describe: Callable[[int], str] | None = None  # the message of the k-th of ``rows`` (None: every row's is message)
+
+    def message_of(self, k: int) -> str:
+        """The message of ``rows[k]``, described like the first."""
+        return self.message if k == 0 or self.describe is None else self.describe(k)
 
 
 @dataclass
@@ -88,11 +95,17 @@ class _Checks:
         pos = np.flatnonzero(bad)
         if not len(pos):
             return
-        row_ids = np.unique(np.searchsorted(splits, pos, side="right") - 1) if splits is not None else pos
-        first = int(pos[0])
-        row = int(row_ids[0])
-        self.problems.append(Problem(reason, column, row_ids,
-                                     f"{self.batch.where(row, column)}: {detail(first)}"))
+        if splits is not None:
+            row_ids, first_of = np.unique(np.searchsorted(splits, pos, side="right") - 1, return_index=True)
+            firsts = pos[first_of]
+        else:
+            row_ids = firsts = pos
+        batch = self.batch
+
+        def describe(k: int) -> str:
+            return f"{batch.where(int(row_ids[k]), column)}: {detail(int(firsts[k]))}"
+
+        self.problems.append(Problem(reason, column, row_ids, describe(0), describe))
 
 
 def to_columns(batch: Batch, schema: Schema) -> tuple[dict[str, Column], list[Problem]]:
