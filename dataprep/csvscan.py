@@ -79,6 +79,7 @@ class _Scanner:
         self.last_end = -1  # offset of the last line break that ends a record (or an empty line)
         self.last_end_line = 0  # its line
         self.fields = 0  # delimiters seen since last_end
+        self.has_cr = False  # the current block holds a CR
         self.open: tuple[int, int, int, int] | None = None  # quoted field still open: offset, line, record start, line
         self.waiting: tuple[int, int, str] | None = None  # a bad record (start, line, why) waiting for its end
         self.scan = CsvScan()
@@ -199,7 +200,7 @@ class _Scanner:
                 np.zeros(len(ends) + 1, np.int64)
             seg[0] += self.fields
             self._lines.append(starts_line[real])
-            self._fields.append((seg[:-1] + 1)[real])
+            self._fields.append((seg[:-1] + 1)[real].astype(np.int32))
             self.fields = int(seg[-1]) if len(ends) else int(seg[0])
         if len(ends):
             self.last_end, self.last_end_line = int(glob[-1]), int(end_lines[-1])

@@ -134,7 +134,7 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
         st.kind = "float"
         _numbers(st, arr)
     elif pa.types.is_integer(t) or pa.types.is_boolean(t):
-        if pa.types.is_uint64(t) and pc.any(pc.greater(arr, INT64_MAX)).as_py():
+        if pa.types.is_uint64(t) and pc.any(pc.greater(arr, pa.scalar(INT64_MAX, pa.uint64()))).as_py():
             st.kind, st.values = "string", None  # unsigned integers beyond int64 stay exact as text
         if st.kind != "string":
             st.kind = "float" if st.kind == "float" else "int"

@@ -198,6 +198,14 @@ def test_int64_beyond_2_53_from_dataframe_parquet_and_arrays(tmp_path):
         assert dataprep.infer_schema(source).features[0].dtype == "int64"
 
 
+def test_uint64_beyond_int64_is_inferred_as_exact_text(tmp_path):
+    source = {"u": np.array([1, 2 ** 64 - 1], np.uint64)}
+    schema = dataprep.infer_schema(source)
+    assert schema.features[0].dtype == "string"
+    dataprep.convert(source, schema, tmp_path / "out", shuffle=False)
+    assert dataprep.load_numpy(tmp_path / "out", "train")["u"].tolist() == [b"1", b"18446744073709551615"]
+
+
 def test_missing_int_takes_its_default_exactly(tmp_path):
     schema = "features:\n- {name: n, dtype: int64, shape: [], default: 9007199254740993}\n"
     summary(tmp_path, {"n": np.array([None, None], object)}, schema=schema)
@@ -238,6 +246,8 @@ NASTY = {
             ["02134", "10001", "00501", "02134", "10001", "00501"]),
     "big": (["9007199254740993", "9223372036854775807", "-9223372036854775808", "1", "-0", "3"],
             [9007199254740993, 2 ** 63 - 1, -2 ** 63, 1, 0, 3]),
+    "huge": (["99999999999999999999", "1", "2", "-99999999999999999999", "3", "4"],
+             ["99999999999999999999", "1", "2", "-99999999999999999999", "3", "4"]),
     "negzero": (["-0.0", "0.0", "1.5", "-0.0", "2.5", "0.0"], [-0.0, 0.0, 1.5, -0.0, 2.5, 0.0]),
     "empty": (['""', "", "x", "x", '""', "x"], ["", None, "x", "x", "", "x"]),
     "unicode": (["é", "日本", "😀", "é", "日本", "😀"], ["é", "日本", "😀", "é", "日本", "😀"]),
@@ -266,7 +276,8 @@ def test_infer_then_convert_keeps_every_value(tmp_path, fmt):
     assert res.exit_code == 0, res.output
     schema = dataprep.load_schema(tmp_path / "s.yaml")
     by_name = {f.name: f for f in schema.features}
-    assert by_name["zip"].dtype == "string" and by_name["big"].dtype == "int64"
+    assert by_name["zip"].dtype == "string" and by_name["huge"].dtype == "string"
+    assert by_name["big"].dtype == "int64" and by_name["padded_int"].dtype == "int64"
     assert by_name["spaces"].vocabulary == ("trailing space ", " leading", "plain") or \
         set(by_name["spaces"].vocabulary) == {"trailing space ", " leading", "plain"}
     res = CliRunner().invoke(main, ["convert", str(src), "--schema", str(tmp_path / "s.yaml"), "--out",
