@@ -90,15 +90,17 @@ class BadRows:
                     writer.writerow(row)
         self._check_max()
 
-    def malformed(self, origin: str, text: str) -> bool:
-        """A CSV row with the wrong number of fields: False (fail) or count and quarantine it, True."""
+    def malformed(self, origin: str, text: str, line: int | str = "", row: int | str = "",
+                  why: str = "wrong number of fields") -> bool:
+        """A malformed CSV row (``why`` it is): False (fail) or count and quarantine it, True."""
         if self.on_error == "fail":
             return False
         self.set_aside += 1
         self.by_reason["malformed_csv"] += 1
-        self._first = self._first or f"{origin}: malformed CSV row {text[:80]!r}"
+        where = f"{origin}, line {line}" if line != "" else origin
+        self._first = self._first or f"{where}: malformed CSV row: {why}: {text[:80]!r}"
         if self.on_error == "quarantine":
-            self._open().writerow([origin, "", "", "malformed_csv", "", f"wrong number of fields: {text!r}"])
+            self._open().writerow([origin, line, row, "malformed_csv", "", f"{why}: {text!r}"])
         self._check_max()
         return True
 
@@ -125,10 +127,11 @@ class BadRows:
         writer = self._open()
         values = {c: _texts(batch.columns[c], rows) for c in self.source_columns}
         for i, (row, problem) in enumerate(zip(rows.tolist(), problems)):
-            line = batch.line_of(batch.row_start + row) if batch.line_of else ""
-            writer.writerow([batch.origin, line, batch.row_start + row + 1, problem.reason, problem.column,
-                                   problem.message if row == int(problem.rows[0]) else ""]
-                                  + [values[c][i] for c in self.source_columns])
+            r = batch.row_start + row
+            line = batch.line_of(r) if batch.line_of else ""
+            message = problem.message_of(int(np.searchsorted(problem.rows, row)))
+            writer.writerow([batch.origin, line, batch.row_of(r) if batch.row_of else r + 1, problem.reason,
+                             problem.column, message] + [values[c][i] for c in self.source_columns])
 
     def to_dict(self) -> dict:
         out = {"set_aside": self.set_aside, "set_aside_by_reason": dict(sorted(self.by_reason.items()))}

@@ -8,7 +8,9 @@ message naming the origin, line or row, and column, so a policy can fail on the 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Callable, Union
 
 import numpy as np
@@ -17,7 +19,7 @@ import pyarrow.compute as pc
 
 from .errors import DataError
 from .ragged import Ragged
-from .schema import NUMPY_DTYPE, OOV_TOKEN, Feature, ImageOptions, Schema
+from .schema import INT64_MAX, INT64_MIN, NUMPY_DTYPE, OOV_TOKEN, Feature, ImageOptions, Schema
 
 Values = Union[np.ndarray, Ragged]
 _INT_RE = r"^[+-]?[0-9]+$"
@@ -52,15 +54,17 @@ class Batch:
     row_start: int  # 0-based index of the first row within the origin
     line_of: Callable[[int], int] | None = None  # row index within origin -> line number (text sources)
     row_names: list[str] | None = None  # a file per row (image folders): named instead of the row
+    row_of: Callable[[int], int] | None = None  # row index within origin -> 1-based row of the file (CSV)
 
     def where(self, row: int, column: str | None = None) -> str:
         """'file, line L (row R), column C' for messages; ``row`` is a row of this batch."""
         r = self.row_start + row
         if self.row_names is not None:
             return self.row_names[row] + (f", column {column!r}" if column else "")
-        loc = f"{self.origin}, row {r + 1}"
+        number = self.row_of(r) if self.row_of is not None else r + 1
+        loc = f"{self.origin}, row {number}"
         if self.line_of is not None:
-            loc = f"{self.origin}, line {self.line_of(r)} (row {r + 1})"
+            loc = f"{self.origin}, line {self.line_of(r)} (row {number})"
         return loc + (f", column {column!r}" if column else "")
 
 
@@ -72,6 +76,11 @@ class Problem:
     column: str
     rows: np.ndarray  # sorted unique row positions within the batch
     message: str  # the first bad row, described for a person (location included)
+    describe: Callable[[int], str] | None = None  # the message of the k-th of ``rows`` (None: every row's is message)
+
+    def message_of(self, k: int) -> str:
+        """The message of ``rows[k]``, described like the first."""
+        return self.message if k == 0 or self.describe is None else self.describe(k)
 
 
 @dataclass
@@ -89,11 +98,17 @@ class _Checks:
         pos = np.flatnonzero(bad)
         if not len(pos):
             return
-        row_ids = np.unique(np.searchsorted(splits, pos, side="right") - 1) if splits is not None else pos
-        first = int(pos[0])
-        row = int(row_ids[0])
-        self.problems.append(Problem(reason, column, row_ids,
-                                     f"{self.batch.where(row, column)}: {detail(first)}"))
+        if splits is not None:
+            row_ids, first_of = np.unique(np.searchsorted(splits, pos, side="right") - 1, return_index=True)
+            firsts = pos[first_of]
+        else:
+            row_ids = firsts = pos
+        batch = self.batch
+
+        def describe(k: int) -> str:
+            return f"{batch.where(int(row_ids[k]), column)}: {detail(int(firsts[k]))}"
+
+        self.problems.append(Problem(reason, column, row_ids, describe(0), describe))
 
 
 def to_columns(batch: Batch, schema: Schema, allow_paths_outside: bool = False
@@ -235,7 +250,7 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, spl
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         arr = _parse_numbers(arr, f, column, checks, splits)
     elif pa.types.is_null(arr.type):
-        arr = pa.nulls(len(arr), pa.float64())
+        arr = pa.nulls(len(arr), pa.int64() if _is_integer(f) else pa.float64())
     elif pa.types.is_boolean(arr.type):
         arr = pc.cast(arr, pa.int64())
     elif not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
@@ -257,47 +272,99 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, spl
         return out
     target = NUMPY_DTYPE[f.dtype]
     info = np.iinfo(target)
-    if values.dtype.kind == "f":
+    if values.dtype.kind == "f":  # whole floats are integers (exactly: a float64 holds them or is not whole)
         with np.errstate(invalid="ignore"):
             whole = np.isfinite(values) & (values == np.round(values))
         checks.flag(~whole, column, "not_integer",
                     lambda i: f"{values[i].item()!r} is not an integer, feature {f.name!r} is {f.dtype}", splits)
         bad = whole & ((values < info.min) | (values >= float(info.max) + 1))
-        values = np.where(whole & ~bad, values, 0)
+        keep = whole & ~bad
     elif values.dtype == np.uint64:
         bad = values > np.uint64(info.max)
+        keep = ~bad
     else:
         bad = (values < info.min) | (values > info.max)
+        keep = ~bad
     checks.flag(bad, column, "out_of_range",
                 lambda i: f"{values[i].item()!r} is out of range for {f.dtype} (feature {f.name!r})", splits)
-    return np.where(bad, 0, values).astype(target)
+    return np.where(keep, values, 0).astype(target)
+
+
+def _is_integer(f: Feature) -> bool:
+    return f.dtype in ("int64", "uint8")
 
 
 def _parse_numbers(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> pa.Array:
     """Parse text as numbers; text that is not a number is flagged and treated as missing.
 
-    Integer features accept whole numbers written as floats ("3.0"); the integer check comes later.
+    Integer features parse exactly (never through a float) and accept whole numbers written as floats
+    ("3.0", "3e2"). A float that only overflows in parsing ("1e400") is out of range, as "1e39" is for
+    float32; only "inf" and "infinity" are infinite.
     """
     text = pc.utf8_trim_whitespace(arr)
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
-    target = pa.float64() if f.dtype == "float32" else pa.int64()
+    if _is_integer(f):
+        return _parse_integers(text, f, column, checks, splits)
+    target = pa.float64()
     parsed = _cast_or_none(text, target)
+    if parsed is None:
+        ok = pc.fill_null(pc.match_substring_regex(text, _FLOAT_RE, ignore_case=True), True)
+        ok_np = ok.to_numpy(zero_copy_only=False)
+        checks.flag(~ok_np, column, "unparseable",
+                    lambda i: f"cannot parse {text[i].as_py()!r} as {f.dtype} (feature {f.name!r})", splits)
+        parsed = pc.cast(pc.if_else(ok, text, pa.scalar(None, text.type)), target)
+    if pc.any(pc.is_inf(parsed)).as_py():
+        literal = pc.match_substring_regex(text, r"^[+-]?inf(inity)?$", ignore_case=True)
+        overflow = pc.fill_null(pc.and_(pc.is_inf(parsed), pc.invert(literal)), False)
+        checks.flag(overflow.to_numpy(zero_copy_only=False), column, "out_of_range",
+                    lambda i: f"{text[i].as_py()} overflows {f.dtype} (feature {f.name!r})", splits)
+    return parsed
+
+
+def _parse_integers(text: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> pa.Array:
+    """Integer text as exact int64 (missing where flagged); values beyond int64 are out of range."""
+    whole = pc.replace_substring_regex(text, r"^([+-]?[0-9]+)\.0*$", r"\1")  # "3.0" is 3
+    parsed = _cast_or_none(whole, pa.int64())
     if parsed is not None:
         return parsed
-    ok = pc.fill_null(pc.match_substring_regex(text, _FLOAT_RE, ignore_case=True), True)
-    good = pc.if_else(ok, text, pa.scalar(None, text.type))
-    if f.dtype != "float32" and not pc.all(pc.match_substring_regex(good, _INT_RE)).as_py():
-        target = pa.float64()
-    parsed = _cast_or_none(good, target)
-    ok_np = ok.to_numpy(zero_copy_only=False)
-    if parsed is None:  # matches the pattern yet does not fit the type (an integer beyond int64)
-        fits = np.array([v is None or _cast_or_none(pa.array([v], text.type), target) is not None
-                         for v in good.to_pylist()], bool)
-        ok_np = ok_np & fits
-        parsed = pc.cast(pc.if_else(pa.array(ok_np), text, pa.scalar(None, text.type)), target)
-    checks.flag(~ok_np, column, "unparseable",
-                lambda i: f"cannot parse {text[i].as_py()!r} as {f.dtype} (feature {f.name!r})", splits)
-    return parsed
+    looks_int = pc.fill_null(pc.match_substring_regex(whole, _INT_RE), False)
+    ints = _cast_or_none(pc.if_else(looks_int, whole, pa.scalar(None, whole.type)), pa.int64())
+    present = pc.is_valid(whole).to_numpy(zero_copy_only=False)
+    result = np.zeros(len(whole), np.int64)
+    todo = present.copy()
+    if ints is not None:  # the integers fit; the rest is not integer text
+        looks = looks_int.to_numpy(zero_copy_only=False)
+        result[looks] = pc.fill_null(ints, 0).to_numpy(zero_copy_only=False)[looks]
+        todo &= ~looks
+    texts = text.to_pylist()
+    found = {"unparseable": np.zeros(len(whole), bool), "not_integer": np.zeros(len(whole), bool),
+             "out_of_range": np.zeros(len(whole), bool)}
+    for i in np.flatnonzero(todo).tolist():
+        kind, value = _exact_integer(texts[i])
+        if kind == "ok":
+            result[i] = value
+        else:
+            found[kind][i] = True
+    checks.flag(found["unparseable"], column, "unparseable",
+                lambda i: f"cannot parse {texts[i]!r} as {f.dtype} (feature {f.name!r})", splits)
+    checks.flag(found["not_integer"], column, "not_integer",
+                lambda i: f"{texts[i]} is not an integer, feature {f.name!r} is {f.dtype}", splits)
+    checks.flag(found["out_of_range"], column, "out_of_range",
+                lambda i: f"{texts[i]} is out of range for int64 (feature {f.name!r})", splits)
+    bad = found["unparseable"] | found["not_integer"] | found["out_of_range"]
+    return pa.array(result, pa.int64(), mask=~present | bad)
+
+
+def _exact_integer(text: str) -> tuple[str, int | None]:
+    """("ok", value) for a number that is whole and fits int64, else the reason it is not, exactly."""
+    if not re.fullmatch(_FLOAT_RE, text, re.IGNORECASE):
+        return "unparseable", None
+    number = Decimal(text)
+    if not number.is_finite() or number != number.to_integral_value():
+        return "not_integer", None
+    if not INT64_MIN <= number <= INT64_MAX:
+        return "out_of_range", None
+    return "ok", int(number)
 
 
 def _cast_or_none(arr: pa.Array, target: pa.DataType) -> pa.Array | None:

@@ -1,6 +1,8 @@
 """Schema inference: one streaming pass over a source picks dtypes, defaults and vocabularies.
 
 Text columns (CSV) are tried as int64, then float, then string, promoting when a batch does not parse.
+What convert would store exactly decides: digits with leading zeros (zip codes) and integers beyond int64
+stay text, integers of any size within int64 stay int64, and text (vocabularies included) keeps its spaces.
 An image folder gives an image feature (shape of its first image), the path and a label whose vocabulary is
 the class names. Feature columns with blanks get a default (the mean for numbers, the most frequent value for
 categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with few distinct values become categoricals with a vocabulary ordered by frequency.
@@ -19,10 +21,12 @@ import pyarrow.compute as pc
 
 from .errors import SourceError, UsageError
 from .images import image_files, image_shape, is_image_folder
-from .schema import Feature, Schema
+from .schema import INT64_MAX, INT64_MIN, Feature, Schema
 from .sources import iter_batches
 
 MAX_TRACKED = 1000  # distinct values remembered per column
+_LEADING_ZERO = r"^[+-]?0[0-9]+$"
+_INT_TEXT = r"^[+-]?[0-9]+$"
 
 
 @dataclass
@@ -30,7 +34,8 @@ class _ColumnStats:
     kind: str = "int"  # int -> float -> string, or a fixed Arrow-derived dtype
     shape: tuple = ()
     count: int = 0
-    missing: int = 0
+    missing: int = 0  # nulls (empty fields, NA markers)
+    blank: int = 0  # whitespace-only text: missing for a number, a value for text
     total: float = 0.0
     numeric: int = 0
     values: Counter | None = field(default_factory=Counter)
@@ -108,17 +113,20 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
         except pa.ArrowInvalid:
             pass
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        text = pc.utf8_trim_whitespace(arr)
+        text = pc.utf8_trim_whitespace(arr)  # numbers may be padded, as convert reads them
         text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-        st.missing += text.null_count - arr.null_count
+        st.blank += text.null_count - arr.null_count
+        if st.kind in ("int", "float") and pc.any(pc.match_substring_regex(text, _LEADING_ZERO)).as_py():
+            st.kind = "string"  # zip codes, ids: the zeros are part of the value
         for kind, target in (("int", pa.int64()), ("float", pa.float64())):
             if st.kind == kind:
                 try:
                     _numbers(st, pc.cast(text, target))
                     break
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                    st.kind = "float" if kind == "int" else "string"
-        st.track(text)
+                    whole = pc.all(pc.match_substring_regex(pc.drop_null(text), _INT_TEXT)).as_py()
+                    st.kind = "float" if kind == "int" and not whole else "string"  # beyond int64: text
+        st.track(arr)  # text is kept as it is written, spaces included
         return
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         st.kind, st.values = "bytes", None
@@ -126,8 +134,11 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
         st.kind = "float"
         _numbers(st, arr)
     elif pa.types.is_integer(t) or pa.types.is_boolean(t):
-        st.kind = "float" if st.kind == "float" else "int"
-        _numbers(st, pc.cast(arr, pa.int64()))
+        if pa.types.is_uint64(t) and pc.any(pc.greater(arr, pa.scalar(INT64_MAX, pa.uint64()))).as_py():
+            st.kind, st.values = "string", None  # unsigned integers beyond int64 stay exact as text
+        if st.kind != "string":
+            st.kind = "float" if st.kind == "float" else "int"
+            _numbers(st, pc.cast(arr, pa.int64()))
     elif pa.types.is_null(t):
         pass
     else:
@@ -137,7 +148,7 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
 def _numbers(st: _ColumnStats, arr: pa.Array) -> None:
     valid = pc.drop_null(arr)
     if len(valid):
-        st.total += float(pc.sum(pc.cast(valid, pa.float64())).as_py())
+        st.total += float(pc.sum(pc.cast(valid, pa.float64(), safe=False)).as_py())  # a mean: may round
         st.numeric += len(valid)
 
 
@@ -154,26 +165,27 @@ def _feature_name(col: str, used: set[str]) -> str:
 
 def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: int) -> Feature:
     source = None if name == col else col
-    kind = "float" if st.count == st.missing and st.kind == "int" else st.kind  # all blank: nothing to go on
+    missing = st.missing + (st.blank if st.kind in ("int", "float") else 0)
+    kind = "float" if st.count == missing and st.kind == "int" else st.kind  # all blank: nothing to go on
     dtype = {"int": "int64", "float": "float32", "string": "string", "bytes": "bytes", "uint8": "uint8"}[kind]
     default = None
     vocabulary = None
-    nullable = st.missing > 0
+    nullable = missing > 0
     impute = nullable and role == "feature"  # a missing label or weight is a bad row, never made up
     if dtype == "string" and st.values is not None and st.shape == ():
         distinct = len(st.values)
-        if 0 < distinct <= max_categories and distinct <= max(2, 0.5 * (st.count - st.missing)):
+        if 0 < distinct <= max_categories and distinct <= max(2, 0.5 * (st.count - missing)):
             vocabulary = tuple(v for v, _ in sorted(st.values.items(), key=lambda kv: (-kv[1], kv[0])))
     if impute:
         mean = st.total / st.numeric if st.numeric else 0.0
         if dtype == "float32":
             default = float(f"{mean:.6g}")
         elif dtype == "int64":
-            default = int(round(mean))
+            default = min(max(int(round(mean)), INT64_MIN), INT64_MAX)
         elif dtype == "string":
             default = vocabulary[0] if vocabulary else ""
         elif dtype == "bytes":
             default = ""
-    desc = f"{st.missing} of {st.count} values missing" if nullable else ""
+    desc = f"{missing} of {st.count} values missing" if nullable else ""
     return Feature(name=name, dtype=dtype, shape=st.shape, source=source, default=default, role=role,
                    vocabulary=vocabulary, description=desc)

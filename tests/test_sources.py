@@ -85,7 +85,7 @@ def test_parquet_list_columns_become_ragged_and_fixed(tmp_path):
     ("name,x,k\na,1,1\nb,abc,2\n", r"in.csv, line 3 \(row 2\), column 'x': cannot parse 'abc' as float32"),
     ('name,x,k\n"two\nlines",1,1\nb,2,2.5\n', r"in.csv, line 4 \(row 2\), column 'k': 2.5 is not an integer"),
     ("name,x,k\na,1,\n", r"line 2 \(row 1\), column 'k': missing value and feature has no default"),
-    ("name,x,k\na,1,99999999999999999999\n", r"line 2 \(row 1\), column 'k': cannot parse"),
+    ("name,x,k\na,1,99999999999999999999\n", r"line 2 \(row 1\), column 'k': 99999999999999999999 is out of range for int64"),
     ("name,x,k\na,1e39,1\n", r"line 2 \(row 1\), column 'x': 1e\+39 overflows float32"),
     ("name,k\na,1\n", r"in.csv: column\(s\) 'x' not found; it has: name, k"),
     ("", r"in.csv: empty file"),
