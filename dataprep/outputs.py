@@ -113,7 +113,7 @@ def foreign_files(folder: Path) -> list[str] | None:
                 continue
             foreign.append(path)
         dirs[:] = [d for d in dirs if (rel / d).as_posix() in parents]
-    return foreign
+    return sorted(foreign)
 
 
 def check_quarantine(path: Path, out: Path, inputs: list[Path], overwrite: bool) -> None:
