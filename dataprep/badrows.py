@@ -109,7 +109,9 @@ class BadRows:
 
     def _open(self):
         if self._writer is None:
-            self._file = open(self.staging or self.quarantine, "w", newline="", encoding="utf-8")
+            path = self.staging or self.quarantine
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "w", newline="", encoding="utf-8")
             self._writer = csv.writer(self._file)
             self._writer.writerow(QUARANTINE_HEADER + self.source_columns)
         return self._writer
