@@ -123,9 +123,9 @@ def check_quarantine(path: Path, out: Path, inputs: list[Path], overwrite: bool)
     if real in inputs:
         raise UsageError(f"--quarantine {path} is an input; give another file for the rows set aside")
     for folder in (out.resolve(), work_folder(out).resolve()):
-        if folder in real.parents:
-            raise UsageError(f"--quarantine {path} lies inside the output folder {out}, which the conversion "
-                             f"replaces; put it beside it (default: {out.name}.quarantine.csv)")
+        if folder == real or folder in real.parents:
+            raise UsageError(f"--quarantine {path} is or lies inside the output folder {out}, which the "
+                             f"conversion replaces; put it beside it (default: {out.name}.quarantine.csv)")
     if path.exists() or path.is_symlink():
         if not path.is_file() or path.is_symlink():
             raise UsageError(f"--quarantine {path} exists and is not a plain file")

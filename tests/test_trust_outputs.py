@@ -35,6 +35,13 @@ def table(tmp_path: Path, n: int = 10, bad: int = 0, name: str = "in.csv") -> Pa
     return path
 
 
+def schema_file(tmp_path: Path) -> Path:
+    path = tmp_path / "s.yaml"
+    if not path.exists():
+        dataprep.Schema.from_dict(SCHEMA).save(path)
+    return path
+
+
 def files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -196,7 +203,10 @@ def test_quarantine_inside_out_is_refused_up_front(tmp_path):
     with pytest.raises(UsageError, match="lies inside the output folder"):
         dataprep.convert(table(tmp_path, bad=2), SCHEMA, out, on_error="quarantine",
                          quarantine=out / "bad.csv", overwrite=True)
-    assert files(out) == before
+    with pytest.raises(UsageError, match="lies inside the output folder"):
+        dataprep.convert(table(tmp_path, bad=2), SCHEMA, tmp_path / "new", on_error="quarantine",
+                         quarantine=tmp_path / "new")
+    assert files(out) == before and sorted(os.listdir(tmp_path)) == ["in.csv", "o"]
 
 
 def test_manifest_never_names_a_missing_quarantine(tmp_path):
@@ -250,41 +260,72 @@ def test_work_folders_are_not_read_as_input(tmp_path):
 
 
 # --- two conversions into one --out ---------------------------------------------------------------------------
-def _big_source(tmp_path: Path, n: int = 300_000) -> tuple[Path, Path]:
-    src = tmp_path / "big.csv"
-    with open(src, "w") as fh:
-        fh.write("id,s\n")
-        fh.writelines(f"{i},text {i % 977}\n" for i in range(n))
-    return src, schema_file(tmp_path)
+# A real conversion process that, after its first shard, holds still until a file appears (or Ctrl-C comes):
+# deterministic, however fast the machine.
+HELD = """
+import sys, time
+from pathlib import Path
+import dataprep.workdir as w
+release, record = Path(sys.argv.pop(1)), w.WorkFolder.record
+def held(self, result):
+    record(self, result)
+    while not release.exists():
+        time.sleep(0.01)
+w.WorkFolder.record = held
+from dataprep.cli import main
+main()
+"""
 
 
-def _convert_command(src: Path, schema: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "dataprep.cli", "convert", str(src), "--schema", str(schema), "--out", str(out),
-            "--num-shards", "8", "--workers", "1", "--batch-size", "20000", "--quiet", *extra]
+def _convert_args(src: Path, schema: Path, out: Path, *extra: str) -> list[str]:
+    return ["convert", str(src), "--schema", str(schema), "--out", str(out), "--num-shards", "4", "--workers", "1",
+            "--quiet", *extra]
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while not path.exists() and proc.poll() is None and time.monotonic() < end:
-        time.sleep(0.005)
+def _start_held(tmp_path: Path, out: Path) -> subprocess.Popen:
+    """Start a held conversion of a 1,000-row table and wait until it has written its first shard."""
+    args = _convert_args(table(tmp_path, 1000), schema_file(tmp_path), out)
+    proc = subprocess.Popen([sys.executable, "-c", HELD, str(tmp_path / "release"), *args], stderr=subprocess.PIPE,
+                            text=True)
+    journal, end = tmp_path / f".{out.name}.partial" / "journal.jsonl", time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < end and not (journal.exists() and journal.read_text()):
+        time.sleep(0.01)
+    assert proc.poll() is None, proc.stderr.read()
+    return proc
 
 
 def test_a_second_conversion_into_the_same_out_fails_at_once(tmp_path):
-    src, schema = _big_source(tmp_path)
     out = tmp_path / "o"
-    first = subprocess.Popen(_convert_command(src, schema, out), stderr=subprocess.PIPE, text=True)
-    _wait_for(tmp_path / ".o.partial" / "records.spool", first)
-    assert first.poll() is None, "the first run ended before the second could start"
-    started = time.monotonic()
-    second = subprocess.run(_convert_command(src, schema, out, "--overwrite"), capture_output=True, text=True)
-    waited = time.monotonic() - started
+    first = _start_held(tmp_path, out)
+    second = subprocess.run([sys.executable, "-m", "dataprep.cli",
+                             *_convert_args(tmp_path / "in.csv", tmp_path / "s.yaml", out, "--overwrite")],
+                            capture_output=True, text=True, timeout=120)
     message = second.stderr.strip()
     assert second.returncode == 2 and "\n" not in message, message
     assert f"another conversion into {out} is running (pid {first.pid}, started " in message
-    assert first.wait(timeout=300) == 0, first.stderr.read()
-    assert waited < 20  # it did not wait for the first run (about 8 s of import and checks at most)
-    assert json.loads((out / "manifest.json").read_text())["rows"]["written"] == 300_000
-    assert sorted(os.listdir(tmp_path)) == ["big.csv", "o", "s.yaml"]
+    assert first.poll() is None  # it did not wait for the first run to end
+    (tmp_path / "release").touch()
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    assert json.loads((out / "manifest.json").read_text())["rows"]["written"] == 1000  # undisturbed
+    assert sorted(os.listdir(tmp_path)) == ["in.csv", "o", "release", "s.yaml"]
+
+
+def test_ctrl_c_in_the_cli_exits_130_and_says_how_to_continue(tmp_path):
+    out = tmp_path / "o"
+    proc = _start_held(tmp_path, out)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    message = err.strip()
+    assert proc.returncode == 130, err
+    assert "\n" not in message and "Traceback" not in message, message
+    assert f"the work folder {tmp_path / '.o.partial'} keeps 1 shard(s); rerun the same command with --resume" \
+        in message
+    done = subprocess.run([sys.executable, "-m", "dataprep.cli",
+                           *_convert_args(tmp_path / "in.csv", tmp_path / "s.yaml", out, "--resume")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    dataprep.convert(tmp_path / "in.csv", tmp_path / "s.yaml", tmp_path / "clean", num_shards=4)
+    assert files(out) == files(tmp_path / "clean")
 
 
 # --- --resume refuses a changed input, even with its size and mtime restored ----------------------------------
@@ -328,29 +369,6 @@ def test_resume_refuses_an_input_changed_with_size_and_mtime_restored(tmp_path, 
     dataprep.convert(src, SCHEMA, out, num_shards=4, workers=1, shuffle=False, resume=True)
     dataprep.convert(src, SCHEMA, tmp_path / "fresh", num_shards=4, workers=1, shuffle=False)
     assert files(out) == files(tmp_path / "fresh")  # no shard of the old input was kept
-
-
-def test_ctrl_c_in_the_cli_exits_130_and_says_how_to_continue(tmp_path):
-    src, schema = _big_source(tmp_path, 200_000)
-    out = tmp_path / "o"
-    proc = subprocess.Popen(_convert_command(src, schema, out), stderr=subprocess.PIPE, text=True)
-    _wait_for(tmp_path / ".o.partial" / "records.spool", proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    message = err.strip()
-    assert proc.returncode == 130, err
-    assert "\n" not in message and "Traceback" not in message, message
-    assert f"the work folder {tmp_path / '.o.partial'} keeps" in message and "--resume" in message
-    done = subprocess.run(_convert_command(src, schema, out, "--resume"), capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert json.loads((out / "manifest.json").read_text())["rows"]["written"] == 200_000
-
-
-def schema_file(tmp_path: Path) -> Path:
-    path = tmp_path / "s.yaml"
-    if not path.exists():
-        dataprep.Schema.from_dict(SCHEMA).save(path)
-    return path
 
 
 # --- train --out / tune --out replace only their own earlier results -----------------------------------------
