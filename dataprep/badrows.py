@@ -30,6 +30,7 @@ class BadRows:
     max_error_rate: float | None = None
     quarantine: Path | None = None
     source_columns: list[str] = field(default_factory=list)  # the input columns a quarantine row shows
+    staging: Path | None = None  # where the quarantine CSV is written until the conversion commits it
     set_aside: int = 0
     by_reason: Counter = field(default_factory=Counter)
     _writer: object = None
@@ -110,10 +111,24 @@ class BadRows:
 
     def _open(self):
         if self._writer is None:
-            self._file = open(self.quarantine, "w", newline="", encoding="utf-8")
+            path = self.staging or self.quarantine
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "w", newline="", encoding="utf-8")
             self._writer = csv.writer(self._file)
             self._writer.writerow(QUARANTINE_HEADER + self.source_columns)
         return self._writer
+
+    @property
+    def written(self) -> bool:
+        """Whether a quarantine CSV was written (a row was quarantined)."""
+        return self._writer is not None
+
+    def discard(self) -> None:
+        """Close and remove the staged quarantine CSV of a run that did not finish."""
+        if self._file is not None:
+            self._file.close()
+        if self.staging is not None:
+            self.staging.unlink(missing_ok=True)
 
     def finish(self, rows_read: int) -> None:
         """Close the quarantine file and check the error rate over the whole input."""
@@ -135,7 +150,7 @@ class BadRows:
 
     def to_dict(self) -> dict:
         out = {"set_aside": self.set_aside, "set_aside_by_reason": dict(sorted(self.by_reason.items()))}
-        if self.quarantine is not None and self.set_aside:
+        if self.quarantine is not None and self.written:
             out["quarantine"] = str(self.quarantine)
         return out
 

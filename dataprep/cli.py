@@ -89,7 +89,8 @@ def main(debug: bool) -> None:
               help="Bad rows: stop at the first (naming file, line, column); set them aside and count them; or "
                    "also write them with file, line and reason to the quarantine CSV.")
 @click.option("--quarantine", "quarantine_file", type=click.Path(dir_okay=False), default=None,
-              help="Quarantine CSV for --on-error quarantine (default: OUT.quarantine.csv beside the output).")
+              help="Quarantine CSV for --on-error quarantine (default: OUT.quarantine.csv beside the output); "
+                   "never an input, a file inside OUT, or an existing file dataprep did not write.")
 @click.option("--max-errors", type=click.IntRange(min=0), default=None,
               help="Fail when more than this many rows are bad (with skip or quarantine).")
 @click.option("--max-error-rate", type=click.FloatRange(0, 1), default=None,
@@ -109,7 +110,9 @@ def main(debug: bool) -> None:
 @click.option("--allow-paths-outside", is_flag=True,
               help="Let an image-path column name files outside the table's folder (absolute paths, '..', "
                    "symlinks out); by default such rows are bad rows (path_outside).")
-@click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an earlier dataprep output (a folder holding only its manifest and the files it lists) "
+                   "and its quarantine CSV; never a folder with other files or an input.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted run with the same inputs and options: shards it completed and that "
                    "still verify are kept, the rest written (the result is byte-identical).")

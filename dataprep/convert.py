@@ -28,13 +28,14 @@ from .columns import Batch, Column, to_columns
 from .encode.csv_text import csv_header, encode_csv_lines, line_break_problems
 from .encode.example import example_parts
 from .tfrecord import frame_parts
-from .workdir import JOURNAL, RUN, WorkFolder, fingerprint
-from .errors import OutputError, UsageError
+from .workdir import WorkFolder, fingerprint
+from .errors import Interrupted, OutputError, UsageError
 from .manifest import build_manifest, write_manifest
+from .outputs import check_out, check_quarantine, foreign_files, staging
 from .ragged import Ragged
 from .schema import Schema, load_schema
 from .shards import COMPRESSIONS, Shard, ShardResult, Spool, plan_shards, shard_suffix, write_shards
-from .sources import DEFAULT_BATCH_ROWS, RowGrouping, is_path_source, iter_batches
+from .sources import DEFAULT_BATCH_ROWS, RowGrouping, input_files, is_path_source, iter_batches
 from .stats import STATS, folder_stats
 from .splits import SplitKey, assign_by_bucket, assign_by_ratio, parse_split, parse_split_names
 
@@ -197,8 +198,11 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     byte-identical to the local runner's.
 
     Everything is written into ``.{out}.partial`` beside ``out`` and renamed into place when complete; a
-    failed run removes it, an interrupted one (killed, Ctrl-C) leaves it for ``resume=True``, which keeps
-    the shards already written and verified and gives byte-identical results.
+    failed run removes it, an interrupted one (killed, Ctrl-C: :class:`Interrupted`) leaves it for
+    ``resume=True``, which keeps the shards already written and verified and gives byte-identical results.
+    The work folder is locked while a run uses it: a second conversion into the same ``out`` fails at once.
+    ``overwrite`` replaces only a dataprep output (see :mod:`dataprep.outputs`) and an earlier quarantine
+    file; nothing that is or holds an input, or that dataprep did not write, is ever replaced.
     """
     started = time.perf_counter()
     schema = load_schema(schema).with_image_options(image_format, image_quality, image_size)
@@ -215,9 +219,13 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     out = Path(out)
     if on_error == "quarantine" and quarantine is None:
         quarantine = out.parent / f"{out.name}.quarantine.csv"
-    bad_rows = BadRows(on_error, max_errors, max_error_rate, Path(quarantine) if quarantine else None,
-                       schema.source_columns)
-    _check_out(out, overwrite)
+    quarantine = Path(quarantine) if quarantine and on_error == "quarantine" else None
+    inputs = _inputs(source)
+    check_out(out, inputs, overwrite)
+    if quarantine is not None:
+        check_quarantine(quarantine, out, inputs, overwrite)
+    bad_rows = BadRows(on_error, max_errors, max_error_rate, quarantine, schema.source_columns,
+                       staging=staging(quarantine) if quarantine else None)
 
     options = {"sequence_id": sequence_id, "sequence_order": sequence_order, "seed": seed, "shuffle": shuffle,
                "split": list(ratios) if split_column else ratios, "split_by": split_by, "split_column": split_column,
@@ -230,7 +238,10 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
                            tuple(c for f in schema.features if f.is_fixed for c in f.sources))
     job = Job(schema, format, compression, ratios, split_key, seed, shuffle, num_shards, rows_per_shard, on_error,
               batch_size, grouping, allow_paths_outside)
-    work = WorkFolder(out, fingerprint(source, settings) if runner == "local" else None, resume)
+    try:
+        work = WorkFolder(out, fingerprint(source, settings) if runner == "local" else None, resume)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted before {out} was started; nothing was written") from None
     tmp = work.path
     try:
         if runner == "beam":
@@ -247,23 +258,33 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         manifest = build_manifest(schema=schema, fmt=format, compression=compression, splits=files_by_split,
                                   rows={"read": rows_read, "written": written, **bad_rows.to_dict()},
                                   options=options, sources=_describe(source), version=__version__)
-        for name in (RUN, JOURNAL):
-            (tmp / name).unlink(missing_ok=True)
+        work.finish()
         write_manifest(tmp, manifest)
         if stats:
             report = folder_stats(tmp)
             report.path = str(out)
             report.write(tmp / STATS)
-        _commit(tmp, out)
-    except (KeyboardInterrupt, SystemExit):
-        raise  # interrupted: the work folder stays for --resume
+        _commit(tmp, out, overwrite)
+        _commit_quarantine(bad_rows)
+        work.release()
+    except KeyboardInterrupt:
+        bad_rows.discard()
+        work.release()
+        kept = f"{len(work.done) + work.written} shard(s)" if runner == "local" else "its files"
+        raise Interrupted(f"interrupted: the work folder {tmp} keeps {kept}; rerun the same command with "
+                          "--resume to continue (or delete that folder)") from None
+    except SystemExit:
+        work.release()
+        raise  # the work folder stays for --resume
     except OSError as e:
+        bad_rows.discard()
         work.remove()
         if e.errno == errno.ENOSPC:
             raise OutputError(f"disk full while writing {out} ({e.filename or 'work folder'}); nothing was "
                               "kept") from None
         raise
     except BaseException:
+        bad_rows.discard()
         work.remove()
         raise
     return ConvertSummary(
@@ -328,17 +349,22 @@ def _check_options(schema: Schema, fmt: str, compression: str, num_shards, rows_
             raise UsageError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    if out.exists():
-        if not out.is_dir():
-            raise UsageError(f"output {out} exists and is not a folder")
-        if any(out.iterdir()) and not overwrite:
-            raise UsageError(f"output folder {out} is not empty; pass --overwrite to replace it")
+def _inputs(source: Any) -> list[Path]:
+    """Every input path, resolved: the files read and the paths given (a folder is an input too)."""
+    if not is_path_source(source):
+        return []
+    given = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    named = [Path(p).resolve() for p in given if not any(ch in os.fspath(p) for ch in "*?[")]
+    return list(dict.fromkeys(named + [p.resolve() for p in input_files(source)]))
 
 
-def _commit(tmp: Path, out: Path) -> None:
-    """Move the finished folder into place; an existing ``out`` is replaced only after this succeeds."""
+def _commit(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Move the finished folder into place; an existing ``out`` is replaced only after this succeeds, and only
+    when it still holds nothing but a dataprep output (checked again: files may have appeared during the run)."""
     old = None
+    if out.exists() and any(out.iterdir()):
+        if not overwrite or foreign_files(out) != []:
+            check_out(out, [], overwrite)  # raises with the reason
     if out.exists():
         old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
         out.rename(old)
@@ -350,6 +376,17 @@ def _commit(tmp: Path, out: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _commit_quarantine(bad_rows: BadRows) -> None:
+    """Move this run's quarantine CSV into place; an earlier one (ours, checked up front) goes when this run
+    set nothing aside, so the file beside the output always belongs to it."""
+    if bad_rows.quarantine is None:
+        return
+    if bad_rows.written:
+        os.replace(bad_rows.staging, bad_rows.quarantine)
+    else:
+        bad_rows.quarantine.unlink(missing_ok=True)
 
 
 def _describe(source: Any) -> list[str]:

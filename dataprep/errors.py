@@ -33,3 +33,9 @@ class DataError(DataprepError):
 
 class OutputError(DataprepError):
     """Converted output is missing, damaged or inconsistent with its manifest."""
+
+
+class Interrupted(DataprepError):
+    """The run was stopped (Ctrl-C); the message says what it left and how to continue."""
+
+    exit_code = 130

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import glob
 import io
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from .columns import Batch
 from .csvscan import BOM, BadRecord, scan_csv
 from .errors import DataError, DataprepError, SourceError, UsageError
 from .images import image_folder_batches, is_image_folder
+from .outputs import is_ours
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv", ".tsv.gz")
 TFRECORD_SUFFIXES = (".tfrecord", ".tfrecord.gz", ".tfrecord.zz", ".tfrecords", ".tfr")
@@ -112,7 +114,12 @@ def input_files(source: Any) -> list[Path]:
 
 
 def expand_paths(source: Any) -> list[Path]:
-    """Files named by a path, a glob, a folder (its data files) or a list of those, in a stable order."""
+    """Files named by a path, a glob, a folder (its data files) or a list of those, in a stable order.
+
+    A folder or glob skips dataprep's own outputs under it (output and work folders, quarantine CSVs: see
+    :func:`dataprep.outputs.is_ours`): an output kept inside its input folder would otherwise be read back as
+    input by the next run, which would then convert its own earlier shards too. A path named exactly is
+    always read."""
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     paths: list[Path] = []
     for item in items:
@@ -121,9 +128,12 @@ def expand_paths(source: Any) -> list[Path]:
             found = sorted(glob.glob(text, recursive=True))
             if not found:
                 raise SourceError(f"no files match {text}")
-            paths += [Path(p) for p in found]
+            root, seen = Path(_literal_prefix(text)), {}
+            paths += [Path(p) for p in found if not _under_ours(Path(p), root, seen)]
         elif os.path.isdir(text):
-            found = sorted(p for p in Path(text).rglob("*") if p.is_file() and _kind(p) is not None)
+            seen = {}
+            found = sorted(p for p in Path(text).rglob("*") if p.is_file() and _kind(p) is not None
+                           and not _under_ours(p, Path(text), seen))
             if not found:
                 raise SourceError(f"{text}: folder holds no CSV, Parquet, .npz or TFRecord files")
             paths += found
@@ -136,6 +146,26 @@ def expand_paths(source: Any) -> list[Path]:
             raise SourceError(f"{p}: unknown input type; expected one of "
                               f"{', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES + NPZ_SUFFIXES + TFRECORD_SUFFIXES)}")
     return paths
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The folder a glob pattern starts from: its path up to the first part with a wildcard."""
+    parts = Path(pattern).parts
+    literal = list(itertools.takewhile(lambda part: not any(ch in part for ch in "*?["), parts))
+    return str(Path(*literal)) if literal else "."
+
+
+def _under_ours(path: Path, root: Path, seen: dict[Path, bool]) -> bool:
+    """Whether ``path`` is one of dataprep's outputs, or lies in one, below ``root`` (``seen``: folders
+    already looked at)."""
+    if is_ours(path):
+        return True
+    for folder in itertools.takewhile(lambda p: p != root and p != p.parent, path.parents):
+        if folder not in seen:
+            seen[folder] = is_ours(folder)
+        if seen[folder]:
+            return True
+    return False
 
 
 def _kind(path: Path) -> str | None:

@@ -29,6 +29,7 @@ KINDS = ("wide-deep", "cnn", "rnn")
 OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop,
               "nadam": keras.optimizers.Nadam}
 LOSSES = ("mse", "redef_mse", "huber", "mae")
+FILES = ("model.keras", "history.csv", "metrics.json", "learning_curves.png")  # what a fit writes into out
 
 
 @keras.saving.register_keras_serializable(package="dataprep")
@@ -68,6 +69,7 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     Keras' fit."""
     if kind not in KINDS:
         raise UsageError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
+    check_out(Path(out), Path(data), FILES, "metrics.json", "train")
     batch_size = batch_size or (128 if kind == "wide-deep" else 32)
     learning_rate = learning_rate or (5e-4 if kind == "cnn" else 1e-3)
     if optimizer not in OPTIMIZERS:
@@ -261,6 +263,24 @@ class _EpochLine(keras.callbacks.Callback):
                               if k.endswith(("loss", "rmse", "accuracy")))
             print(f"epoch {epoch + 1:>3}/{self.epochs}  {shown}  ({time.perf_counter() - self.started:.1f}s)",
                   flush=True)
+
+
+def check_out(out: Path, data: Path, files: Sequence[str], marker: str, command: str) -> None:
+    """Refuse an ``out`` whose ``files`` a run would replace when it is not an earlier result of ``command``
+    (its ``marker`` JSON, with the model ``kind``, is missing), and one that is, holds or lies in the converted
+    folder (whose files are the manifest's)."""
+    real, folder = out.resolve(), data.resolve()
+    if real == folder or real in folder.parents or folder in real.parents:
+        raise UsageError(f"--out {out} is, holds or lies in the data folder {data}; give a folder of its own")
+    taken = [name for name in files if (out / name).exists()]
+    try:
+        earlier = json.loads((out / marker).read_text())
+    except (OSError, ValueError):
+        earlier = None
+    ours = isinstance(earlier, dict) and "kind" in earlier
+    if taken and not ours:
+        raise UsageError(f"--out {out} holds {', '.join(taken)} but is not an earlier `dataprep {command}` "
+                         "result; give another --out, dataprep never replaces files it did not write")
 
 
 def _write_history(path: Path, history: dict) -> None:

@@ -16,6 +16,7 @@ import math
 import multiprocessing
 import os
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from ..errors import UsageError
 
 SEARCHES = ("grid", "random", "genetic", "tpe")
 STUDY = "dataprep-tune"
+FILES = ("study.db", "trials.csv", "best.json", "tuning.png", "trials", "best")  # what a search writes into out
 # fit() options a search may set, and the conveniences below
 TUNABLE = ("learning_rate", "batch_size", "optimizer", "activation", "loss", "variant", "hidden", "patience",
            "separable", "filters", "blocks", "dense", "augment", "cell", "units", "layers", "dropout", "window")
@@ -129,7 +131,7 @@ def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | 
     stops a trial early when its validation score after an epoch is worse than the median of earlier trials
     at that epoch (optuna's MedianPruner, after 5 trials and 5 epochs); pruned trials count as finished."""
     from ..manifest import load_manifest
-    from .fit import KINDS
+    from .fit import KINDS, check_out
 
     try:
         import optuna  # noqa: F401
@@ -139,6 +141,7 @@ def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | 
         raise UsageError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
     if search not in SEARCHES:
         raise UsageError(f"unknown search {search!r}; expected one of {', '.join(SEARCHES)}")
+    check_out(Path(out), Path(data), FILES, "tune.json", "tune")
     params = [parse_param(p) if isinstance(p, str) else p for p in params]
     if not params:
         raise UsageError("give at least one --param to search")
@@ -326,6 +329,7 @@ def _refit_best(out: Path, config: dict, study, verbose: bool) -> dict:
     metric, direction = _metric(config["kind"], config["data"])
     trial = study.best_trial
     options = {**fit_options(config["kind"], config["fixed"]), **fit_options(config["kind"], trial.params)}
+    shutil.rmtree(out / "best", ignore_errors=True)  # an earlier refit of this study's (its folder is ours)
     result = fit(config["kind"], config["data"], out / "best", epochs=config["epochs"], patience=config["patience"],
                  seed=config["seed"], verbose=False, **options)
     best = {"search": config["search"], "metric": f"valid {metric}", "direction": direction,
