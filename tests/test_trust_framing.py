@@ -35,7 +35,7 @@ def frame(data: bytes) -> bytes:
     return length + struct.pack("<I", _masked(length)) + data + struct.pack("<I", _masked(data))
 
 
-def _len_field(number: int, payload: bytes) -> bytes:
+def len_field(number: int, payload: bytes) -> bytes:
     n, size = len(payload), b""
     while n >= 0x80:
         size += bytes([n & 0x7F | 0x80])
@@ -45,9 +45,9 @@ def _len_field(number: int, payload: bytes) -> bytes:
 
 def example(**floats: float) -> bytes:
     """A ``tf.train.Example`` with one float per key, serialized by hand (no TensorFlow)."""
-    entries = b"".join(_len_field(1, _len_field(1, k.encode()) + _len_field(2, _len_field(2, _len_field(
+    entries = b"".join(len_field(1, len_field(1, k.encode()) + len_field(2, len_field(2, len_field(
         1, struct.pack("<f", v))))) for k, v in floats.items())
-    return _len_field(1, entries)
+    return len_field(1, entries)
 
 
 def records(n: int, first: int = 0) -> bytes:
@@ -148,7 +148,7 @@ from dataprep.tfrecord import check_framing, iter_records, scan_file
 size = int(next(l for l in open("/proc/self/status") if l.startswith("VmSize")).split()[1]) * 1024
 cap = size + (512 << 20)
 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-path = Path(sys.argv[1])
+args = sys.argv[1:]
 {body}
 """
 
@@ -166,7 +166,7 @@ def run_capped(body: str, *args: str, timeout: float = 120) -> str:
 def test_decompression_bomb_is_streamed_in_bounded_memory(tmp_path):
     """1 GiB of records in a 1 MiB .tfrecord.gz: every reader walks it within the cap."""
     value = b"\0" * (1 << 20)
-    record = frame(_len_field(1, _len_field(1, _len_field(1, b"v") + _len_field(2, _len_field(1, _len_field(1, value))))))
+    record = frame(len_field(1, len_field(1, len_field(1, b"v") + len_field(2, len_field(1, len_field(1, value))))))
     z = zlib.compressobj(1, zlib.DEFLATED, 31)
     path = tmp_path / "bomb.tfrecord.gz"
     with open(path, "wb") as fh:
@@ -175,6 +175,7 @@ def test_decompression_bomb_is_streamed_in_bounded_memory(tmp_path):
         fh.write(z.flush())
     assert path.stat().st_size < 8 << 20
     out = run_capped("""
+        path = Path(args[0])
         n = sum(1 for _ in iter_records(path, "gzip"))
         scan, _ = scan_file(path, "gzip")
         rows = sum(b.num_rows for b in sources.iter_batches(path))
@@ -205,7 +206,7 @@ def test_a_megabyte_varint_is_refused_in_linear_time():
     assert time.perf_counter() - start < 0.5
 
 
-FLOATS5 = _len_field(1, _len_field(1, _len_field(1, b"x") + _len_field(2, _len_field(2, _len_field(1, b"\0" * 5)))))
+FLOATS5 = len_field(1, len_field(1, len_field(1, b"x") + len_field(2, len_field(2, len_field(1, b"\0" * 5)))))
 
 
 @pytest.mark.parametrize("raw, message", [
@@ -215,8 +216,8 @@ FLOATS5 = _len_field(1, _len_field(1, _len_field(1, b"x") + _len_field(2, _len_f
     (b"\x0b", "unsupported wire type 3"),
     (b"\x0d\x01", "fixed-width field 1 runs past the end"),
     (FLOATS5, "packed floats of 5 bytes, not a multiple of 4"),
-    (_len_field(1, _len_field(1, _len_field(1, b"\xff"))), "feature name is not UTF-8"),
-    (_len_field(1, _len_field(1, _len_field(1, b"x") + _len_field(2, _len_field(3, b"\x0d\0\0\0\0")))),
+    (len_field(1, len_field(1, len_field(1, b"\xff"))), "feature name is not UTF-8"),
+    (len_field(1, len_field(1, len_field(1, b"x") + len_field(2, len_field(3, b"\x0d\0\0\0\0")))),
      "a int64 list holds a value of wire type 5"),
 ], ids=["11-byte", "truncated", "past-end", "wire-3", "fixed-past-end", "odd-floats", "utf8", "wire-mismatch"])
 def test_malformed_wire_bytes_are_wire_errors(raw, message):
@@ -226,7 +227,7 @@ def test_malformed_wire_bytes_are_wire_errors(raw, message):
 
 def test_ten_byte_varints_parse_as_protobuf_does():
     minus_one = b"\xff" * 9 + b"\x01"
-    raw = _len_field(1, _len_field(1, _len_field(1, b"i") + _len_field(2, _len_field(3, b"\x08" + minus_one))))
+    raw = len_field(1, len_field(1, len_field(1, b"i") + len_field(2, len_field(3, b"\x08" + minus_one))))
     assert parse_example(raw) == {"i": ("int64", [-1])}
     assert parse_example(example(a=1.5, b=-2.0)) == {"a": ("float", [1.5]), "b": ("float", [-2.0])}
 
