@@ -12,6 +12,7 @@ TensorFlow's reader (which trusts the lengths it reads).
 from __future__ import annotations
 
 import functools
+import mmap
 import os
 import struct
 from dataclasses import dataclass, field
@@ -288,27 +289,31 @@ def _parse(buf: bytearray, base: int, index: int, limit: int, size: int | None
     view = memoryview(buf)
     records: list[Record] = []
     at, problem = 0, None
+    end_of_file = size if size is not None else 1 << 64
     try:
         while len(buf) - at >= _HEADER.size:
             length, length_crc = _HEADER.unpack_from(buf, at)
             if _mask_one(crc32c.crc32c(view[at:at + 8])) != length_crc:
                 problem = "length CRC mismatch (corrupt header)"
                 break
-            problem = _length_problem(length, base + at, limit, size)
-            if problem:
-                break
             end = at + _HEADER.size + length + 4
+            if length > limit or base + end > end_of_file:
+                problem = _length_problem(length, base + at, limit, size)
+                break
             if end > len(buf):
                 break
             data = view[at + _HEADER.size:end - 4]
             if _mask_one(crc32c.crc32c(data)) != struct.unpack_from("<I", buf, end - 4)[0]:
                 problem = "data CRC mismatch"
                 break
-            records.append(Record(index + len(records), base + at, bytes(data)))
+            records.append(_new_record((index + len(records), base + at, bytes(data))))
             at = end
     finally:
         view.release()
     return records, at, problem
+
+
+_new_record = functools.partial(tuple.__new__, Record)  # a Record without NamedTuple's slower constructor
 
 
 def _length_problem(length: int, offset: int, limit: int, size: int | None) -> str | None:
@@ -325,7 +330,7 @@ def check_framing(path: str | Path, compression: str | None = None, max_record_b
     files) that the record ends within the file. Call it before handing a file to TensorFlow's reader,
     which allocates whatever a header claims (a 2^40-byte length crashes the process).
 
-    Plain files are walked by seeking from header to header, reading 12 bytes per record; compressed ones
+    Plain files are walked from header to header through a memory map, touching 12 bytes per record; compressed ones
     are decompressed in bounded chunks (data CRCs are left to the reader). Raises :class:`FramingError`."""
     path = Path(path)
     compression = compression or guess_compression(path)
@@ -335,20 +340,21 @@ def check_framing(path: str | Path, compression: str | None = None, max_record_b
             pass
         return count
     size = path.stat().st_size
+    if size == 0:
+        return 0
     count = offset = 0
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         while offset < size:
-            head = fh.read(_HEADER.size)
-            if len(head) < _HEADER.size:
-                raise FramingError(path, f"record {count} at offset {offset} is truncated: {len(head)} bytes "
+            if size - offset < _HEADER.size:
+                raise FramingError(path, f"record {count} at offset {offset} is truncated: {size - offset} bytes "
                                          "left, a header needs 12", count, offset)
-            length, length_crc = _HEADER.unpack(head)
-            problem = "length CRC mismatch (corrupt header)" if _mask_one(crc32c.crc32c(head[:8])) != length_crc \
+            length, length_crc = _HEADER.unpack_from(mm, offset)
+            problem = "length CRC mismatch (corrupt header)" \
+                if _mask_one(crc32c.crc32c(mm[offset:offset + 8])) != length_crc \
                 else _length_problem(length, offset, max_record_bytes, size)
             if problem:
                 raise FramingError(path, f"record {count} at offset {offset}: {problem}", count, offset)
             offset += _HEADER.size + length + 4
-            fh.seek(offset)
             count += 1
     return count
 
@@ -373,8 +379,9 @@ def _headers(path: Path, compression: str, limit: int) -> Iterator[int]:
                 if len(head) < _HEADER.size:
                     break
                 length, length_crc = _HEADER.unpack(head)
-                problem = "length CRC mismatch (corrupt header)" if \
-                    _mask_one(crc32c.crc32c(bytes(head[:8]))) != length_crc else _length_problem(length, pos, limit, None)
+                problem = "length CRC mismatch (corrupt header)" \
+                    if _mask_one(crc32c.crc32c(bytes(head[:8]))) != length_crc \
+                    else _length_problem(length, pos, limit, None)
                 if problem:
                     raise FramingError(path, f"record {index} at offset {pos}: {problem}", index, pos)
                 yield pos

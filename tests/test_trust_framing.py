@@ -157,8 +157,9 @@ def run_capped(body: str, *args: str, timeout: float = 120) -> str:
     """Run ``body`` in a fresh interpreter whose address space is capped at 512 MiB over what its imports
     take, so a runaway allocation fails the test (MemoryError) instead of exhausting the machine."""
     code = _CAPPED.format(body=textwrap.dedent(body))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+                          cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
