@@ -30,60 +30,98 @@ class RaggedArray(NamedTuple):
     row_splits: np.ndarray
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+class WireError(ValueError):
+    """Bytes that are not a well-formed protobuf message: a varint over 10 bytes or cut short, a length past
+    the end of its message, an unknown wire type, packed floats whose length is not a multiple of 4, a key
+    that is not UTF-8. The callers, which know the record's file, index and offset, turn it into a
+    :class:`~dataprep.errors.DataprepError`."""
+
+
+_U64 = (1 << 64) - 1
+_MAX_VARINT = 10  # bytes: 64 bits in 7-bit groups
+
+
+def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    """The varint at ``pos`` (within ``end``) and the position after it; at most 10 bytes are read, so a long
+    run of continuation bytes costs nothing, and the value is cut to 64 bits as protobuf does."""
     result = shift = 0
-    while True:
+    limit = min(end, pos + _MAX_VARINT)
+    while pos < limit:
         b = buf[pos]
         pos += 1
         result |= (b & 0x7F) << shift
         if b < 0x80:
-            return result, pos
+            return result & _U64, pos
         shift += 7
+    if pos >= end:
+        raise WireError("a varint runs past the end of its message")
+    raise WireError(f"a varint is longer than {_MAX_VARINT} bytes")
 
 
 def _fields(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
-    """(field number, wire type, value start, value end) of a message; varints yield their value as start."""
+    """(field number, wire type, value start, value end) of a message; varints yield their value as start.
+
+    Raises :class:`WireError` when a field does not fit within ``end`` or has a wire type Examples never use
+    (groups, 3 and 4; or 6 and 7, which do not exist)."""
     pos = start
     while pos < end:
-        key, pos = _varint(buf, pos)
+        key = buf[pos]  # one-byte keys and lengths (nearly all of them) skip the varint call
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = _varint(buf, pos, end)
         number, wire = key >> 3, key & 7
         if wire == 2:
-            length, pos = _varint(buf, pos)
-            yield number, wire, pos, pos + length
-            pos += length
+            length = buf[pos] if pos < end else 0x80
+            if length < 0x80:
+                pos += 1
+            else:
+                length, pos = _varint(buf, pos, end)
+            stop = pos + length
+            if stop > end:
+                raise WireError(f"field {number} claims {length} bytes, {end - pos} are left in its message")
         elif wire == 0:
-            value, pos = _varint(buf, pos)
+            value, pos = _varint(buf, pos, end)
             yield number, wire, value, pos
-        elif wire == 5:
-            yield number, wire, pos, pos + 4
-            pos += 4
-        elif wire == 1:
-            yield number, wire, pos, pos + 8
-            pos += 8
+            continue
+        elif wire == 5 or wire == 1:
+            stop = pos + (4 if wire == 5 else 8)
+            if stop > end:
+                raise WireError(f"fixed-width field {number} runs past the end of its message")
         else:
-            raise ValueError(f"unsupported wire type {wire}")
+            raise WireError(f"unsupported wire type {wire} (field {number})")
+        yield number, wire, pos, stop
+        pos = stop
 
 
 def parse_example(buf: bytes) -> dict[str, tuple[str, list]]:
     """A serialized ``tf.train.Example`` as ``{key: (kind, values)}`` with kind ``bytes``/``float``/``int64``.
 
     A ``tf.train.SequenceExample`` parses too: its context (field 1) like an Example's features, and each
-    feature list (field 2) as the values of all its steps, in order."""
+    feature list (field 2) as the values of all its steps, in order. Malformed bytes raise
+    :class:`WireError`, in time linear in the record's length."""
     out = {}
-    for number, _, start, end in _fields(buf, 0, len(buf)):
-        if number not in (1, 2):
+    for number, wire, start, end in _fields(buf, 0, len(buf)):
+        if number not in (1, 2) or wire != 2:
             continue
-        for entry_no, _, e_start, e_end in _fields(buf, start, end):
-            if entry_no != 1:
+        for entry_no, e_wire, e_start, e_end in _fields(buf, start, end):
+            if entry_no != 1 or e_wire != 2:
                 continue
             key, kind, values = None, "empty", []
-            for f_no, _, f_start, f_end in _fields(buf, e_start, e_end):
+            for f_no, f_wire, f_start, f_end in _fields(buf, e_start, e_end):
+                if f_wire != 2:
+                    continue
                 if f_no == 1:
-                    key = buf[f_start:f_end].decode("utf-8")
+                    try:
+                        key = buf[f_start:f_end].decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise WireError("a feature name is not UTF-8") from None
                 elif f_no == 2 and number == 1:
                     kind, values = _feature_values(buf, f_start, f_end)
                 elif f_no == 2:  # a FeatureList: one Feature per step
-                    for _, _, s_start, s_end in _fields(buf, f_start, f_end):
+                    for s_no, s_wire, s_start, s_end in _fields(buf, f_start, f_end):
+                        if s_no != 1 or s_wire != 2:
+                            continue
                         step_kind, step_values = _feature_values(buf, s_start, s_end)
                         kind = step_kind if step_kind != "empty" else kind
                         values += step_values
@@ -92,29 +130,36 @@ def parse_example(buf: bytes) -> dict[str, tuple[str, list]]:
 
 
 def _feature_values(buf: bytes, start: int, end: int) -> tuple[str, list]:
-    """A ``Feature`` message: its list kind and values."""
+    """A ``Feature`` message: its list kind and values (fields other than the three lists are skipped, as
+    protobuf skips unknown fields)."""
     kind, values = "empty", []
-    for k_no, _, l_start, l_end in _fields(buf, start, end):
-        kind = _KINDS.get(k_no, "empty")
-        values = _list_values(buf, kind, l_start, l_end)
+    for k_no, wire, l_start, l_end in _fields(buf, start, end):
+        if k_no in _KINDS and wire == 2:
+            kind = _KINDS[k_no]
+            values = _list_values(buf, kind, l_start, l_end)
     return kind, values
 
 
 def _list_values(buf: bytes, kind: str, start: int, end: int) -> list:
     values: list = []
-    for _, wire, v_start, v_end in _fields(buf, start, end):
-        if kind == "bytes":
+    for number, wire, v_start, v_end in _fields(buf, start, end):
+        if number != 1:
+            continue
+        if kind == "bytes" and wire == 2:
             values.append(buf[v_start:v_end])
-        elif kind == "float":
-            data = buf[v_start:v_end]
-            values.extend(struct.unpack(f"<{len(data) // 4}f", data))
-        elif wire == 0:  # one unpacked int64 (the varint's value is in v_start)
-            values.append(np.uint64(v_start).astype(np.int64).item())
-        else:
+        elif kind == "float" and wire in (2, 5):
+            if (v_end - v_start) % 4:
+                raise WireError(f"packed floats of {v_end - v_start} bytes, not a multiple of 4")
+            values.extend(struct.unpack(f"<{(v_end - v_start) // 4}f", buf[v_start:v_end]))
+        elif kind == "int64" and wire == 0:  # one unpacked int64 (the varint's value is in v_start)
+            values.append(v_start - (1 << 64) if v_start >= 1 << 63 else v_start)
+        elif kind == "int64" and wire == 2:
             pos = v_start
             while pos < v_end:
-                v, pos = _varint(buf, pos)
+                v, pos = _varint(buf, pos, v_end)
                 values.append(v - (1 << 64) if v >= 1 << 63 else v)
+        else:
+            raise WireError(f"a {kind} list holds a value of wire type {wire}")
     return values
 
 

@@ -34,6 +34,7 @@ NPZ_SUFFIXES = (".npz",)
 DEFAULT_BATCH_ROWS = 65536
 CSV_BLOCK_BYTES = 4 << 20  # Arrow's parse block; grown for longer rows
 MAX_CSV_RECORD_BYTES = 64 << 20  # a CSV row (its fields together) may be up to this long
+TFRECORD_BATCH_BYTES = 64 << 20  # records held per TFRecord source batch (see _tfrecord_batches)
 
 
 @dataclass(frozen=True)
@@ -425,24 +426,44 @@ def _parquet_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
 
 def _tfrecord_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
     """``tf.train.Example`` records (from TensorFlow or anyone else) as list columns, one per key; a key
-    missing from a record is a missing value. Framing and CRCs are checked; no TensorFlow is needed."""
-    from .records import parse_example
-    from .tfrecord import guess_compression, scan_file
+    missing from a record is a missing value. Framing and CRCs are checked; no TensorFlow is needed.
 
-    scan, records = scan_file(path, guess_compression(path), keep_records=True)
-    if scan.error:
-        raise SourceError(f"{path}: {scan.error}")
-    list_type = {"float": pa.list_(pa.float32()), "int64": pa.list_(pa.int64()), "bytes": pa.list_(pa.binary())}
-    for start in range(0, len(records), batch_size):
+    The file is streamed: a batch holds at most ``batch_size`` records and about ``TFRECORD_BATCH_BYTES`` of
+    them, so memory does not grow with the file (or with what a compressed file inflates to)."""
+    from .tfrecord import FramingError, guess_compression, iter_records
+
+    batch: list = []
+    held = start = 0
+    try:
+        for rec in iter_records(path, guess_compression(path)):
+            batch.append(rec)
+            held += len(rec.data)
+            if len(batch) >= batch_size or held >= TFRECORD_BATCH_BYTES:
+                yield _example_batch(path, batch, columns, start)
+                start += len(batch)
+                batch, held = [], 0
+    except FramingError as e:
+        raise SourceError(str(e)) from None
+    if batch:
+        yield _example_batch(path, batch, columns, start)
+
+
+def _example_batch(path: Path, records: list, columns, start: int) -> Batch:
+    from .records import WireError, parse_example
+
+    parsed = []
+    for rec in records:
         try:
-            parsed = [parse_example(r) for r in records[start:start + batch_size]]
-        except (ValueError, IndexError, UnicodeDecodeError):
-            raise SourceError(f"{path}: a record near record {start} is not a tf.train.Example") from None
-        kinds = {k: kind for p in parsed for k, (kind, _) in p.items() if kind != "empty"}
-        wanted = _check_columns(str(path), sorted(set(kinds) | {k for p in parsed for k in p}), columns)
-        cols = {k: pa.array([p[k][1] if k in p else None for p in parsed], list_type.get(kinds.get(k), pa.list_(
-            pa.float32()))) for k in wanted}
-        yield Batch(cols, len(parsed), str(path), start)
+            parsed.append(parse_example(rec.data))
+        except WireError as e:
+            raise SourceError(f"{path}: record {rec.index} at offset {rec.offset} is not a tf.train.Example: "
+                              f"{e}") from None
+    list_type = {"float": pa.list_(pa.float32()), "int64": pa.list_(pa.int64()), "bytes": pa.list_(pa.binary())}
+    kinds = {k: kind for p in parsed for k, (kind, _) in p.items() if kind != "empty"}
+    wanted = _check_columns(str(path), sorted(set(kinds) | {k for p in parsed for k in p}), columns)
+    cols = {k: pa.array([p[k][1] if k in p else None for p in parsed], list_type.get(kinds.get(k), pa.list_(
+        pa.float32()))) for k in wanted}
+    return Batch(cols, len(parsed), str(path), start)
 
 
 def _sequence_batches(paths: list[Path], columns, batch_size: int, on_malformed) -> Iterator[Batch]:

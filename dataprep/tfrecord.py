@@ -2,21 +2,28 @@
 
 Writing: CRC32C is computed for all records of a batch at once: records of similar length go through a
 vectorised table-driven CRC (one numpy step per byte column over every record), others through the
-``crc32c`` library, which uses the CPU's CRC instruction. Reading back (:func:`scan_file`) walks the framing
-of a plain, GZIP or ZLIB file in a stream and checks every CRC, with no TensorFlow.
+``crc32c`` library, which uses the CPU's CRC instruction. Reading back (:func:`iter_records`,
+:func:`scan_file`) walks the framing of a plain, GZIP or ZLIB file in a stream and checks every CRC, with no
+TensorFlow and bounded memory whatever the file claims: decompression yields at most ``_CHUNK`` bytes at a
+time, and a record longer than :data:`MAX_RECORD_BYTES` is refused before it is buffered.
+:func:`check_framing` is the cheap walk over the length headers that makes a file safe to hand to
+TensorFlow's reader (which trusts the lengths it reads).
 """
 from __future__ import annotations
 
 import functools
+import mmap
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import crc32c
 import numpy as np
 from isal import isal_zlib
 
+from .errors import DataError
 from .ragged import Part, Ragged, concat_rows, part_lengths
 
 _MASK_DELTA = np.uint32(0xA282EAD8)
@@ -129,10 +136,38 @@ def frame_records(records: Ragged) -> Ragged:
 # --- reading ----------------------------------------------------------------------------------------------------
 _HEADER = struct.Struct("<QI")
 _CHUNK = 1 << 22
+_WBITS = {"gzip": 31, "zlib": 15}
+_GZIP_MAGIC = b"\x1f\x8b"
+MAX_RECORD_BYTES = 256 << 20
+"""The longest record a reader accepts (256 MiB of serialized data). TFRecord lengths are 64-bit and
+TensorFlow allocates what a header claims, so a damaged or hostile header (2^40 bytes) would exhaust memory
+or crash the process; no record dataprep writes comes near this."""
 
 
 def _mask_one(crc: int) -> int:
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+class FramingError(DataError):
+    """A TFRecord file whose framing or compressed stream is damaged: the message names the file, and the
+    record index and offset (in the uncompressed stream) where the damage starts; ``problem`` is the message
+    without the file."""
+
+    def __init__(self, path: str | Path, problem: str, record: int | None = None, offset: int | None = None):
+        super().__init__(f"{path}: {problem}")
+        self.path, self.problem, self.record, self.offset = str(path), problem, record, offset
+
+
+class _StreamError(ValueError):
+    """A damaged compressed stream, before the record walk adds where it stands."""
+
+
+class Record(NamedTuple):
+    """One record read back: its index in the file, its framing's offset in the uncompressed stream, its data."""
+
+    index: int
+    offset: int
+    data: bytes
 
 
 @dataclass
@@ -158,78 +193,222 @@ def guess_compression(path: str | Path) -> str:
         return "zlib"
     with open(path, "rb") as fh:
         head = fh.read(2)
-    if head == b"\x1f\x8b":
+    if head == _GZIP_MAGIC:
         return "gzip"
     if len(head) == 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
         return "zlib"
     return "none"
 
 
-def _stream(path: Path, compression: str) -> Iterator[bytes]:
-    """Uncompressed bytes of a file, chunk by chunk; raises ValueError on a damaged compressed stream."""
-    z = isal_zlib.decompressobj({"gzip": 31, "zlib": 15}[compression]) if compression != "none" else None
+def decompressed_chunks(path: str | Path, compression: str) -> Iterator[bytes]:
+    """A file's uncompressed bytes, at most ``_CHUNK`` at a time however well the input compresses.
+
+    GZIP may hold several members one after another (``cat a.gz b.gz``): all are read, as ``gzip -d`` does.
+    Bytes after the end of the (last) stream that start no member, a stream that ends early, and damaged
+    deflate data raise ``ValueError`` naming the compressed offset."""
     with open(path, "rb") as fh:
+        if compression == "none":
+            yield from iter(lambda: fh.read(_CHUNK), b"")
+            return
+        z = isal_zlib.decompressobj(_WBITS[compression])
+        member = fed = 0  # file offset of the current member; file bytes read so far
+        data = b""
         while True:
-            chunk = fh.read(_CHUNK)
-            if not chunk:
-                break
-            if z is None:
-                yield chunk
-                continue
+            if z.eof:
+                data = z.unused_data
+                end = fed - len(data)  # where the member just finished ends in the file
+                while len(data) < len(_GZIP_MAGIC):
+                    more = fh.read(_CHUNK)
+                    if not more:
+                        break
+                    fed += len(more)
+                    data += more
+                if not data:
+                    return
+                if compression != "gzip" or data[:2] != _GZIP_MAGIC:
+                    raise _StreamError(f"{os.fstat(fh.fileno()).st_size - end} bytes after the end of the "
+                                       f"{compression} stream at compressed offset {end}")
+                z, member = isal_zlib.decompressobj(_WBITS[compression]), end
+            if not data:
+                data = fh.read(_CHUNK)
+                fed += len(data)
+                if not data:
+                    try:
+                        tail = z.flush()
+                    except isal_zlib.error as e:
+                        raise _StreamError(f"{compression} stream is corrupt ({e})") from None
+                    if tail:
+                        yield tail
+                    if not z.eof:
+                        raise _StreamError(f"{compression} stream is truncated (the member at compressed offset "
+                                           f"{member} ends at {fed} before its end marker)")
+                    continue
             try:
-                yield z.decompress(chunk)
+                out = z.decompress(data, _CHUNK)
             except isal_zlib.error as e:
-                raise ValueError(f"{compression} stream is corrupt ({e})") from None
-    if z is not None and not z.eof:
-        raise ValueError(f"{compression} stream is truncated")
+                raise _StreamError(f"{compression} stream is corrupt ({e}) in the member at compressed offset "
+                                   f"{member}") from None
+            data = z.unconsumed_tail
+            if out:
+                yield out
+
+
+def iter_records(path: str | Path, compression: str = "none", max_record_bytes: int = MAX_RECORD_BYTES
+                 ) -> Iterator[Record]:
+    """Every record of a plain, GZIP or ZLIB TFRecord file, streamed, with both CRCs checked.
+
+    Memory stays within one decompressed chunk plus one record. Raises :class:`FramingError` at the first
+    damage: a header whose CRC fails, a length over ``max_record_bytes`` or past the end of a plain file, a
+    data CRC mismatch, a truncated record or a damaged compressed stream."""
+    path = Path(path)
+    size = path.stat().st_size if compression == "none" else None
+    buf = bytearray()
+    pos = index = 0  # offset of buf[0] in the uncompressed stream; index of the next record
+    try:
+        for chunk in decompressed_chunks(path, compression):
+            buf += chunk
+            records, used, problem = _parse(buf, pos, index, max_record_bytes, size)
+            yield from records
+            index += len(records)
+            if problem:
+                raise FramingError(path, f"record {index} at offset {pos + used}: {problem}", index, pos + used)
+            del buf[:used]
+            pos += used
+    except _StreamError as e:
+        raise FramingError(path, f"record {index}, uncompressed offset {pos}: {e}", index, pos) from None
+    if buf:
+        need = _HEADER.size + 4 + (struct.unpack_from("<Q", buf)[0] if len(buf) >= 8 else 0)
+        raise FramingError(path, f"record {index} at offset {pos} is truncated: {len(buf)} bytes left, "
+                                 f"{'a header needs 12' if len(buf) < 12 else f'the record needs {need}'}",
+                           index, pos)
+
+
+def _parse(buf: bytearray, base: int, index: int, limit: int, size: int | None
+           ) -> tuple[list[Record], int, str | None]:
+    """The whole records at the start of ``buf``, the bytes they use, and the problem that stopped the walk."""
+    view = memoryview(buf)
+    records: list[Record] = []
+    at, problem = 0, None
+    end_of_file = size if size is not None else 1 << 64
+    try:
+        while len(buf) - at >= _HEADER.size:
+            length, length_crc = _HEADER.unpack_from(buf, at)
+            if _mask_one(crc32c.crc32c(view[at:at + 8])) != length_crc:
+                problem = "length CRC mismatch (corrupt header)"
+                break
+            end = at + _HEADER.size + length + 4
+            if length > limit or base + end > end_of_file:
+                problem = _length_problem(length, base + at, limit, size)
+                break
+            if end > len(buf):
+                break
+            data = view[at + _HEADER.size:end - 4]
+            if _mask_one(crc32c.crc32c(data)) != struct.unpack_from("<I", buf, end - 4)[0]:
+                problem = "data CRC mismatch"
+                break
+            records.append(_new_record((index + len(records), base + at, bytes(data))))
+            at = end
+    finally:
+        view.release()
+    return records, at, problem
+
+
+_new_record = functools.partial(tuple.__new__, Record)  # a Record without NamedTuple's slower constructor
+
+
+def _length_problem(length: int, offset: int, limit: int, size: int | None) -> str | None:
+    if length > limit:
+        return f"the header claims {length} bytes, over the {limit}-byte limit per record (damaged or hostile)"
+    if size is not None and offset + _HEADER.size + length + 4 > size:
+        return f"truncated: the header claims {length} bytes, the file ends {size - offset - 12} bytes after it"
+    return None
+
+
+def check_framing(path: str | Path, compression: str | None = None, max_record_bytes: int = MAX_RECORD_BYTES
+                  ) -> int:
+    """The number of records, after checking every length header: its CRC, the per-record limit, and (plain
+    files) that the record ends within the file. Call it before handing a file to TensorFlow's reader,
+    which allocates whatever a header claims (a 2^40-byte length crashes the process).
+
+    Plain files are walked from header to header through a memory map, touching 12 bytes per record; compressed ones
+    are decompressed in bounded chunks (data CRCs are left to the reader). Raises :class:`FramingError`."""
+    path = Path(path)
+    compression = compression or guess_compression(path)
+    if compression != "none":
+        count = 0
+        for count, _ in enumerate(_headers(path, compression, max_record_bytes), 1):
+            pass
+        return count
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    count = offset = 0
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        while offset < size:
+            if size - offset < _HEADER.size:
+                raise FramingError(path, f"record {count} at offset {offset} is truncated: {size - offset} bytes "
+                                         "left, a header needs 12", count, offset)
+            length, length_crc = _HEADER.unpack_from(mm, offset)
+            problem = "length CRC mismatch (corrupt header)" \
+                if _mask_one(crc32c.crc32c(mm[offset:offset + 8])) != length_crc \
+                else _length_problem(length, offset, max_record_bytes, size)
+            if problem:
+                raise FramingError(path, f"record {count} at offset {offset}: {problem}", count, offset)
+            offset += _HEADER.size + length + 4
+            count += 1
+    return count
+
+
+def _headers(path: Path, compression: str, limit: int) -> Iterator[int]:
+    """Offsets of the records of a compressed file, checking their length headers only."""
+    head = bytearray()
+    skip = 0  # data and CRC bytes of the current record still to pass
+    start = pos = index = 0  # offset of the current record, of the next header; index of the next record
+    try:
+        for chunk in decompressed_chunks(path, compression):
+            view = memoryview(chunk)
+            while len(view):
+                if skip:
+                    step = min(skip, len(view))
+                    skip -= step
+                    view = view[step:]
+                    continue
+                need = _HEADER.size - len(head)
+                head += view[:need]
+                view = view[need:]
+                if len(head) < _HEADER.size:
+                    break
+                length, length_crc = _HEADER.unpack(head)
+                problem = "length CRC mismatch (corrupt header)" \
+                    if _mask_one(crc32c.crc32c(bytes(head[:8]))) != length_crc \
+                    else _length_problem(length, pos, limit, None)
+                if problem:
+                    raise FramingError(path, f"record {index} at offset {pos}: {problem}", index, pos)
+                yield pos
+                head.clear()
+                skip, start = length + 4, pos
+                pos += _HEADER.size + length + 4
+                index += 1
+    except _StreamError as e:
+        raise FramingError(path, f"record {index}, uncompressed offset {pos}: {e}", index, pos) from None
+    if head or skip:
+        record, offset = (index, pos) if head else (index - 1, start)
+        raise FramingError(path, f"record {record} at offset {offset} is truncated", record, offset)
 
 
 def scan_file(path: str | Path, compression: str = "none", keep_records: bool = False
               ) -> tuple[ScanResult, list[bytes]]:
-    """Walk every record's framing and CRCs; stops at the first problem (recorded in ``error``)."""
+    """Walk every record's framing and CRCs; stops at the first problem (recorded in ``error``).
+
+    With ``keep_records`` every record is held in memory: callers that may meet large or hostile files
+    should walk :func:`iter_records` instead."""
     result, records = ScanResult(), []
-    buf = bytearray()
-    pos = 0  # offset of buf[0] in the uncompressed stream
     try:
-        for chunk in _stream(Path(path), compression):
-            buf += chunk
-            used = _parse(buf, pos, result, records if keep_records else None)
-            if result.error:
-                return result, records
-            del buf[:used]
-            pos += used
-    except ValueError as e:
-        result.error = f"record {result.num_records}, uncompressed offset {pos}: {e}"
-        return result, records
-    if buf:
-        need = _HEADER.size + 4 + (struct.unpack_from("<Q", buf)[0] if len(buf) >= 8 else 0)
-        result.error = (f"record {result.num_records} at offset {pos} is truncated: {len(buf)} bytes left, "
-                        f"{'a header needs 12' if len(buf) < 12 else f'the record needs {need}'}")
+        for rec in iter_records(path, compression):
+            result.offsets.append(rec.offset)
+            result.lengths.append(len(rec.data))
+            if keep_records:
+                records.append(rec.data)
+    except FramingError as e:
+        result.error = e.problem
     return result, records
-
-
-def _parse(buf: bytearray, base: int, result: ScanResult, records: list | None) -> int:
-    """Consume whole records from ``buf``; returns the number of bytes used."""
-    view = memoryview(buf)
-    at = 0
-    while len(buf) - at >= _HEADER.size:
-        length, length_crc = _HEADER.unpack_from(buf, at)
-        offset = base + at
-        if _mask_one(crc32c.crc32c(view[at:at + 8])) != length_crc:
-            result.error = f"record {result.num_records} at offset {offset}: length CRC mismatch (corrupt header)"
-            return at
-        end = at + _HEADER.size + length + 4
-        if end > len(buf):
-            break
-        data = view[at + _HEADER.size:end - 4]
-        (data_crc,) = struct.unpack_from("<I", buf, end - 4)
-        if _mask_one(crc32c.crc32c(data)) != data_crc:
-            result.error = f"record {result.num_records} at offset {offset}: data CRC mismatch"
-            return at
-        result.offsets.append(offset)
-        result.lengths.append(length)
-        if records is not None:
-            records.append(bytes(data))
-        at = end
-    view.release()
-    return at
