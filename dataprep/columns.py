@@ -17,16 +17,17 @@ import pyarrow.compute as pc
 
 from .errors import DataError
 from .ragged import Ragged
-from .schema import NUMPY_DTYPE, OOV_TOKEN, Feature, ImageOptions, Schema
+from .schema import FLOAT_DTYPES, NUMPY_DTYPE, OOV_TOKEN, Feature, ImageOptions, Schema
 
 Values = Union[np.ndarray, Ragged]
 _INT_RE = r"^[+-]?[0-9]+$"
 _FLOAT_RE = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)$"
+_INF_RE = r"^\s*[+-]?inf(inity)?\s*$"
 
 
 @dataclass(frozen=True)
 class Column:
-    """One feature over ``n`` records: ``values`` (float32/int64 array, or Ragged bytes elements) and
+    """One feature over ``n`` records: ``values`` (float32/float64/int64 array, or Ragged bytes elements) and
     ``row_splits`` (int64 [n+1]): record ``i`` holds elements ``row_splits[i]:row_splits[i+1]``."""
 
     values: Values
@@ -186,7 +187,7 @@ def _scalar_values(col, f: Feature, column: str, checks: _Checks, splits: np.nda
                    fill: bool = True) -> Values:
     """One value per position of a flat column as the feature's element type; missing -> default."""
     if isinstance(col, np.ndarray) and col.dtype == NUMPY_DTYPE.get(f.dtype) and \
-            (f.dtype != "float32" or f.allow_nan):
+            (f.dtype not in FLOAT_DTYPES or f.allow_nan):
         return np.ascontiguousarray(col)  # already the stored type: nothing to parse, fill or check
     arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, f, column, checks)
     if isinstance(arr, pa.ChunkedArray):
@@ -230,7 +231,9 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, spl
     if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):  # CSV fields arrive as bytes
         arr = _decode_utf8(arr, f, column, checks, splits)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        arr = _parse_numbers(arr, f, column, checks, splits)
+        text, arr = arr, _parse_numbers(arr, f, column, checks, splits)
+        if f.dtype == "float64":
+            arr = _flag_overflow(text, arr, f, column, checks, splits)
     elif pa.types.is_null(arr.type):
         arr = pa.nulls(len(arr), pa.float64())
     elif pa.types.is_boolean(arr.type):
@@ -238,8 +241,17 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, spl
     elif not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
         raise DataError(f"{checks.batch.where(0, column)}: feature {f.name!r} is a {f.dtype} "
                         f"{'scalar' if f.shape == () else 'element'} but the column holds {arr.type}")
+    if f.dtype == "float64" and not pa.types.is_floating(arr.type):  # integers: the nearest float64
+        arr = pc.cast(arr, pa.float64(), safe=False)
     arr = _fill_missing(arr, f, column, checks, splits, fill)
     values = arr.to_numpy(zero_copy_only=False)
+    if f.dtype == "float64":  # never narrowed: the value parsed or given, bit for bit
+        out = values.astype(np.float64)
+        if not f.allow_nan:
+            checks.flag(~np.isfinite(out), column, "not_finite",
+                        lambda i: f"{out[i].item()!r} is not finite and feature {f.name!r} sets allow_nan: false",
+                        splits)
+        return out
     if f.dtype == "float32":
         with np.errstate(over="ignore", invalid="ignore"):
             out = values.astype(np.float32)
@@ -277,13 +289,13 @@ def _parse_numbers(arr: pa.Array, f: Feature, column: str, checks: _Checks, spli
     """
     text = pc.utf8_trim_whitespace(arr)
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
-    target = pa.float64() if f.dtype == "float32" else pa.int64()
+    target = pa.float64() if f.dtype in FLOAT_DTYPES else pa.int64()
     parsed = _cast_or_none(text, target)
     if parsed is not None:
         return parsed
     ok = pc.fill_null(pc.match_substring_regex(text, _FLOAT_RE, ignore_case=True), True)
     good = pc.if_else(ok, text, pa.scalar(None, text.type))
-    if f.dtype != "float32" and not pc.all(pc.match_substring_regex(good, _INT_RE)).as_py():
+    if f.dtype not in FLOAT_DTYPES and not pc.all(pc.match_substring_regex(good, _INT_RE)).as_py():
         target = pa.float64()
     parsed = _cast_or_none(good, target)
     ok_np = ok.to_numpy(zero_copy_only=False)
@@ -295,6 +307,19 @@ def _parse_numbers(arr: pa.Array, f: Feature, column: str, checks: _Checks, spli
     checks.flag(~ok_np, column, "unparseable",
                 lambda i: f"cannot parse {text[i].as_py()!r} as {f.dtype} (feature {f.name!r})", splits)
     return parsed
+
+
+def _flag_overflow(text: pa.Array, parsed: pa.Array, f: Feature, column: str, checks: _Checks,
+                   splits) -> pa.Array:
+    """Text such as ``1e400`` parses as infinity: flag it out of range (only ``inf``/``infinity`` mean it),
+    and give it a finite placeholder so that no second reason is reported for the same value."""
+    over = pc.fill_null(pc.and_(pc.is_inf(parsed), pc.invert(
+        pc.match_substring_regex(text, _INF_RE, ignore_case=True))), False)
+    if not pc.any(over).as_py():
+        return parsed
+    checks.flag(over.to_numpy(zero_copy_only=False), column, "out_of_range",
+                lambda i: f"{text[i].as_py()!r} is out of range for {f.dtype} (feature {f.name!r})", splits)
+    return pc.if_else(over, pa.scalar(0.0, parsed.type), parsed)
 
 
 def _cast_or_none(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
