@@ -314,7 +314,8 @@ class Schema:
         return self.parse_spec(self.context), sequence
 
     def parse_spec(self, features: Iterable[Feature] | None = None) -> dict:
-        """The ``tf.io.parse_example`` spec for ``features`` (default: all; imports TensorFlow)."""
+        """The ``tf.io.parse_example`` spec for ``features`` (default: all; imports TensorFlow). float64
+        features parse as their int64 bit patterns: ``tf.bitcast(x, tf.float64)`` gives the values."""
         import tensorflow as tf
 
         tf_dtype = {"float": tf.float32, "int64": tf.int64, "bytes": tf.string}
