@@ -363,3 +363,16 @@ def test_numpy_source_keeps_nan_payloads_and_signs(tmp_path):
     got = tf_read_examples(tmp_path / "o")
     assert bits(got["x"]).tolist() == bits(x).tolist()
     assert bits(got["v"]).tolist() == bits(np.stack([x, x], axis=1)).tolist()
+
+
+def test_wide_deep_trains_on_float64_features_and_label(tmp_path):
+    from dataprep.train.fit import fit
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(120)
+    schema = {"features": [{"name": "a", "dtype": "float64", "shape": [], "group": "both"},
+                           {"name": "y", "dtype": "float64", "shape": [], "role": "label"}]}
+    dataprep.convert({"a": a, "y": 3 * a + 31.95376472}, schema, tmp_path / "d", split="train=0.8,valid=0.2")
+    result = fit("wide-deep", tmp_path / "d", tmp_path / "m", hidden=(4,), epochs=1, verbose=False,
+                     plot=False, linear_baseline=False, test=False)
+    assert (tmp_path / "m" / "model.keras").is_file() and result is not None
