@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from .errors import DataError
 from .ragged import Ragged
-from .schema import INT64_MAX, INT64_MIN, NUMPY_DTYPE, OOV_TOKEN, Feature, ImageOptions, Schema
+from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, NUMPY_DTYPE, OOV_TOKEN, Feature, ImageOptions, Schema
 
 Values = Union[np.ndarray, Ragged]
 _INT_RE = r"^[+-]?[0-9]+$"
@@ -28,7 +28,7 @@ _FLOAT_RE = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|n
 
 @dataclass(frozen=True)
 class Column:
-    """One feature over ``n`` records: ``values`` (float32/int64 array, or Ragged bytes elements) and
+    """One feature over ``n`` records: ``values`` (float32/float64/int64 array, or Ragged bytes elements) and
     ``row_splits`` (int64 [n+1]): record ``i`` holds elements ``row_splits[i]:row_splits[i+1]``."""
 
     values: Values
@@ -204,7 +204,7 @@ def _scalar_values(col, f: Feature, column: str, checks: _Checks, splits: np.nda
                    fill: bool = True) -> Values:
     """One value per position of a flat column as the feature's element type; missing -> default."""
     if isinstance(col, np.ndarray) and col.dtype == NUMPY_DTYPE.get(f.dtype) and \
-            (f.dtype != "float32" or f.allow_nan):
+            (f.dtype not in FLOAT_DTYPES or f.allow_nan):
         return np.ascontiguousarray(col)  # already the stored type: nothing to parse, fill or check
     arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, f, column, checks)
     if isinstance(arr, pa.ChunkedArray):
@@ -256,8 +256,17 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, spl
     elif not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
         raise DataError(f"{checks.batch.where(0, column)}: feature {f.name!r} is a {f.dtype} "
                         f"{'scalar' if f.shape == () else 'element'} but the column holds {arr.type}")
+    if f.dtype == "float64" and not pa.types.is_floating(arr.type):  # integers: the nearest float64
+        arr = pc.cast(arr, pa.float64(), safe=False)
     arr = _fill_missing(arr, f, column, checks, splits, fill)
     values = arr.to_numpy(zero_copy_only=False)
+    if f.dtype == "float64":  # never narrowed: the value parsed or given, bit for bit
+        out = values.astype(np.float64)
+        if not f.allow_nan:
+            checks.flag(~np.isfinite(out), column, "not_finite",
+                        lambda i: f"{out[i].item()!r} is not finite and feature {f.name!r} sets allow_nan: false",
+                        splits)
+        return out
     if f.dtype == "float32":
         with np.errstate(over="ignore", invalid="ignore"):
             out = values.astype(np.float32)

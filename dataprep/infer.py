@@ -3,6 +3,8 @@
 Text columns (CSV) are tried as int64, then float, then string, promoting when a batch does not parse.
 What convert would store exactly decides: digits with leading zeros (zip codes) and integers beyond int64
 stay text, integers of any size within int64 stay int64, and text (vocabularies included) keeps its spaces.
+A float column is float32 only when float32 keeps every value as written (the shortest float32 text of each
+value is its shortest float64 text), float64 otherwise; the feature's description says which and why.
 An image folder gives an image feature (shape of its first image), the path and a label whose vocabulary is
 the class names. Feature columns with blanks get a default (the mean for numbers, the most frequent value for
 categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with few distinct values become categoricals with a vocabulary ordered by frequency.
@@ -39,6 +41,7 @@ class _ColumnStats:
     total: float = 0.0
     numeric: int = 0
     values: Counter | None = field(default_factory=Counter)
+    float32_change: tuple[str, str] | None = None  # the first value float32 would change: (as written, float32)
 
     def track(self, arr: pa.Array) -> None:
         if self.values is None:
@@ -90,6 +93,8 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
     if isinstance(arr, np.ndarray):
         if arr.ndim > 1:
             st.kind = "float" if arr.dtype.kind == "f" else "int" if arr.dtype.kind in "iub" else "string"
+            if arr.dtype == np.float64:
+                _check_float32(st, pa.array(arr.reshape(-1)))
             st.kind = "uint8" if arr.dtype == np.uint8 and arr.ndim >= 3 else st.kind
             st.shape = tuple(arr.shape[1:])
             st.count += len(arr)
@@ -104,6 +109,8 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
         inner = t.value_type
         st.kind = "float" if pa.types.is_floating(inner) else "int" if pa.types.is_integer(inner) else "string"
         st.shape = (t.list_size,) if pa.types.is_fixed_size_list(t) else (None,)
+        if pa.types.is_float64(inner):
+            _check_float32(st, pc.list_flatten(arr))
         st.values = None
         return
     st.missing += arr.null_count
@@ -132,7 +139,7 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
         st.kind, st.values = "bytes", None
     elif pa.types.is_floating(t):
         st.kind = "float"
-        _numbers(st, arr)
+        _numbers(st, arr, exact32=not pa.types.is_float64(t))
     elif pa.types.is_integer(t) or pa.types.is_boolean(t):
         if pa.types.is_uint64(t) and pc.any(pc.greater(arr, pa.scalar(INT64_MAX, pa.uint64()))).as_py():
             st.kind, st.values = "string", None  # unsigned integers beyond int64 stay exact as text
@@ -145,11 +152,29 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
         raise SourceError(f"column {col!r}: unsupported type {t}")
 
 
-def _numbers(st: _ColumnStats, arr: pa.Array) -> None:
+def _numbers(st: _ColumnStats, arr: pa.Array, exact32: bool = False) -> None:
+    """Add a batch of numbers to the sums; unless they are float32 already (``exact32``), note whether
+    float32 would change one (integers too: a column of them may turn out to hold floats)."""
     valid = pc.drop_null(arr)
     if len(valid):
         st.total += float(pc.sum(pc.cast(valid, pa.float64(), safe=False)).as_py())  # a mean: may round
         st.numeric += len(valid)
+        if not exact32:
+            _check_float32(st, valid)
+
+
+def _check_float32(st: _ColumnStats, values: pa.Array) -> None:
+    """Remember the first value whose shortest float32 text is not its shortest float64 text."""
+    if st.float32_change is not None or not len(values):
+        return
+    as64 = pc.cast(values, pa.float64(), safe=False)
+    with np.errstate(over="ignore"):
+        as32 = pa.array(as64.to_numpy(zero_copy_only=False).astype(np.float32))
+    text64, text32 = pc.cast(as64, pa.string()), pc.cast(as32, pa.string())
+    changed = pc.fill_null(pc.not_equal(text64, text32), False)
+    if pc.any(changed).as_py():
+        i = pc.index(changed, True).as_py()
+        st.float32_change = (text64[i].as_py(), text32[i].as_py())
 
 
 def _feature_name(col: str, used: set[str]) -> str:
@@ -168,6 +193,8 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
     missing = st.missing + (st.blank if st.kind in ("int", "float") else 0)
     kind = "float" if st.count == missing and st.kind == "int" else st.kind  # all blank: nothing to go on
     dtype = {"int": "int64", "float": "float32", "string": "string", "bytes": "bytes", "uint8": "uint8"}[kind]
+    if dtype == "float32" and st.float32_change is not None:
+        dtype = "float64"
     default = None
     vocabulary = None
     nullable = missing > 0
@@ -178,7 +205,7 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
             vocabulary = tuple(v for v, _ in sorted(st.values.items(), key=lambda kv: (-kv[1], kv[0])))
     if impute:
         mean = st.total / st.numeric if st.numeric else 0.0
-        if dtype == "float32":
+        if dtype in ("float32", "float64"):
             default = float(f"{mean:.6g}")
         elif dtype == "int64":
             default = min(max(int(round(mean)), INT64_MIN), INT64_MAX)
@@ -186,6 +213,11 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
             default = vocabulary[0] if vocabulary else ""
         elif dtype == "bytes":
             default = ""
-    desc = f"{missing} of {st.count} values missing" if nullable else ""
+    notes = [f"{missing} of {st.count} values missing"] if nullable else []
+    if dtype == "float64":
+        notes.append("float64: float32 would change {} to {}".format(*st.float32_change))
+    elif dtype == "float32" and st.count > st.missing:
+        notes.append("float32 keeps every value as written")
+    desc = "; ".join(notes)
     return Feature(name=name, dtype=dtype, shape=st.shape, source=source, default=default, role=role,
                    vocabulary=vocabulary, description=desc)

@@ -293,7 +293,10 @@ def _same_layout(features: list[Feature], raws: list[bytes]) -> dict | None:
 
 
 def _column(f: Feature, rows: list[list]):
+    """One feature's values of a batch as the schema's dtype; float64 comes back from its bit patterns
+    (the inverse of ``encode.example._list_payload``)."""
     dtype = {"float": np.float32, "int64": np.int64}.get(f.stored_dtype, object)
+    as_float64 = (lambda a: a.view(np.float64)) if f.encoding == "float64_bits" else (lambda a: a)
     if f.encoding == "raw_uint8":
         return np.stack([np.frombuffer(r[0], np.uint8).reshape(f.shape) for r in rows])
     if f.encoding == "encoded_image":  # the encoded file bytes, one per record
@@ -301,12 +304,12 @@ def _column(f: Feature, rows: list[list]):
         out[:] = [r[0] for r in rows]
         return out
     if f.is_fixed:
-        flat = np.array([v for r in rows for v in r], dtype=dtype)
+        flat = as_float64(np.array([v for r in rows for v in r], dtype=dtype))
         return flat.reshape(len(rows), *f.shape)
     counts = np.array([len(r) for r in rows], np.int64)
     splits = np.zeros(len(rows) + 1, np.int64)
     np.cumsum(counts // f.inner_size, out=splits[1:])
-    values = np.array([v for r in rows for v in r], dtype=dtype).reshape(-1, *f.shape[1:])
+    values = as_float64(np.array([v for r in rows for v in r], dtype=dtype)).reshape(-1, *f.shape[1:])
     return RaggedArray(values, splits)
 
 
@@ -317,8 +320,8 @@ def _decode_csv(manifest: Manifest, lines: list[bytes]) -> dict:
     import pyarrow.csv as pacsv
 
     columns = manifest.data["csv"]["columns"]
-    types = {c["name"]: pa.float32() if c["dtype"] == "float32" else pa.string() if c["dtype"] == "string"
-             else pa.int64() for c in columns}
+    arrow = {"float32": pa.float32(), "float64": pa.float64(), "string": pa.string()}
+    types = {c["name"]: arrow.get(c["dtype"], pa.int64()) for c in columns}
     table = pacsv.read_csv(io.BytesIO(b"\n".join(lines) + b"\n"), read_options=pacsv.ReadOptions(
         column_names=[c["name"] for c in columns]), convert_options=pacsv.ConvertOptions(
         column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False))

@@ -18,7 +18,7 @@ import yaml
 
 from .errors import SchemaError
 
-DTYPES = ("float32", "int64", "string", "bytes", "uint8", "image")
+DTYPES = ("float32", "float64", "int64", "string", "bytes", "uint8", "image")
 ROLES = ("feature", "label", "weight")
 GROUPS = ("wide", "deep", "both")
 OOV_POLICIES = ("error", "bucket", "keep")
@@ -36,10 +36,14 @@ MAX_RECORD_BYTES = 256 << 20  # every feature of one record together
 MAX_SHAPE_RANK = 32  # dimensions in one shape
 MAX_CSV_COLUMNS = 1 << 16  # columns of a CSV shard (a 256x256 image as pixels is 65,536)
 
-# dtype -> (how the Example stores it, the numpy dtype of one element)
-STORED_AS = {"float32": "float", "int64": "int64", "string": "bytes", "bytes": "bytes", "uint8": "bytes",
-             "image": "bytes"}
-NUMPY_DTYPE = {"float32": np.float32, "int64": np.int64, "uint8": np.uint8}
+# dtype -> (how the Example stores it, the numpy dtype of one element). float64 has no list of its own in
+# tf.train.Feature: its IEEE-754 bit patterns go into an Int64List (encoding ``float64_bits``), which every
+# shape kind (fixed with defaults, varlen, ragged, feature lists) carries and tf.bitcast reads back exactly.
+STORED_AS = {"float32": "float", "float64": "int64", "int64": "int64", "string": "bytes", "bytes": "bytes",
+             "uint8": "bytes", "image": "bytes"}
+NUMPY_DTYPE = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "uint8": np.uint8}
+FLOAT_DTYPES = ("float32", "float64")
+NUMBER_DTYPES = (*FLOAT_DTYPES, "int64")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "default", "role", "group", "vocabulary", "image",
@@ -129,8 +133,10 @@ class Feature:
     @property
     def encoding(self) -> str:
         """``raw_uint8``: the whole pixel array is one bytes value; ``encoded_image``: a PNG/JPEG/... file's
-        bytes, decoded and resized to ``shape`` by the readers; ``utf8``: text; ``none`` otherwise."""
-        return {"uint8": "raw_uint8", "string": "utf8", "image": "encoded_image"}.get(self.dtype, "none")
+        bytes, decoded and resized to ``shape`` by the readers; ``utf8``: text; ``float64_bits``: each int64
+        is a float64's bit pattern (``tf.bitcast(x, tf.float64)``); ``none`` otherwise."""
+        return {"uint8": "raw_uint8", "string": "utf8", "image": "encoded_image",
+                "float64": "float64_bits"}.get(self.dtype, "none")
 
     @property
     def elements_per_record(self) -> int | None:
@@ -150,6 +156,13 @@ class Feature:
             return list(self.default)
         return [self.default] * self.inner_size
 
+    def stored_default(self) -> Any:
+        """The default as the record's list holds it (float64: int64 bit patterns), or None."""
+        values = self.filled_default()
+        if values is None or self.encoding != "float64_bits":
+            return values
+        return np.asarray(values, np.float64).view(np.int64).tolist()
+
     def storage(self) -> dict:
         """How this feature sits in each ``tf.train.Example``: enough for any TensorFlow user to parse it."""
         out = {
@@ -161,7 +174,7 @@ class Feature:
             "elements_per_record": self.elements_per_record,
         }
         if self.default is not None:
-            out["default"] = self.filled_default() if self.encoding != "raw_uint8" else self.default
+            out["default"] = self.stored_default() if self.encoding != "raw_uint8" else self.default
         return out
 
     def to_dict(self) -> dict:
@@ -321,7 +334,8 @@ class Schema:
         return self.parse_spec(self.context), sequence
 
     def parse_spec(self, features: Iterable[Feature] | None = None) -> dict:
-        """The ``tf.io.parse_example`` spec for ``features`` (default: all; imports TensorFlow)."""
+        """The ``tf.io.parse_example`` spec for ``features`` (default: all; imports TensorFlow). float64
+        features parse as their int64 bit patterns: ``tf.bitcast(x, tf.float64)`` gives the values."""
         import tensorflow as tf
 
         tf_dtype = {"float": tf.float32, "int64": tf.int64, "bytes": tf.string}
@@ -332,7 +346,7 @@ class Schema:
                 spec[f.name] = tf.io.FixedLenFeature([], tf.string, default_value=f.filled_default()[0]
                                                      if f.default is not None else None)
             elif f.is_fixed:
-                default = f.filled_default()
+                default = f.stored_default()
                 spec[f.name] = tf.io.FixedLenFeature(list(f.shape), dt, default_value=default)
             else:
                 parts = [tf.io.RaggedFeature.UniformRowLength(d) for d in f.shape[1:]]
@@ -555,8 +569,8 @@ def _parse_feature(raw: Any, where: str) -> Feature:
     if normalize is not None:
         if normalize not in NORMALIZERS:
             raise SchemaError(f"{where}: unknown normalize {normalize!r}; expected one of {', '.join(NORMALIZERS)}")
-        if dtype not in ("float32", "int64"):
-            raise SchemaError(f"{where}: 'normalize' applies to float32 and int64 features, not {dtype}")
+        if dtype not in NUMBER_DTYPES:
+            raise SchemaError(f"{where}: 'normalize' applies to {', '.join(NUMBER_DTYPES)} features, not {dtype}")
 
     feat = Feature(name=name, dtype=dtype, shape=shape, source=source, select=select, role=role, group=group,
                    vocabulary=vocabulary, vocabulary_from_stats=from_stats, oov=oov, allow_nan=allow_nan,
@@ -649,6 +663,7 @@ def _check_default(default: Any, feat: Feature, where: str) -> Any:
     for v in values:
         ok = {
             "float32": isinstance(v, (int, float)) and not isinstance(v, bool),
+            "float64": isinstance(v, (int, float)) and not isinstance(v, bool) and _fits_float64(v),
             "int64": isinstance(v, int) and not isinstance(v, bool) and INT64_MIN <= v <= INT64_MAX,
             "uint8": isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255,
             "string": isinstance(v, str),
@@ -657,6 +672,15 @@ def _check_default(default: Any, feat: Feature, where: str) -> Any:
         }[feat.dtype]
         if not ok:
             raise SchemaError(f"{where}: default {v!r} is not a valid {feat.dtype} value")
-    if feat.dtype == "float32":
+    if feat.dtype in FLOAT_DTYPES:
         values = [float(v) for v in values]
     return values if isinstance(default, list) else values[0]
+
+
+def _fits_float64(v: int | float) -> bool:
+    """Whether ``v`` is a float64 value: an int beyond its range would overflow (floats always fit)."""
+    try:
+        float(v)
+    except OverflowError:
+        return False
+    return True

@@ -15,7 +15,7 @@ def schema_with(**changes) -> dict:
 
 
 @pytest.mark.parametrize("doc, message", [
-    (schema_with(dtype="float64"), "unknown dtype 'float64'"),
+    (schema_with(dtype="float16"), "unknown dtype 'float16'"),
     (schema_with(name="y"), "duplicate feature name 'y'"),
     (schema_with(name="bad name"), "'name' must be an identifier"),
     (schema_with(default="abc"), "default 'abc' is not a valid float32"),

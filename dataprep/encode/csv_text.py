@@ -1,8 +1,10 @@
 """CSV lines from feature columns, formatted by Arrow's C++ kernels rather than Python per value.
 
-Floats use the shortest text that reads back to the same float32, strings are quoted (RFC 4180) only when
-they hold a comma, a quote or nothing at all, and fixed-shape tensors take one column per element. Values
-with line breaks are reported as bad rows first: TensorFlow's CSV readers split records at line breaks.
+Floats use the shortest text that reads back to the same float32, or for float64 features to the same
+float64 (the digits Python's ``repr`` picks: ``31.95376472`` stays ``31.95376472``; a NaN is ``nan`` whatever
+its sign or payload, which text cannot carry). Strings are quoted (RFC 4180) only when they hold a comma, a
+quote or nothing at all, and fixed-shape tensors take one column per element. Values with line breaks are
+reported as bad rows first: TensorFlow's CSV readers split records at line breaks.
 """
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ The layout follows ``example.proto`` / ``feature.proto``::
     Feature  { oneof { BytesList bytes_list = 1; FloatList float_list = 2; Int64List int64_list = 3; } }
     FloatList / Int64List { repeated ... value = 1 [packed = true]; }   BytesList { repeated bytes value = 1; }
 
+A float64 feature has no list of its own: its values' IEEE-754 bit patterns are an Int64List (encoding
+``float64_bits``), so they come back bit for bit (-0.0 and NaN payloads included) through ``tf.bitcast``.
+
 Features are written in byte order of their keys, as protobuf's deterministic serialization does, so the
 same input always gives the same bytes. Every length prefix is computed for all records at once, then one
 :func:`concat_rows` lays the records out.
@@ -51,9 +54,10 @@ def _prefix(tag: bytes, lengths: np.ndarray, omit_empty: bool = False) -> Part:
     return Ragged(full[np.arange(full.shape[1])[None, :] < row_len[:, None]], offsets)
 
 
-def _list_payload(col: Column, stored: str, n: int, fixed_count: int | None) -> list[Part]:
+def _list_payload(col: Column, f: Feature, n: int, fixed_count: int | None) -> list[Part]:
     """The body of a Float/Int64/BytesList message for every record."""
     splits = col.row_splits
+    stored = f.stored_dtype
     if stored == "float":
         vals = np.ascontiguousarray(col.values, dtype="<f4")
         if fixed_count is not None:
@@ -62,7 +66,8 @@ def _list_payload(col: Column, stored: str, n: int, fixed_count: int | None) -> 
             body = Ragged(vals.view(np.uint8), splits * 4)
         return [_prefix(b"\x0a", part_lengths(body, n), omit_empty=True), body]
     if stored == "int64":
-        mat, nbytes = varint_matrix(np.ascontiguousarray(col.values, dtype=np.int64).view(np.uint64))
+        ints = np.ascontiguousarray(col.values, dtype="<f8" if f.encoding == "float64_bits" else np.int64)
+        mat, nbytes = varint_matrix(ints.view(np.uint64))
         if fixed_count is not None and len(nbytes) and (nbytes == nbytes[0]).all():
             body = mat[:, :int(nbytes[0])].reshape(n, -1)
         else:
@@ -104,7 +109,7 @@ def _features_message(features: list[Feature], columns: dict[str, Column], n: in
     """A ``Features`` message per record (one ``Feature`` per feature): its parts and lengths."""
     values = []
     for f in features:
-        body = _list_payload(columns[f.name], f.stored_dtype, n, f.elements_per_record)
+        body = _list_payload(columns[f.name], f, n, f.elements_per_record)
         values.append((f, _feature(f, body, n)))
     return _map_message(values, n)
 
@@ -124,7 +129,7 @@ def _feature_list(f: Feature, col: Column, n: int) -> tuple[list[Part], np.ndarr
     if m == 0:
         return [], np.zeros(n, np.int64)
     steps = Column(col.values, np.arange(m + 1, dtype=np.int64) * k)
-    feature, feature_len = _feature(f, _list_payload(steps, f.stored_dtype, m, k), m)
+    feature, feature_len = _feature(f, _list_payload(steps, f, m, k), m)
     per_step = concat_rows([_prefix(b"\x0a", feature_len), *feature], m)
     body = per_step.regroup(step_splits - step_splits[0])
     return [body], body.lengths

@@ -3,7 +3,8 @@
 TFRecord batches go through one vectorised ``tf.io.parse_example`` (``parse_sequence_example`` for
 SequenceExamples, whose feature lists come back as ragged tensors); CSV batches through one ``decode_csv``
 with the manifest's column layout. Both give the same tensors: fixed shapes dense, variable and ragged
-shapes as ``tf.RaggedTensor``, pixel arrays as ``uint8 [h, w, c]`` (or float32 in [0, 1]).
+shapes as ``tf.RaggedTensor``, pixel arrays as ``uint8 [h, w, c]`` (or float32 in [0, 1]), float64 features as
+``tf.float64`` (TFRecords hold their bit patterns as int64: ``tf.bitcast`` gives them back exactly).
 """
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ def batch_parser(manifest: Manifest) -> Callable[[tf.Tensor], dict]:
         return lambda records: tf.io.parse_example(records, spec)
 
     columns = manifest.data["csv"]["columns"]
-    kinds = {"float32": tf.float32, "int64": tf.int64, "uint8": tf.int32, "string": tf.string}
+    kinds = {"float32": tf.float32, "float64": tf.float64, "int64": tf.int64, "uint8": tf.int32,
+             "string": tf.string}
     defaults = [tf.constant([], kinds[c["dtype"]]) if c["record_default"] is None
                 else tf.constant([c["record_default"]], kinds[c["dtype"]]) for c in columns]
     positions: dict[str, list[int]] = {}
@@ -85,6 +87,9 @@ def _decode_images(f: Feature, encoded: tf.Tensor) -> tf.Tensor:
 
 
 def _finish(f: Feature, value, images: str, raw: bool):
+    if f.encoding == "float64_bits" and raw:  # the inverse of encode.example._list_payload
+        return tf.ragged.map_flat_values(tf.bitcast, value, tf.float64) if isinstance(value, tf.RaggedTensor) \
+            else tf.bitcast(value, tf.float64)
     if f.encoding == "encoded_image":
         value = _decode_images(f, value)
         return tf.cast(value, tf.float32) / 255.0 if images == "float" else value

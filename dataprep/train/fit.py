@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from ..errors import SchemaError, UsageError
 from ..manifest import Manifest, load_manifest
+from ..schema import NUMBER_DTYPES
 from ..readers.dataset import make_dataset
 from . import cnn, rnn, wide_deep
 from .prep import TrainStats, encode, single_label, train_stats
@@ -86,7 +87,7 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     regression = kind == "wide-deep" or (task is not None and task.regression)
     center, scale = 0.0, 1.0
     if regression:
-        if label.dtype != "float32" and label.dtype != "int64":
+        if label.dtype not in NUMBER_DTYPES:
             raise SchemaError(f"label {label.name!r} is {label.dtype}: wide&deep regression needs a number")
         if loss not in LOSSES:
             raise UsageError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import SchemaError
 from ..manifest import Manifest
-from ..schema import Feature, Schema
+from ..schema import NUMBER_DTYPES, Feature, Schema
 
 
 @dataclass
@@ -39,8 +39,8 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
     from ..readers.numpy_access import iter_numpy_batches
 
     schema = manifest.schema
-    numeric = [f for f in schema.features if f.dtype in ("float32", "int64", "uint8", "image")
-               and (f.is_fixed or f.dtype in ("float32", "int64"))]
+    numeric = [f for f in schema.features if f.dtype in (*NUMBER_DTYPES, "uint8", "image")
+               and (f.is_fixed or f.dtype in NUMBER_DTYPES)]
     total = {f.name: 0.0 for f in numeric}
     squares = {f.name: 0.0 for f in numeric}
     count = {f.name: 0 for f in numeric}
@@ -90,7 +90,8 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
 
 
 def feature_input(f: Feature) -> keras.Input:
-    dtype = {"float32": "float32", "int64": "int64", "uint8": "uint8", "image": "uint8", "string": "string"}[f.dtype]
+    dtype = {"float32": "float32", "float64": "float64", "int64": "int64", "uint8": "uint8", "image": "uint8",
+             "string": "string"}[f.dtype]
     return keras.Input(shape=tuple(f.shape), dtype=dtype, name=f.name)
 
 
@@ -132,7 +133,7 @@ def encode(features: list[Feature], inputs: dict, stats: TrainStats, side: str):
     for f in features:
         if f.dtype == "string":
             parts.append(categorical_block(f, inputs[f.name], side, stats))
-        elif f.is_fixed and f.dtype in ("float32", "int64"):
+        elif f.is_fixed and f.dtype in NUMBER_DTYPES:
             parts.append(numeric_block(f, inputs[f.name], stats, side))
         else:
             raise SchemaError(f"feature {f.name!r} ({f.dtype} {list(f.shape)}) cannot feed a dense model")

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import keras
 
 from ..errors import UsageError
+from ..schema import FLOAT_DTYPES
 
 SEARCHES = ("grid", "random", "genetic", "tpe")
 STUDY = "dataprep-tune"
@@ -221,7 +222,7 @@ def _metric(kind: str, data: str) -> tuple[str, str]:
     labels = schema.labels
     if not labels:
         return "model_element_accuracy", "maximize"
-    return ("rmse", "minimize") if labels[0].dtype == "float32" else ("accuracy", "maximize")
+    return ("rmse", "minimize") if labels[0].dtype in FLOAT_DTYPES else ("accuracy", "maximize")
 
 
 def _run_trials(out: Path, config: dict, count: int, total: int, verbose: bool, jobs: int, stream: int) -> None:
