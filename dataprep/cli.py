@@ -1,16 +1,28 @@
 """The ``dataprep`` command line: a thin click layer over the library.
 
-Each command parses its options and calls one library function. Library errors (``DataprepError``) become
-one-line messages with exit code 2 for usage problems and 1 for data problems; ``--debug`` shows the
-traceback instead.
+Each command parses its options and calls one library function. Errors become exit codes in one place, the
+``_Boundary`` group that ``main`` is: a ``DataprepError`` prints its one-line message and exits with its own
+``exit_code``, and the failures a user can cause without dataprep noticing first (an OS error on a path, a missing
+optional package, TensorFlow's own errors, Ctrl-C, running out of memory) are turned into one line the same way;
+``--debug`` prints the traceback instead of the line (with the same exit code).
+
+The exit codes (``EXIT_CODES``, also shown by ``dataprep --help``) are the same for the same mistake in every
+command: 2 when the command cannot run as given (a bad option or value, a path that does not exist, is a file
+where a folder is needed or the reverse, or cannot be read or written, an invalid schema file, a missing extra),
+1 when the data or the run failed (a value that does not fit the schema, a file that is damaged or not of the
+kind the command reads, problems found by ``validate``, a full disk, no memory left), 130 when interrupted.
+Input paths are checked where click parses them, so a typo gets the same message in every command.
 """
 from __future__ import annotations
 
-import functools
+import errno
 import gc
+import glob
 import json
 import os
+import re
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -18,27 +30,125 @@ import click
 from . import __version__
 from .errors import DataprepError
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # reader and trainer commands import TensorFlow: quiet
+EXIT_CODES = """\b
+Exit codes, the same for the same mistake in every command:
+  0    done (validate: every record valid)
+  1    the data or the run failed: a value that does not fit the schema, a file that is damaged or not of the
+       kind the command reads, problems found by validate, a full disk, no memory left
+  2    the command cannot run as given: a bad option or value, a path that does not exist, is a file where a
+       folder is needed (or the reverse) or cannot be read or written, an invalid schema file, a missing extra
+       (pip install 'dataprep[tf]')
+  130  interrupted (Ctrl-C); convert says how to continue with --resume"""
+
+# The optional packages a command may need, and the extra that installs each (setup.cfg's extras_require).
+_EXTRAS = {"tensorflow": "tf", "keras": "tf", "pandas": "tf", "matplotlib": "tf", "optuna": "tune",
+           "sklearn": "tune", "apache_beam": "beam"}
+# OS errors that mean "this path cannot be used as given" (exit 2); any other OS error is a failed run (exit 1).
+_PATH_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS,
+                errno.ENAMETOOLONG, errno.ELOOP}
 
 
-def _handle_errors(fn):
-    """Turn library errors into one-line click errors with the error's exit code."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        ctx = click.get_current_context()
+def _quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ start-up and info lines (absl, CPU features, oneDNN) off the terminal; a level the
+    user set wins. TensorFlow reads it when first imported, which only a command body does."""
+    if not os.environ.get("TF_CPP_MIN_LOG_LEVEL"):
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
+
+_quiet_tensorflow()
+
+
+class _Boundary(click.Group):
+    """The one place where errors become a line on stderr and an exit code (see the module docstring)."""
+
+    def invoke(self, ctx: click.Context):
         try:
-            return fn(*args, **kwargs)
-        except DataprepError as e:
-            if ctx.find_root().params.get("debug"):
-                raise
-            click.echo(f"Error: {e}", err=True)
-            sys.exit(e.exit_code)
+            return super().invoke(ctx)
+        except (Exception, KeyboardInterrupt) as e:
+            failure = _failure(e)
+            if failure is None:
+                raise  # click's own usage errors and exits, and bugs: click or Python reports them
+            code, message = failure
+            if ctx.params.get("debug"):
+                traceback.print_exception(e, file=sys.stderr)
+            else:
+                click.echo(f"Error: {message}", err=True)
+            ctx.exit(code)
         finally:
             # Without a pause between the last Arrow work and interpreter shutdown, Arrow's threads sometimes
             # abort the process after a successful run ("terminate called without an active exception",
             # apache/arrow#39862); a collection here settles them (0 of 12 runs crash, 4 of 12 without it)
             gc.collect()
-    return wrapper
+
+
+def _failure(e: BaseException) -> tuple[int, str] | None:
+    """(exit code, one-line message) for a failure a user can cause; None for click's exceptions and bugs."""
+    if isinstance(e, DataprepError):
+        return e.exit_code, str(e)
+    if isinstance(e, KeyboardInterrupt):
+        return 130, "interrupted"
+    if isinstance(e, MemoryError):
+        return 1, "out of memory"
+    if isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] in _EXTRAS:
+        module = e.name.split(".")[0]
+        return 2, f"this command needs {module}, which is not installed: pip install 'dataprep[{_EXTRAS[module]}]'"
+    if isinstance(e, OSError) and e.errno != errno.EPIPE:  # a closed pipe (| head) is click's to handle
+        return (2 if e.errno in _PATH_ERRNOS else 1), _os_message(e)
+    if isinstance(e, UnicodeDecodeError):
+        return 1, f"not UTF-8 text: {e.reason} (byte {e.object[e.start:e.start + 1]!r} at offset {e.start})"
+    tf = sys.modules.get("tensorflow")  # an error from TensorFlow implies TensorFlow is imported
+    if tf is not None and isinstance(e, tf.errors.OpError):
+        not_usable = isinstance(e, (tf.errors.NotFoundError, tf.errors.PermissionDeniedError))
+        return (2 if not_usable else 1), _tf_message(e)
+    return None
+
+
+def _os_message(e: OSError) -> str:
+    """``file: reason`` as the shell says it (``cat: x: No such file or directory``)."""
+    reason = e.strerror or _first_line(str(e)) or type(e).__name__
+    if e.filename is None:
+        return reason
+    where = os.fsdecode(e.filename) + (f" -> {os.fsdecode(e.filename2)}" if e.filename2 is not None else "")
+    return f"{where}: {reason}"
+
+
+def _tf_message(e: Exception) -> str:
+    """TensorFlow's message without the graph function's name and the op's name around it."""
+    text = _first_line(getattr(e, "message", None) or str(e))
+    text = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", text)
+    return re.sub(r"\s*\[Op:[^\]]*\].*$", "", text) or type(e).__name__
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+class _Input(click.ParamType):
+    """An input file, folder or glob: a name that matches nothing is a usage mistake, reported by click in the
+    words it uses for every other path argument."""
+
+    name = "path"
+
+    def convert(self, value, param, ctx):
+        text = os.fspath(value)
+        if any(ch in text for ch in "*?["):
+            if not glob.glob(text, recursive=True):
+                self.fail(f"no files match {text!r}.", param, ctx)
+            return text
+        return click.Path(exists=True).convert(text, param, ctx)
+
+
+class _NewFile(click.ParamType):
+    """A file to write: its folder must exist, so a typo fails before the work rather than after it."""
+
+    name = "file"
+
+    def convert(self, value, param, ctx):
+        path = click.Path(dir_okay=False).convert(value, param, ctx)
+        folder = os.path.dirname(os.fspath(path)) or "."
+        if not os.path.isdir(folder):
+            self.fail(f"folder {folder!r} does not exist.", param, ctx)
+        return path
 
 
 class _ImageSize(click.ParamType):
@@ -55,16 +165,17 @@ class _ImageSize(click.ParamType):
         self.fail(f"{value!r} is not a size HxW such as 64x64", param, ctx)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=_Boundary, epilog=EXIT_CODES,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="dataprep")
-@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.option("--debug", is_flag=True, help="Show the full traceback instead of a one-line error.")
 def main(debug: bool) -> None:
     """Convert tables and arrays into sharded TFRecord/CSV files and read them back fast."""
 
 
 @main.command()
-@click.argument("source", nargs=-1, required=True)
-@click.option("--schema", "schema_path", required=True, type=click.Path(dir_okay=False),
+@click.argument("source", nargs=-1, required=True, type=_Input())
+@click.option("--schema", "schema_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Schema file (YAML or JSON) naming every feature.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder for shards and manifest.")
 @click.option("--format", "fmt", type=click.Choice(["tfrecord", "csv"]), default="tfrecord", show_default=True,
@@ -88,7 +199,7 @@ def main(debug: bool) -> None:
 @click.option("--on-error", type=click.Choice(["fail", "skip", "quarantine"]), default="fail", show_default=True,
               help="Bad rows: stop at the first (naming file, line, column); set them aside and count them; or "
                    "also write them with file, line and reason to the quarantine CSV.")
-@click.option("--quarantine", "quarantine_file", type=click.Path(dir_okay=False), default=None,
+@click.option("--quarantine", "quarantine_file", type=_NewFile(), default=None,
               help="Quarantine CSV for --on-error quarantine (default: OUT.quarantine.csv beside the output); "
                    "never an input, a file inside OUT, or an existing file dataprep did not write.")
 @click.option("--max-errors", type=click.IntRange(min=0), default=None,
@@ -117,7 +228,7 @@ def main(debug: bool) -> None:
               help="Continue an interrupted run with the same inputs and options: shards it completed and that "
                    "still verify are kept, the rest written (the result is byte-identical).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Threads writing shards (default: number of cores).")
+              help="Threads that check and encode batches, then write shards (default: number of cores).")
 @click.option("--stats", "with_stats", is_flag=True,
               help="Also write stats.json (per split and feature) into the output folder.")
 @click.option("--runner", type=click.Choice(["local", "beam"]), default="local", show_default=True,
@@ -128,7 +239,6 @@ def main(debug: bool) -> None:
               help="Rows per column batch; bounds memory while encoding.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@_handle_errors
 def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by,
             split_column, seed,
             shuffle, on_error, quarantine_file, max_errors, max_error_rate, sequence_per_file, sequence_id,
@@ -168,14 +278,13 @@ def schema() -> None:
 
 
 @schema.command("infer")
-@click.argument("source", nargs=-1, required=True)
+@click.argument("source", nargs=-1, required=True, type=_Input())
 @click.option("--label", multiple=True, metavar="COLUMN", help="Column(s) to mark as label (repeatable).")
 @click.option("--weight", default=None, metavar="COLUMN", help="Column to mark as the example weight.")
 @click.option("--max-categories", type=click.IntRange(min=1), default=50, show_default=True,
               help="Strings with at most this many distinct values become categoricals with a vocabulary.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--output", type=_NewFile(), default=None,
               help="Write the schema here (.yaml or .json); default: print YAML.")
-@_handle_errors
 def schema_infer(source, label, weight, max_categories, output):
     """Infer a schema from SOURCE in one streaming pass."""
     from .infer import infer_schema
@@ -196,8 +305,7 @@ def schema_infer(source, label, weight, max_categories, output):
 
 
 @schema.command("check")
-@click.argument("path", type=click.Path(dir_okay=False))
-@_handle_errors
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def schema_check(path):
     """Validate a schema file and list its features."""
     from .schema import load_schema
@@ -214,10 +322,9 @@ def schema_check(path):
 @click.option("--split", default=None, help="Split to show records from (default: the first).")
 @click.option("--head", "n_head", type=click.IntRange(min=0), default=5, show_default=True,
               help="How many records to decode and show as a table.")
-@click.option("--images", type=click.Path(dir_okay=False), default=None,
+@click.option("--images", type=_NewFile(), default=None,
               help="Also draw the first images with their labels into this PNG file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON (no table).")
-@_handle_errors
 def inspect(path, split, n_head, images, as_json):
     """Show what PATH holds: splits, files, counts, features, and its first records."""
     from .readers.inspect import describe, head, image_grid
@@ -248,7 +355,6 @@ def inspect(path, split, n_head, images, as_json):
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@_handle_errors
 def validate(path, as_json):
     """Check every record of PATH (CRCs, schema, counts, checksums); exit 1 on any problem."""
     from .readers.validate import validate as run_validate
@@ -274,12 +380,11 @@ def validate(path, as_json):
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--split", "splits", multiple=True, help="Split(s) of a converted folder (default: all).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--output", type=_NewFile(), default=None,
               help="Where to write stats.json (default: beside the shards for a converted folder).")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+@click.option("--plot", type=_NewFile(), default=None,
               help="Draw a histogram per numeric feature and a bar chart per categorical into this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON instead of a table.")
-@_handle_errors
 def stats(path, splits, output, plot, as_json):
     """Per-feature statistics of PATH (an input file or a converted folder) in one streaming pass."""
     from .manifest import MANIFEST
@@ -374,7 +479,6 @@ def train() -> None:
 @click.option("--loss", type=click.Choice(["mse", "redef_mse", "huber", "mae"]), default="mse",
               show_default=True, help="Loss; redef_mse is the seed's hand-written mean squared error.")
 @_fit_options
-@_handle_errors
 def train_wide_deep(data, variant, hidden, activation, loss, **options):
     """Fit a wide&deep regression model on DATA (a converted folder with train/valid/test splits)."""
     _report_fit("wide-deep", data, options, variant=variant, hidden=hidden, activation=activation, loss=loss)
@@ -393,7 +497,6 @@ def train_wide_deep(data, variant, hidden, activation, loss, **options):
               help="Activation after batch normalisation.")
 @click.option("--augment", is_flag=True, help="Random shifts of up to one pixel and small rotations while fitting.")
 @_fit_options
-@_handle_errors
 def train_cnn(data, separable, dropout, filters, blocks, activation, augment, **options):
     """Fit a CNN classifier on DATA's image feature and integer label."""
     _report_fit("cnn", data, options, separable=separable, dropout=dropout, filters=filters, blocks=blocks,
@@ -412,7 +515,6 @@ def train_cnn(data, separable, dropout, filters, blocks, activation, augment, **
               help="Next step: train on overlapping windows of this many steps (many more updates per epoch "
                    "than whole sequences); evaluation always uses whole sequences.")
 @_fit_options
-@_handle_errors
 def train_rnn(data, cell, units, layers, dropout, window, **options):
     """Fit a GRU/LSTM on DATA's sequence feature: next-step prediction when the schema has no label (int
     steps as classes), else one label per sequence. Reports accuracy next to repeating the previous step."""
@@ -445,7 +547,6 @@ def train_rnn(data, cell, units, layers, dropout, window, **options):
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Study folder: study.db, trials.csv, best.json, tuning.png, best/ (the refitted best model).")
 @click.option("--quiet", "-q", is_flag=True, help="No line per trial.")
-@_handle_errors
 def tune(kind, data, search, params, fixed, trials, population, epochs, patience, jobs, prune, seed, out, quiet):
     """Search hyper-parameters of a trainer on DATA, scored on its valid split; the best is refitted and
     evaluated on test. Re-running the same command resumes the study."""

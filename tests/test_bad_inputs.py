@@ -114,7 +114,7 @@ def test_max_errors_and_rate(tmp_path):
 
 
 @pytest.mark.parametrize("setup, args, code, fragment", [
-    ("missing_input", [], 1, "input not found"),
+    ("missing_input", [], 2, "in.csv' does not exist"),
     ("empty_file", [], 1, "empty file"),
     ("header_without_column", [], 1, "column(s) 'px' not found"),
     ("folder_named_csv", [], 1, "folder holds no CSV"),

@@ -54,10 +54,10 @@ def test_infer_then_convert(runner, tmp_path):
 @pytest.mark.parametrize("args, code, message", [
     (["convert", "sample_data/penguins.csv", "--schema", "schemas/penguins.yaml", "--out", "{tmp}/o"], 1,
      "Error: sample_data/penguins.csv, line 5 (row 4), column 'body_mass_g': missing value"),
-    (["convert", "nope.csv", "--schema", "schemas/penguins.yaml", "--out", "{tmp}/o"], 1,
-     "Error: input not found: nope.csv"),
+    (["convert", "nope.csv", "--schema", "schemas/penguins.yaml", "--out", "{tmp}/o"], 2,
+     "Error: Invalid value for 'SOURCE...': Path 'nope.csv' does not exist."),
     (["convert", "sample_data/penguins.csv", "--schema", "nope.yaml", "--out", "{tmp}/o"], 2,
-     "Error: schema file not found: nope.yaml"),
+     "Error: Invalid value for '--schema': File 'nope.yaml' does not exist."),
     (["convert", "sample_data/penguins.csv", "--schema", "schemas/penguins.yaml", "--out", "{tmp}/o",
       "--split", "train=0.5"], 2, "Error: split ratios sum to 0.5"),
     (["convert", "sample_data/penguins.csv", "--schema", "schemas/penguins.yaml", "--out", "{tmp}/o",
@@ -72,7 +72,14 @@ def test_errors_are_one_line_with_exit_codes(runner, tmp_path, monkeypatch, args
 
 
 def test_debug_shows_the_traceback(runner, tmp_path, monkeypatch):
+    """The same failure: one line without --debug, the traceback with it; the exit code is the same."""
     monkeypatch.chdir(ROOT)
-    r = runner.invoke(main, ["--debug", "convert", "nope.csv", "--schema", "schemas/penguins.yaml", "--out",
-                             str(tmp_path / "o")])
-    assert r.exit_code != 0 and r.exception is not None
+    args = ["convert", "sample_data/penguins.csv", "--schema", "schemas/penguins.yaml", "--out", str(tmp_path / "o")]
+    plain = runner.invoke(main, args)
+    assert plain.exit_code == 1 and "Traceback" not in plain.stderr
+    message = "sample_data/penguins.csv, line 5 (row 4), column 'body_mass_g': missing value"
+    assert plain.stderr.startswith(f"Error: {message}") and plain.stderr.count("\n") == 1
+    debug = runner.invoke(main, ["--debug", *args])
+    assert debug.exit_code == 1 and isinstance(debug.exception, SystemExit), debug.exception
+    assert debug.stderr.startswith("Traceback (most recent call last):\n") and "\nError: " not in debug.stderr
+    assert debug.stderr.splitlines()[-1].startswith(f"dataprep.errors.DataError: {message}")
