@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import OutputError
 from ..manifest import RECORD_SPAN, Manifest
 from ..shardread import MISMATCH, _check_size, hash_matches, read_index, read_shard, shard_error
-from ..tfrecord import scan_file
+from ..tfrecord import ScanResult, guess_compression, scan_file
 
 log = logging.getLogger("dataprep")
 CORRUPT_POLICIES = ("raise", "skip")
@@ -106,3 +106,15 @@ class ShardCheck:
             raise shard_error(self.manifest, entry["path"], MISMATCH)
         except OutputError as e:
             return False, str(e)
+
+
+def check_bare(path) -> ScanResult:
+    """Walk a bare TFRecord file's framing (no TensorFlow: its reader trusts the length headers, and one
+    claiming 2^40 bytes crashes it); a file whose first record does not frame is not a TFRecord file.
+
+    A minimal framing check for ``inspect`` and ``validate``, to be merged with the framing checks of
+    :mod:`dataprep.tfrecord`."""
+    scan, _ = scan_file(path, guess_compression(path))
+    if scan.error and not scan.num_records:
+        raise OutputError(f"{path}: not a converted folder or a TFRecord file ({scan.error})")
+    return scan
