@@ -265,7 +265,7 @@ def test_make_dataset_on_a_damaged_shard_raises_and_the_process_exits(copy):
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(run, range(20)))
     for rc, out in results:
-        assert rc == 0 and f"OutputError: {copy / entry['path']}: record 0 at offset 0: data CRC mismatch" in out
+        assert rc == 0 and f"OutputError: {copy / entry['path']}: record 1 at offset 66: data CRC mismatch" in out
 
 
 # --- 6. validate and inspect on what is not a converted folder --------------------------------------------------
