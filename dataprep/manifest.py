@@ -3,13 +3,22 @@
 It records the format and compression, the resolved schema, how each feature is stored in the records,
 and for each split its shard files with record counts, sizes and SHA-256 checksums. See the README's
 "Output format" section for a plain-TensorFlow reader built from it.
+
+A manifest is checked when loaded, since every reader trusts it: paths are relative and stay inside the
+folder, counts and sizes are non-negative integers that add up, and a missing or mistyped key is one error
+naming the manifest and the key. The folder is held open while the manifest is in use, and shards are
+opened relative to it, so a folder that ``convert --overwrite`` replaces meanwhile keeps being read whole
+as it was, or fails with "the folder changed while reading"; shards of two runs are never mixed.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import os
+import re
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 from .errors import OutputError
 from .schema import Schema
@@ -19,14 +28,64 @@ FORMAT_VERSION = 1
 # Record index entries point at a record's framing: (bytes before its data, bytes of framing in all).
 # TFRecord: u64 length + u32 CRC before the data, u32 CRC after; CSV: the line, then its newline.
 RECORD_SPAN = {"tfrecord": (12, 16), "csv": (0, 1)}
+COMPRESSIONS = ("none", "gzip", "zlib")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class FolderHandle:
+    """A converted folder held open as a directory descriptor: files opened through it come from the folder
+    the manifest was read from, even after that folder is renamed (``convert --overwrite`` moves it aside,
+    renames the new one into place, then deletes the old)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        weakref.finalize(self, os.close, self.fd)
+
+    def open(self, rel: str) -> BinaryIO:
+        """Open ``rel`` (a checked relative path) for reading, never following a symlink at its end."""
+        try:
+            fd = os.open(rel, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0), dir_fd=self.fd)
+        except FileNotFoundError:
+            if self.changed():
+                raise OutputError(f"{self.folder}: the folder changed while reading (replaced by another "
+                                  f"conversion?): {rel} is gone; read it again") from None
+            raise OutputError(f"{self.folder / rel}: missing shard") from None
+        except OSError as e:
+            raise OutputError(f"{self.folder / rel}: cannot open ({e.strerror}; shards must be files in the "
+                              "folder, not symlinks)") from None
+        return os.fdopen(fd, "rb")
+
+    def changed(self) -> bool:
+        """Whether the folder's path no longer leads to the folder held open (renamed, replaced, deleted)."""
+        held = os.fstat(self.fd)
+        try:
+            now = os.stat(self.folder)
+        except OSError:
+            return True
+        return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """A loaded manifest and the folder it describes."""
+    """A loaded manifest and the folder it describes (held open in ``handle`` when loaded from disk)."""
 
     folder: Path
     data: dict
+    handle: FolderHandle | None = field(default=None, compare=False, repr=False)
+
+    def open(self, rel: str) -> BinaryIO:
+        """A file of the folder (a path from this manifest), opened through the held folder."""
+        if self.handle is None:
+            try:
+                return open(self.folder / rel, "rb")
+            except FileNotFoundError:
+                raise OutputError(f"{self.folder / rel}: missing shard") from None
+        return self.handle.open(rel)
+
+    def changed(self) -> bool:
+        """Whether the folder on disk is no longer the one this manifest was loaded from."""
+        return self.handle is not None and self.handle.changed()
 
     @property
     def schema(self) -> Schema:
@@ -52,6 +111,10 @@ class Manifest:
 
     def files(self, split: str) -> list[Path]:
         return [self.folder / f["path"] for f in self.split(split)["files"]]
+
+    def entries(self, split: str) -> list[dict]:
+        """The shard entries of ``split``: path, num_records, num_bytes, sha256, index, uncompressed_bytes."""
+        return self.split(split)["files"]
 
     def num_records(self, split: str) -> int:
         return int(self.split(split)["num_records"])
@@ -95,14 +158,100 @@ def write_manifest(folder: Path, data: dict) -> None:
 
 
 def load_manifest(folder: str | Path) -> Manifest:
+    """The manifest of a converted folder, checked (see the module docstring), with the folder held open."""
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
         raise OutputError(f"{folder}: no {MANIFEST}; is this a dataprep output folder?")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
+        handle = FolderHandle(folder)
+        with handle.open(MANIFEST) as fh:
+            data = json.loads(fh.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise OutputError(f"{path}: unreadable manifest: {e}") from None
-    if data.get("dataprep_manifest") != FORMAT_VERSION:
-        raise OutputError(f"{path}: unsupported manifest version {data.get('dataprep_manifest')!r}")
-    return Manifest(folder, data)
+    if not isinstance(data, dict) or data.get("dataprep_manifest") != FORMAT_VERSION:
+        version = data.get("dataprep_manifest") if isinstance(data, dict) else None
+        raise OutputError(f"{path}: unsupported manifest version {version!r}")
+    _check(data, folder, path)
+    manifest = Manifest(folder, data, handle)
+    try:
+        manifest.schema
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise OutputError(f"{path}: key 'schema' is invalid ({type(e).__name__}: {e})") from None
+    return manifest
+
+
+def _check(data: dict, folder: Path, path: Path) -> None:
+    """Every key a reader uses is present, of its type, and consistent; raises OutputError naming the key."""
+    def bad(key: str, what: str) -> OutputError:
+        return OutputError(f"{path}: key {key!r} {what}")
+
+    def need(obj: dict, key: str, where: str, kind: type | tuple, what: str):
+        if key not in obj:
+            raise bad(where + key, "is missing")
+        value = obj[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise bad(where + key, f"must be {what}, got {value!r:.60}")
+        return value
+
+    def count(obj: dict, key: str, where: str) -> int:
+        value = need(obj, key, where, int, "a non-negative integer")
+        if value < 0:
+            raise bad(where + key, f"must be a non-negative integer, got {value}")
+        return value
+
+    fmt = need(data, "format", "", str, "a string")
+    if fmt not in RECORD_SPAN:
+        raise bad("format", f"must be one of {', '.join(RECORD_SPAN)}, got {fmt!r:.60}")
+    comp = need(data, "compression", "", str, "a string")
+    if comp not in COMPRESSIONS:
+        raise bad("compression", f"must be one of {', '.join(COMPRESSIONS)}, got {comp!r:.60}")
+    need(data, "schema", "", dict, "an object")
+    if fmt == "csv":
+        columns = need(need(data, "csv", "", dict, "an object"), "columns", "csv.", list, "a list")
+        for i, c in enumerate(columns):
+            if not isinstance(c, dict):
+                raise bad(f"csv.columns[{i}]", "must be an object")
+            for key in ("name", "feature", "dtype"):
+                need(c, key, f"csv.columns[{i}].", str, "a string")
+    seen: dict[str, str] = {}
+    root = os.path.realpath(folder)
+    for name, split in need(data, "splits", "", dict, "an object").items():
+        where = f"splits.{name}."
+        if not isinstance(split, dict):
+            raise bad(where[:-1], "must be an object")
+        records, size = count(split, "num_records", where), count(split, "num_bytes", where)
+        files = need(split, "files", where, list, "a list")
+        for i, entry in enumerate(files):
+            at = f"{where}files[{i}]."
+            if not isinstance(entry, dict):
+                raise bad(at[:-1], "must be an object")
+            count(entry, "num_records", at)
+            count(entry, "num_bytes", at)
+            if "uncompressed_bytes" in entry:
+                count(entry, "uncompressed_bytes", at)
+            if not _SHA256.fullmatch(need(entry, "sha256", at, str, "a hex SHA-256")):
+                raise bad(at + "sha256", f"must be 64 lowercase hex digits, got {entry['sha256']!r:.70}")
+            for key in ("path", "index") if "index" in entry else ("path",):
+                rel = need(entry, key, at, str, "a relative path")
+                _check_path(rel, root, bad(at + key, f"must be a relative path inside the folder, got {rel!r:.80}"))
+                if rel in seen:
+                    raise bad(at + key, f"names {rel!r}, which {seen[rel]} names too")
+                seen[rel] = at + key
+        if sum(e["num_records"] for e in files) != records:
+            raise bad(where + "num_records", f"is {records}, but its files hold "
+                      f"{sum(e['num_records'] for e in files)} records")
+        if sum(e["num_bytes"] for e in files) != size:
+            raise bad(where + "num_bytes", f"is {size}, but its files hold {sum(e['num_bytes'] for e in files)} "
+                      "bytes")
+
+
+def _check_path(rel: str, root: str, error: OutputError) -> None:
+    """A manifest path must be relative, without ``..``, and lead inside the folder (no symlink out)."""
+    parts = PurePosixPath(rel).parts
+    if not rel or "\\" in rel or "\0" in rel or PurePosixPath(rel).is_absolute() or ".." in parts \
+            or rel in (".", MANIFEST) or Path(rel).is_absolute():
+        raise error
+    real = os.path.realpath(os.path.join(root, rel))
+    if os.path.commonpath([root, real]) != root or real == root:
+        raise error

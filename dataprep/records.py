@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 import numpy as np
-from isal import isal_zlib
 
 from .errors import OutputError, UsageError
 from .manifest import RECORD_SPAN, Manifest, load_manifest
+from .shardread import check_record, read_index, read_shard, verify_open
 from .schema import NUMPY_DTYPE, Feature
 
 _KINDS = {1: "bytes", 2: "float", 3: "int64"}
@@ -165,22 +165,29 @@ def _list_values(buf: bytes, kind: str, start: int, end: int) -> list:
 
 @dataclass
 class _Shard:
+    entry: dict  # the manifest's entry
     path: Path
-    offsets: np.ndarray  # int64, num_records + 1
+    offsets: np.ndarray  # int64, num_records + 1, checked against the manifest
 
 
 class SplitReader:
-    """A split of a converted folder as a random-access sequence of records, with no TensorFlow."""
+    """A split of a converted folder as a random-access sequence of records, with no TensorFlow.
 
-    def __init__(self, path: str | Path, split: str = "train"):
-        self.manifest: Manifest = load_manifest(path)
+    Nothing comes back from a shard before it is checked against the manifest (see :mod:`dataprep.shardread`):
+    its size and SHA-256 (hashed while it is read whole for ``iter_batches``, or in a stream before the first
+    random access), and its record index against the manifest's count and the file. Shards are opened
+    through the folder the manifest was read from, so a folder replaced meanwhile is read as it was or
+    fails with "the folder changed while reading"."""
+
+    def __init__(self, path: str | Path | Manifest, split: str = "train"):
+        self.manifest: Manifest = path if isinstance(path, Manifest) else load_manifest(path)
         self.split = split
         self.schema = self.manifest.schema
-        entries = self.manifest.split(split)["files"]
+        entries = self.manifest.entries(split)
         if any("index" not in e for e in entries):
-            raise OutputError(f"{path}: shards without a record index (written by an older dataprep)")
-        self.shards = [_Shard(self.manifest.folder / e["path"],
-                              np.fromfile(self.manifest.folder / e["index"], "<i8")) for e in entries]
+            raise OutputError(f"{self.manifest.folder}: shards without a record index (written by an older "
+                              "dataprep)")
+        self.shards = [_Shard(e, self.manifest.folder / e["path"], read_index(self.manifest, e)) for e in entries]
         self.starts = np.cumsum([0] + [len(s.offsets) - 1 for s in self.shards])
         self._cache: tuple[Path, bytes] | None = None
 
@@ -194,18 +201,21 @@ class SplitReader:
         k = int(np.searchsorted(self.starts, i, side="right") - 1)
         shard, j = self.shards[k], i - int(self.starts[k])
         lead, framing = RECORD_SPAN[self.manifest.format]
-        start, end = int(shard.offsets[j]) + lead, int(shard.offsets[j + 1]) - (framing - lead)
+        start, end = int(shard.offsets[j]), int(shard.offsets[j + 1])
         if self.manifest.compression == "none":
-            with open(shard.path, "rb") as fh:
+            with self.manifest.open(shard.entry["path"]) as fh:
+                verify_open(self.manifest, shard.entry, fh)
                 fh.seek(start)
-                return fh.read(end - start)
-        return self._stream(shard.path)[start:end]
+                framed = fh.read(end - start)
+            check_record(self.manifest, shard.entry, j, start, framed)
+            return framed[lead:len(framed) - (framing - lead)]
+        return self._stream(shard)[start + lead:end - (framing - lead)]
 
-    def _stream(self, path: Path) -> bytes:
-        """A compressed shard's uncompressed bytes (the last one is kept for the next access)."""
-        if self._cache is None or self._cache[0] != path:
-            wbits = 31 if self.manifest.compression == "gzip" else 15
-            self._cache = (path, isal_zlib.decompress(path.read_bytes(), wbits))
+    def _stream(self, shard: _Shard) -> bytes:
+        """A compressed shard's uncompressed bytes, checked (the last one is kept for the next access)."""
+        if self._cache is None or self._cache[0] != shard.path:
+            data, shard.offsets = read_shard(self.manifest, shard.entry)
+            self._cache = (shard.path, data)
         return self._cache[1]
 
     def __getitem__(self, i: int) -> dict:
@@ -218,17 +228,12 @@ class SplitReader:
         if batch_size < 1:
             raise UsageError("batch_size must be positive")
         for shard in self.shards:
-            data = self._shard_bytes(shard)
+            data, offsets = read_shard(self.manifest, shard.entry)
             lead, framing = RECORD_SPAN[self.manifest.format]
-            starts, ends = shard.offsets[:-1] + lead, shard.offsets[1:] - (framing - lead)
+            starts, ends = offsets[:-1] + lead, offsets[1:] - (framing - lead)
             for b in range(0, len(starts), batch_size):
                 s, e = starts[b:b + batch_size], ends[b:b + batch_size]
                 yield self._decode([data[x:y] for x, y in zip(s.tolist(), e.tolist())])
-
-    def _shard_bytes(self, shard: _Shard) -> bytes:
-        if self.manifest.compression == "none":
-            return shard.path.read_bytes()
-        return self._stream(shard.path)
 
     def _decode(self, raws: list[bytes]) -> dict:
         if self.manifest.format == "csv":
@@ -337,11 +342,11 @@ def _decode_csv(manifest: Manifest, lines: list[bytes]) -> dict:
     return out
 
 
-def read_record(path: str | Path, split: str, i: int) -> dict:
+def read_record(path: str | Path | Manifest, split: str, i: int) -> dict:
     """Record ``i`` of ``split``, decoded, found through the record index (no scan, no TensorFlow)."""
     return SplitReader(path, split)[i]
 
 
-def iter_batches(path: str | Path, split: str = "train", batch_size: int = 1024) -> Iterator[dict]:
+def iter_batches(path: str | Path | Manifest, split: str = "train", batch_size: int = 1024) -> Iterator[dict]:
     """Numpy batches of ``split`` in file order, decoded without TensorFlow (see :class:`SplitReader`)."""
     return SplitReader(path, split).iter_batches(batch_size)

@@ -139,7 +139,7 @@ def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 
     for split in splits or manifest.splits:
         rng = np.random.default_rng(seed)
         acc: dict = report.splits.setdefault(split, {})
-        for batch in iter_batches(path, split, batch_size=65536):
+        for batch in iter_batches(manifest, split, batch_size=65536):  # the folder loaded above
             for f in features:
                 value = batch[f.name]
                 flat = (value.values if isinstance(value, RaggedArray) else np.asarray(value)).reshape(-1)

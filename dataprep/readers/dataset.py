@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import UsageError
-from ..manifest import RECORD_SPAN, Manifest, load_manifest
+from ..manifest import Manifest, load_manifest
 from .decode import COMPRESSION_TYPES, IMAGE_MODES, batch_decoder, batch_finisher, batch_parser
 from .integrity import CORRUPT_POLICIES, ShardCheck
 from .inputs import assembler
@@ -61,9 +61,14 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     first variable-length feature) and pads each batch only to its own longest sequence; it works on single
     records, so it costs more per record than plain batching.
 
-    Each shard is checked against the manifest's SHA-256 when first read. A damaged one raises an error
-    naming the file, record and offset, or with ``on_corrupt="skip"`` gives the records before the damage
-    (logged; ``dataset.dataprep_skipped`` lists the damaged shards).
+    Every shard is checked here, before the pipeline is built, against the manifest's size and SHA-256
+    (hashed in threads; not again for a file unchanged since it was checked in this process) and its record
+    index against the manifest's counts (see :mod:`dataprep.readers.integrity`). A damaged one raises an
+    ``OutputError`` naming the file, record and offset, or with ``on_corrupt="skip"`` gives the records before
+    the damage (logged; ``dataset.dataprep_skipped`` lists the damaged shards). Shards are then read through
+    the folder the manifest was read from and checked again as they are read; a shard that changed after
+    this check (a folder replaced by ``convert --overwrite`` meanwhile) stops the iteration with an
+    ``InvalidArgumentError`` naming the file, never with records of two runs.
     """
     manifest = load_manifest(path)
     if on_corrupt not in CORRUPT_POLICIES:
@@ -88,7 +93,8 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     whole = all("index" in e and e.get("uncompressed_bytes", 0) <= WHOLE_SHARD_MAX_BYTES for e in entries)
     # dense features are parsed a whole shard at a time; ragged ones per batch (rebatch needs dense)
     parse_whole = whole and all(f.is_fixed for f in manifest.schema.features)
-    check = ShardCheck(manifest, on_corrupt)
+    check = ShardCheck(manifest, entries, on_corrupt)
+    check.run()
     if whole:
         ds = _whole_shards(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size, check,
                            batch_parser(manifest) if parse_whole else None)
@@ -128,40 +134,32 @@ def _bucketed(ds: tf.data.Dataset, manifest: Manifest, boundaries: list[int], ba
         drop_remainder=drop_remainder)
 
 
-def _checked(check: ShardCheck, file: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Run the shard check inside the pipeline: (sound, records before the damage)."""
-    sound, records = tf.py_function(check, [file], [tf.bool, tf.string])
+def _asserted(sound: tf.Tensor, message: tf.Tensor, value):
+    """``value`` once ``sound`` holds; else an InvalidArgumentError carrying ``message`` (raised in the graph,
+    so that no Python exception crosses ``tf.py_function``)."""
     sound.set_shape([])
-    records.set_shape([None])
-    return sound, records
+    with tf.control_dependencies([tf.debugging.Assert(sound, [message])]):
+        return tf.nest.map_structure(tf.identity, value)
 
 
 def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: int | None, cache: bool,
                   record_shard, cycle: int, batch_size: int, check: ShardCheck, parse=None) -> tf.data.Dataset:
     """One epoch of blocks of records (or, with ``parse``, of parsed features), reading each shard whole
     and cutting it into records with its index."""
-    comp = COMPRESSION_TYPES[manifest.compression]
-    lead, framing = RECORD_SPAN[manifest.format]
-    files = [str(manifest.folder / e["path"]) for e in entries]
-    indexes = [str(manifest.folder / e["index"]) for e in entries]
-
-    def cut(file, index):
-        contents = tf.io.read_file(file)
-        if comp:
-            contents = tf.io.decode_compressed(contents, compression_type=comp)
-        offsets = tf.io.decode_raw(tf.io.read_file(index), tf.int64)
-        return tf.strings.substr(contents, offsets[:-1] + lead, offsets[1:] - offsets[:-1] - framing)
-
-    def load(file, index):
-        sound, before_damage = _checked(check, file)
-        records = tf.cond(sound, lambda: cut(file, index), lambda: before_damage)
+    def load(i):
+        # read, decompressed and checked in Python: the bytes cut are the bytes checked
+        sound, message, contents, starts, lengths = tf.py_function(
+            check.load, [i], [tf.bool, tf.string, tf.string, tf.int64, tf.int64])
+        contents, starts, lengths = _asserted(sound, message, (contents, starts, lengths))
+        records = tf.strings.substr(tf.reshape(contents, []), starts, lengths)
+        records.set_shape([None])
         if record_shard is not None:
             records = records[record_shard[1]::record_shard[0]]
         return records
 
-    ds = tf.data.Dataset.from_tensor_slices((files, indexes))
+    ds = tf.data.Dataset.range(len(entries))
     if shuffle and not cache:
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(entries), seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(load)
     if parse is not None:
         ds = ds.map(parse)
@@ -184,18 +182,26 @@ def _streamed_windows(manifest: Manifest, entries: list[dict], shuffle: bool, se
     text = manifest.format == "csv"
     window = max(batch_size, -(-shuffle_window // cycle)) if shuffle else max(batch_size, 4096)
 
-    def read(file):
-        sound, before_damage = _checked(check, file)
+    files = tf.constant([str(manifest.folder / e["path"]) for e in entries])
+    damaged = tf.constant([e["path"] in check.before_damage for e in entries])
+    before = [check.before_damage.get(e["path"], []) for e in entries]
+    lengths = tf.constant([len(b) for b in before], tf.int64)
+    kept = tf.constant([r for b in before for r in b], tf.string, shape=[sum(len(b) for b in before)])
+
+    def read(i):
+        sound, message = tf.py_function(check.still_sound, [i], [tf.bool, tf.string])
+        file = _asserted(sound, message, files[i])
         stream = tf.data.TextLineDataset(file, compression_type=comp).skip(1) if text else \
             tf.data.TFRecordDataset(file, compression_type=comp)
         # a sound shard streams whole; a damaged one gives only the records before the damage
-        ds = stream.take(tf.where(sound, tf.constant(-1, tf.int64), 0)).concatenate(
-            tf.data.Dataset.from_tensor_slices(before_damage))
+        start = tf.reduce_sum(lengths[:i])
+        ds = stream.take(tf.where(damaged[i], tf.constant(0, tf.int64), -1)).concatenate(
+            tf.data.Dataset.from_tensor_slices(kept[start:start + lengths[i]]))
         if record_shard is not None:
             ds = ds.shard(*record_shard)
         return ds.batch(window)
 
-    ds = tf.data.Dataset.from_tensor_slices([str(manifest.folder / e["path"]) for e in entries])
+    ds = tf.data.Dataset.range(len(entries))
     if shuffle and not cache:
         ds = ds.shuffle(len(entries), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(read, cycle_length=cycle, block_length=1)

@@ -1,5 +1,9 @@
 """``inspect``: what a converted folder (or a bare TFRecord file) holds, its first records as a table, and
-a PNG grid of its images with their labels."""
+a PNG grid of its images with their labels.
+
+Records come through the checked readers: a folder's shards through ``iter_numpy_batches`` (checked against
+the manifest first), a bare file's records after a walk over its framing that TensorFlow's reader is never
+handed (see :func:`.integrity.check_bare`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,8 +13,8 @@ import tensorflow as tf
 
 from ..errors import OutputError, UsageError
 from ..manifest import MANIFEST, load_manifest
-from ..tfrecord import guess_compression
-from .decode import COMPRESSION_TYPES
+from ..tfrecord import _stream, guess_compression
+from .integrity import check_bare
 from .numpy_access import iter_numpy_batches
 
 
@@ -86,6 +90,7 @@ def image_grid(path: str | Path, out: str | Path, split: str | None = None, n: i
 
 def _bare_files(path: Path) -> list[Path]:
     if path.is_file():
+        check_bare(path)
         return [path]
     files = sorted(p for p in path.glob("*") if p.is_file() and (".tfrecord" in p.name or p.suffix == ".tfr"))
     if not files:
@@ -96,8 +101,11 @@ def _bare_files(path: Path) -> list[Path]:
 def _bare_head(files: list[Path], n: int) -> list[dict]:
     rows = []
     for f in files:
-        for raw in tf.data.TFRecordDataset(str(f), COMPRESSION_TYPES[guess_compression(f)]).take(n - len(rows)):
-            ex = tf.train.Example.FromString(raw.numpy())
+        for i, raw in enumerate(_first_records(f, n - len(rows))):
+            try:
+                ex = tf.train.Example.FromString(raw)
+            except Exception as e:  # protobuf's DecodeError has no stable import path across versions
+                raise OutputError(f"{f}: record {i} is not a tf.train.Example ({e})") from None
             row = {}
             for key, feat in sorted(ex.features.feature.items()):
                 kind = feat.WhichOneof("kind")
@@ -106,6 +114,21 @@ def _bare_head(files: list[Path], n: int) -> list[dict]:
         if len(rows) >= n:
             break
     return rows
+
+
+def _first_records(path: Path, n: int) -> list[bytes]:
+    """The first ``n`` records of a bare TFRecord file whose whole framing checks (else one-line error)."""
+    scan = check_bare(path)
+    if scan.error:
+        raise OutputError(f"{path}: {scan.error}")
+    offsets, lengths = scan.offsets[:n], scan.lengths[:n]
+    end = offsets[-1] + lengths[-1] + 16 if offsets else 0
+    buf = bytearray()
+    for chunk in _stream(path, guess_compression(path)) if end else ():
+        buf += chunk[:end - len(buf)]
+        if len(buf) >= end:
+            break
+    return [bytes(buf[o + 12:o + 12 + k]) for o, k in zip(offsets, lengths)]
 
 
 def _short(value):

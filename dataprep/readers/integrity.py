@@ -1,79 +1,123 @@
-"""Shard integrity for the readers: each shard is checked against the manifest's SHA-256 the first time it
-is read in a process, and again only if its size or modification time changes (a fast whole-file hash
-instead of a CRC per record). A damaged shard is located with a
-walk over its framing, then either raises an error naming the file, record and offset, or, with
-``on_corrupt="skip"``, gives only the sound records before the damage, logs it and counts it."""
+"""Shard integrity for ``make_dataset``: every shard of the pipeline is checked before the graph is built,
+so that no exception ever has to cross ``tf.py_function`` (one that does can leave the process hanging at
+exit).
+
+:meth:`ShardCheck.run` hashes the shards against the manifest's SHA-256 and size and checks their record
+indexes against the manifest's counts (in threads; a file verified before in this process and unchanged is
+not hashed again, see :mod:`dataprep.shardread`). A damaged shard is located with a walk over its framing,
+then either raises an error naming the file, record and offset, or, with ``on_corrupt="skip"``, gives only
+the sound records before the damage, logs it and counts it. Inside the graph, shards are read through
+:meth:`ShardCheck.load`, which reads each one through the folder the manifest came from, checks it again
+(cheaply: the same unchanged file is not hashed twice) and returns a flag and a message instead of raising;
+the graph turns a failed flag into an ``InvalidArgumentError`` with that message, which names the file (or
+says "the folder changed while reading").
+"""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..checksum import sha256_file
 from ..errors import OutputError
-from ..manifest import Manifest
-from ..tfrecord import scan_file
+from ..manifest import RECORD_SPAN, Manifest
+from ..shardread import MISMATCH, _check_size, hash_matches, read_index, read_shard, shard_error
+from ..tfrecord import ScanResult, guess_compression, scan_file
 
 log = logging.getLogger("dataprep")
 CORRUPT_POLICIES = ("raise", "skip")
-_VERIFIED: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256) checked in this process
-_VERIFIED_LOCK = threading.Lock()
+_NONE = np.zeros(0, np.int64)
 
 
 class ShardCheck:
-    """Callable on a shard path (bytes): returns ``(sound, records)``: ``sound`` when the shard verifies,
-    else the records that precede the damage (``skip``), or raises (``raise``)."""
+    """The shard checks of one pipeline over ``entries`` (manifest entries) of ``manifest``."""
 
-    def __init__(self, manifest: Manifest, on_corrupt: str):
-        self.manifest, self.on_corrupt = manifest, on_corrupt
-        self.expected = {str(manifest.folder / e["path"]): e["sha256"]
-                         for s in manifest.splits for e in manifest.split(s)["files"]}
+    def __init__(self, manifest: Manifest, entries: list[dict], on_corrupt: str):
+        self.manifest, self.entries, self.on_corrupt = manifest, entries, on_corrupt
         self.skipped: list[str] = []  # one message per damaged shard
+        self.before_damage: dict[str, list[bytes]] = {}  # path -> the sound records before the damage (skip)
         self._lock = threading.Lock()
 
-    def __call__(self, path) -> tuple[bool, np.ndarray]:
-        path = path.numpy() if hasattr(path, "numpy") else path  # a tensor inside tf.py_function
-        path = path.decode() if isinstance(path, bytes) else str(path)
-        if _verified(path, self.expected.get(path)):
-            return True, np.zeros(0, object)
-        problem, records = self._locate(Path(path))
-        message = f"{path}: {problem}"
-        if self.on_corrupt == "raise":
-            raise OutputError(message + " (make_dataset(..., on_corrupt='skip') reads the sound records)")
-        log.warning("skipping the damaged part of %s", message)
-        with self._lock:
+    def run(self) -> None:
+        """Check every shard now; raise for the first damaged one, or note its sound records (``skip``)."""
+        workers = max(1, min(8, os.cpu_count() or 1, len(self.entries)))
+        with ThreadPoolExecutor(workers) as pool:
+            problems = list(pool.map(self._problem, self.entries))
+        for entry, problem in zip(self.entries, problems):
+            if problem is None:
+                continue
+            message, records = problem
+            if self.on_corrupt == "raise":
+                raise OutputError(message + " (make_dataset(..., on_corrupt='skip') reads the sound records)")
+            log.warning("skipping the damaged part of %s", message)
             self.skipped.append(message)
-        return False, np.array(records, dtype=object)
+            self.before_damage[entry["path"]] = records
 
-    def _locate(self, path: Path) -> tuple[str, list[bytes]]:
-        if not path.exists():
-            return "missing shard", []
+    def _problem(self, entry: dict) -> tuple[str, list[bytes]] | None:
+        path = self.manifest.folder / entry["path"]
+        try:
+            with self.manifest.open(entry["path"]) as fh:
+                _check_size(self.manifest, entry, os.fstat(fh.fileno()).st_size)
+                if not hash_matches(fh, entry):
+                    raise shard_error(self.manifest, entry["path"], MISMATCH)
+            if "index" in entry:
+                read_index(self.manifest, entry)
+            return None
+        except OutputError as e:
+            if self.manifest.changed():
+                raise
+            return self._locate(str(e), path) if path.is_file() else (str(e), [])
+
+    def _locate(self, message: str, path) -> tuple[str, list[bytes]]:
+        """The damage's record and offset, found by a walk over the framing, and the records before it."""
         if self.manifest.format != "tfrecord":
-            return "contents differ from the manifest's SHA-256 (damaged or changed)", []
+            return message, []
         scan, records = scan_file(path, self.manifest.compression, keep_records=True)
         if scan.error:
-            return scan.error, records
-        return f"contents differ from the manifest's SHA-256 although all {scan.num_records} records frame " \
-               "correctly (changed after conversion)", records
+            return f"{path}: {scan.error}", records
+        if MISMATCH not in message:  # the file is sound, its index is not: every record can be read
+            return message, records
+        return f"{path}: contents differ from the manifest's SHA-256 although all {scan.num_records} records " \
+               "frame correctly (changed after conversion)", records
+
+    def load(self, i) -> tuple[bool, str, bytes, np.ndarray, np.ndarray]:
+        """Shard ``i`` of ``entries`` for the graph: (sound, message, stream, record starts, record lengths)."""
+        entry = self.entries[int(i)]
+        if entry["path"] in self.before_damage:
+            records = self.before_damage[entry["path"]]
+            lengths = np.array([len(r) for r in records], np.int64)
+            return True, "", b"".join(records), np.cumsum(lengths) - lengths, lengths
+        lead, framing = RECORD_SPAN[self.manifest.format]
+        try:
+            data, offsets = read_shard(self.manifest, entry)
+        except OutputError as e:
+            return False, str(e), b"", _NONE, _NONE
+        return True, "", data, offsets[:-1] + lead, np.diff(offsets) - framing
+
+    def still_sound(self, i) -> tuple[bool, str]:
+        """Whether shard ``i`` is still the file checked before (for shards streamed by TensorFlow)."""
+        entry = self.entries[int(i)]
+        try:
+            with self.manifest.open(entry["path"]) as fh:
+                if entry["path"] in self.before_damage or hash_matches(fh, entry):
+                    return True, ""
+            raise shard_error(self.manifest, entry["path"], MISMATCH)
+        except OutputError as e:
+            return False, str(e)
 
 
-def _verified(path: str, expected: str | None) -> bool:
-    """Whether the file hashes to ``expected``; a file already verified in this process and unchanged
-    since (same size and modification time) is not hashed again."""
-    try:
-        st = Path(path).stat()
-    except OSError:
-        return False
-    key = (st.st_size, st.st_mtime_ns, expected)
-    if _VERIFIED.get(path) == key:
-        return True
-    try:
-        if expected is None or sha256_file(path) != expected:
-            return False
-    except OSError:
-        return False
-    with _VERIFIED_LOCK:
-        _VERIFIED[path] = key
-    return True
+def check_bare(path) -> ScanResult:
+    """Walk a bare TFRecord file's framing (no TensorFlow: its reader trusts the length headers, and one
+    claiming 2^40 bytes crashes it); a file not named ``.tfrecord``/``.tfr`` whose first record does not
+    frame is not a TFRecord file (one so named is a damaged one, its problem in the returned scan).
+
+    A minimal framing check for ``inspect`` and ``validate``, to be merged with the framing checks of
+    :mod:`dataprep.tfrecord`."""
+    scan, _ = scan_file(path, guess_compression(path))
+    name = Path(path).name
+    if scan.error and not scan.num_records and ".tfrecord" not in name and not name.endswith(".tfr"):
+        raise OutputError(f"{path}: not a converted folder or a TFRecord file ({scan.error})")
+    return scan

@@ -1,4 +1,10 @@
-"""Whole splits as numpy arrays or a pandas DataFrame, for small data and notebooks."""
+"""Whole splits as numpy arrays or a pandas DataFrame, for small data and notebooks.
+
+Shards are read through :func:`dataprep.shardread.read_shard`, as the TF-free readers read them: through
+the folder the manifest came from, checked against the manifest's SHA-256 and size (hashed in memory as the
+shard is read whole), with the record index checked against the counts and the file, before any record of
+it is decoded.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,29 +13,52 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from ..manifest import Manifest, load_manifest
-from .decode import COMPRESSION_TYPES, batch_decoder
+from ..manifest import RECORD_SPAN, Manifest, load_manifest
+from ..shardread import read_shard
+from .decode import batch_decoder
 
 
 def iter_numpy_batches(manifest: Manifest, split: str, batch_size: int = 65536,
                        images: str = "uint8") -> Iterator[dict]:
-    """Batches of ``split`` in file order as dicts of numpy arrays (ragged features as lists of arrays)."""
-    comp = COMPRESSION_TYPES[manifest.compression]
-    files = [str(p) for p in manifest.files(split)]
-    if manifest.format == "csv":
-        ds = tf.data.Dataset.from_tensor_slices(files).flat_map(
-            lambda f: tf.data.TextLineDataset(f, compression_type=comp).skip(1))
-    else:
-        ds = tf.data.TFRecordDataset(files, compression_type=comp)
-    for batch in ds.batch(batch_size).map(batch_decoder(manifest, images)):
+    """Batches of ``split`` in file order as dicts of numpy arrays (ragged features as lists of arrays);
+    a batch may span shards, each checked before its records are used."""
+    decode = tf.function(batch_decoder(manifest, images), input_signature=[tf.TensorSpec([None], tf.string)])
+    for records in _record_batches(manifest, split, batch_size):
+        batch = decode(records)
         yield {name: [np.asarray(v) for v in value.to_list()] if isinstance(value, tf.RaggedTensor)
                else value.numpy() for name, value in batch.items()}
 
 
-def load_numpy(path: str | Path, split: str = "train", images: str = "uint8") -> dict[str, np.ndarray]:
+def _record_batches(manifest: Manifest, split: str, batch_size: int) -> Iterator[tf.Tensor]:
+    """String vectors of ``batch_size`` records (the last may be short), cut from each checked shard."""
+    lead, framing = RECORD_SPAN[manifest.format]
+    carry = None  # records of the shards before, short of a batch
+    for entry in manifest.entries(split):
+        data, offsets = read_shard(manifest, entry)
+        contents = tf.constant(data)
+        starts, lengths = offsets[:-1] + lead, np.diff(offsets) - framing
+        first = 0
+        if carry is not None:
+            first = batch_size - int(carry.shape[0])
+            carry = tf.concat([carry, tf.strings.substr(contents, starts[:first], lengths[:first])], 0)
+            if int(carry.shape[0]) < batch_size:
+                continue
+            yield carry
+            carry = None
+        for b in range(first, len(starts), batch_size):
+            part = tf.strings.substr(contents, starts[b:b + batch_size], lengths[b:b + batch_size])
+            if int(part.shape[0]) < batch_size:
+                carry = part
+            else:
+                yield part
+    if carry is not None and int(carry.shape[0]):
+        yield carry
+
+
+def load_numpy(path: str | Path | Manifest, split: str = "train", images: str = "uint8") -> dict[str, np.ndarray]:
     """Every record of ``split`` in file order: name -> array ``[n, *shape]`` (strings as bytes objects);
     variable-length features as object arrays of per-record arrays."""
-    manifest = load_manifest(path)
+    manifest = path if isinstance(path, Manifest) else load_manifest(path)
     parts: dict[str, list] = {f.name: [] for f in manifest.schema.features}
     for batch in iter_numpy_batches(manifest, split, images=images):
         for name, value in batch.items():
@@ -53,7 +82,7 @@ def as_dataframe(path: str | Path, split: str = "train"):
     import pandas as pd
 
     manifest = load_manifest(path)
-    data = load_numpy(path, split)
+    data = load_numpy(manifest, split)  # the same folder, read once
     columns = {}
     for f in manifest.schema.features:
         value = data[f.name]

@@ -18,6 +18,7 @@ from ..errors import OutputError
 from ..manifest import MANIFEST, Manifest, load_manifest
 from ..tfrecord import guess_compression, scan_file
 from .decode import COMPRESSION_TYPES, batch_decoder
+from .integrity import check_bare
 
 _PARSE_BATCH = 4096
 STATS = "stats.json"  # written beside the shards by `dataprep stats`
@@ -61,6 +62,7 @@ def validate(path: str | Path) -> ValidationReport:
         if not files:
             raise OutputError(f"{path}: no {MANIFEST} and no .tfrecord files")
     elif path.is_file():
+        check_bare(path)  # a CSV or other file is "not a TFRecord file", not a CRC mismatch
         files = [path]
     else:
         raise OutputError(f"not found: {path}")
@@ -75,10 +77,25 @@ def _validate_folder(manifest: Manifest) -> ValidationReport:
         for entry in manifest.split(split)["files"]:
             listed.add(entry["path"])
             report.files.append(_validate_shard(manifest, split, entry, decode))
+    for split in manifest.splits:
+        _check_split(manifest, split, [f for f in report.files if f.split == split], report)
     extra = sorted(p.name for p in manifest.folder.iterdir() if p.is_file() and p.name not in listed
                    and p.name not in (MANIFEST, STATS))
     report.problems += [f"{name}: file is not listed in the manifest" for name in extra]
     return report
+
+
+def _check_split(manifest: Manifest, split: str, files: list[FileReport], report: ValidationReport) -> None:
+    """The split's own counts against what its files hold (``load_manifest`` has checked they add up)."""
+    entry = manifest.split(split)
+    found = sum(f.records for f in files)
+    size = sum((manifest.folder / f.path).stat().st_size for f in files if (manifest.folder / f.path).is_file())
+    if found != entry["num_records"]:
+        report.problems.append(f"split {split}: its files hold {found} sound records, the manifest says "
+                               f"{entry['num_records']}")
+    if size != entry["num_bytes"]:
+        report.problems.append(f"split {split}: its files hold {size} bytes, the manifest says "
+                               f"{entry['num_bytes']}")
 
 
 def _validate_shard(manifest: Manifest, split: str, entry: dict, decode) -> FileReport:
