@@ -41,8 +41,13 @@ class WorkFolder:
         try:
             (self.path / HOLDER).write_text(json.dumps({"pid": os.getpid(), "started": time.strftime(
                 "%Y-%m-%d %H:%M:%S UTC", time.gmtime())}))
-            if resume and fingerprint is not None and _read_json(self.path / RUN) == fingerprint:
+            earlier = _read_json(self.path / RUN) if resume else None
+            if resume and fingerprint is not None and earlier == fingerprint:
                 self.done = self._verified()
+            elif fingerprint is not None and isinstance(earlier, dict) and \
+                    earlier.get("settings") == fingerprint["settings"]:
+                raise UsageError(f"cannot resume {out}: {_changed(earlier.get('files'), fingerprint['files'])} "
+                                 "since the interrupted run; rerun without --resume to convert it afresh")
             else:
                 _clear(self.path)
                 (self.path / RUN).write_text(json.dumps(fingerprint))
@@ -97,6 +102,17 @@ def fingerprint(source, settings: dict) -> dict | None:
                  for p in input_files(source)]
         return {"settings": settings, "files": files}
     return None
+
+
+def _changed(before, now: list[dict]) -> str:
+    """Which input differs between two fingerprints, in words."""
+    old = {f.get("path"): f for f in before} if isinstance(before, list) else {}
+    for f in now:
+        if f["path"] not in old:
+            return f"the input {f['path']} is new"
+        if old[f["path"]] != f:
+            return f"the input {f['path']} changed (its size or SHA-256 differs)"
+    return "an input was removed"
 
 
 def _lock(path: Path, out: Path) -> int:

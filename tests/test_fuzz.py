@@ -268,9 +268,7 @@ def _index_sidecars(how, at, payload):
 
 
 @pytest.mark.parametrize("prop", ["_gzip_streams", "_length_headers", "_flipped_bits", "_wire_bytes",
-                                  pytest.param("_index_sidecars", marks=pytest.mark.xfail(
-                                      reason="SplitReader's index checks come from the readers' branch",
-                                      strict=False))])
+                                  "_index_sidecars"])
 def test_capped_properties(prop):
     """Each property runs its examples in a subprocess capped at 512 MiB over its imports."""
     run_capped(f"import shutil, tests.test_fuzz as t\ntry:\n    t.{prop}()\n"

@@ -366,7 +366,11 @@ def test_resume_refuses_an_input_changed_with_size_and_mtime_restored(tmp_path, 
     src.write_text(src.read_text().replace(",t", ",u"))  # same size
     os.utime(src, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert (src.stat().st_size, src.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-    dataprep.convert(src, SCHEMA, out, num_shards=4, workers=1, shuffle=False, resume=True)
+    with pytest.raises(UsageError, match=rf"cannot resume {out}: the input {src.resolve()} changed \(its size or "
+                                         r"SHA-256 differs\) since the interrupted run; rerun without --resume"):
+        dataprep.convert(src, SCHEMA, out, num_shards=4, workers=1, shuffle=False, resume=True)
+    assert (tmp_path / ".o.partial" / "run.json").exists()  # the refused resume left the work folder as it was
+    dataprep.convert(src, SCHEMA, out, num_shards=4, workers=1, shuffle=False)
     dataprep.convert(src, SCHEMA, tmp_path / "fresh", num_shards=4, workers=1, shuffle=False)
     assert files(out) == files(tmp_path / "fresh")  # no shard of the old input was kept
 

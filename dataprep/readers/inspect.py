@@ -6,6 +6,7 @@ the manifest first), a bare file's records after a walk over its framing that Te
 handed (see :func:`.integrity.check_bare`)."""
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import tensorflow as tf
 
 from ..errors import OutputError, UsageError
 from ..manifest import MANIFEST, load_manifest
-from ..tfrecord import _stream, guess_compression
+from ..tfrecord import guess_compression, iter_records
 from .integrity import check_bare
 from .numpy_access import iter_numpy_batches
 
@@ -121,14 +122,7 @@ def _first_records(path: Path, n: int) -> list[bytes]:
     scan = check_bare(path)
     if scan.error:
         raise OutputError(f"{path}: {scan.error}")
-    offsets, lengths = scan.offsets[:n], scan.lengths[:n]
-    end = offsets[-1] + lengths[-1] + 16 if offsets else 0
-    buf = bytearray()
-    for chunk in _stream(path, guess_compression(path)) if end else ():
-        buf += chunk[:end - len(buf)]
-        if len(buf) >= end:
-            break
-    return [bytes(buf[o + 12:o + 12 + k]) for o, k in zip(offsets, lengths)]
+    return [rec.data for rec in itertools.islice(iter_records(path, guess_compression(path)), n)]
 
 
 def _short(value):

@@ -16,7 +16,7 @@ import tensorflow as tf
 from ..checksum import sha256_file
 from ..errors import OutputError
 from ..manifest import MANIFEST, Manifest, load_manifest
-from ..tfrecord import guess_compression, scan_file
+from ..tfrecord import FramingError, Record, ScanResult, guess_compression, iter_records
 from .decode import COMPRESSION_TYPES, batch_decoder
 from .integrity import check_bare
 
@@ -110,12 +110,14 @@ def _validate_shard(manifest: Manifest, split: str, entry: dict, decode) -> File
     if sha256_file(path) != entry["sha256"]:
         rep.problems.append("SHA-256 differs from the manifest")
     if manifest.format == "tfrecord":
-        scan, records = scan_file(path, manifest.compression, keep_records=True)
+        scan = ScanResult()
+        bad = None
+        for start, batch in _record_batches(path, manifest.compression, scan):
+            bad = bad or _first_unparseable([r.data for r in batch], decode, start)
         if scan.error:
             rep.problems.append(scan.error)
         rep.records = scan.num_records
         _check_index(manifest.folder / entry["index"], scan, rep)
-        bad = _first_unparseable(records, decode)
         if bad is not None:
             rep.problems.append(f"record {bad[0]} at offset {scan.offsets[bad[0]]}: does not parse against the "
                                 f"schema: {bad[1]}")
@@ -139,8 +141,28 @@ def _check_index(path: Path, scan, rep: FileReport) -> None:
         rep.problems.append(f"record index {path.name} does not match the records in the file")
 
 
-def _first_unparseable(records: list[bytes], decode) -> tuple[int, str] | None:
-    """Index and message of the first record the decoder rejects, parsing whole batches first."""
+def _record_batches(path: Path, compression: str, scan: ScanResult):
+    """``(index of the first, records)`` in batches, streamed (memory bounded by a batch, whatever the file
+    inflates to); every record's offset and length go into ``scan``, and the framing problem that ends the
+    walk into ``scan.error``."""
+    batch: list[Record] = []
+    try:
+        for rec in iter_records(path, compression):
+            scan.offsets.append(rec.offset)
+            scan.lengths.append(len(rec.data))
+            batch.append(rec)
+            if len(batch) == _PARSE_BATCH:
+                yield batch[0].index, batch
+                batch = []
+    except FramingError as e:
+        scan.error = e.problem
+    if batch:
+        yield batch[0].index, batch
+
+
+def _first_unparseable(records: list[bytes], decode, first: int = 0) -> tuple[int, str] | None:
+    """Index (counted from ``first``) and message of the first record the decoder rejects, parsing whole
+    batches first."""
     for start in range(0, len(records), _PARSE_BATCH):
         batch = records[start:start + _PARSE_BATCH]
         try:
@@ -152,7 +174,7 @@ def _first_unparseable(records: list[bytes], decode) -> tuple[int, str] | None:
             try:
                 decode(tf.constant([rec]))
             except (tf.errors.InvalidArgumentError, ValueError) as e:
-                return start + i, _tf_message(e)
+                return first + start + i, _tf_message(e)
     return None
 
 
@@ -178,22 +200,24 @@ def _check_csv(path: Path, manifest: Manifest, decode, rep: FileReport) -> int:
 
 def _validate_bare(path: Path) -> FileReport:
     rep = FileReport(path.name, None)
-    scan, records = scan_file(path, guess_compression(path), keep_records=True)
-    rep.records = scan.num_records
-    if scan.error:
-        rep.problems.append(scan.error)
+    scan = ScanResult()
     counts: dict[str, list] = {}
-    for i, rec in enumerate(records):
+    not_example = None
+    for rec in (r for _, batch in _record_batches(path, guess_compression(path), scan) for r in batch):
+        if not_example is not None:
+            continue  # the framing walk goes on: the record count and framing problems are reported too
         try:
-            ex = tf.train.Example.FromString(rec)
+            ex = tf.train.Example.FromString(rec.data)
         except Exception as e:  # protobuf's DecodeError has no stable import path across versions
-            rep.problems.append(f"record {i} at offset {scan.offsets[i]}: not a tf.train.Example ({e})")
-            break
+            not_example = f"record {rec.index} at offset {rec.offset}: not a tf.train.Example ({e})"
+            continue
         for key, feat in ex.features.feature.items():
             kind = feat.WhichOneof("kind") or "empty"
             n = len(getattr(feat, kind).value) if kind != "empty" else 0
             lo, hi, kinds = counts.setdefault(key, [n, n, set()])
             counts[key] = [min(lo, n), max(hi, n), kinds | {kind}]
+    rep.records = scan.num_records
+    rep.problems += [p for p in (scan.error, not_example) if p]
     rep.features = {k: f"{'/'.join(sorted(v[2]))}[{v[0]}..{v[1]} values]" for k, v in sorted(counts.items())}
     return rep
 
