@@ -288,12 +288,18 @@ def schema() -> None:
 def schema_infer(source, label, weight, max_categories, output):
     """Infer a schema from SOURCE in one streaming pass."""
     from .infer import infer_schema
+    from .outputs import check_file_target
 
     src = list(source) if len(source) > 1 else source[0]
+    if output:
+        check_file_target(output, [Path(s) for s in source], "schema", "-o")
     result = infer_schema(src, label=list(label), weight=weight, max_categories=max_categories,
                           name=Path(source[0]).stem)
     header = (f"# Inferred by `dataprep schema infer` from {', '.join(source)}.\n"
               "# Review dtypes, defaults, roles (feature/label/weight) and groups (wide/deep/both) before use.\n")
+    for f in result.features:
+        if f.dtype == "float64":  # its description says which value float32 would have changed
+            click.echo(f"note: feature {f.name!r}: {f.description}", err=True)
     if output:
         result.save(output, header=header)
         click.echo(f"Wrote schema with {len(result)} features to {output}", err=True)
@@ -327,8 +333,11 @@ def schema_check(path):
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON (no table).")
 def inspect(path, split, n_head, images, as_json):
     """Show what PATH holds: splits, files, counts, features, and its first records."""
+    from .outputs import check_file_target
     from .readers.inspect import describe, head, image_grid
 
+    if images:
+        check_file_target(images, [Path(path)], "png", "--images")
     info = describe(path)
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -388,11 +397,15 @@ def validate(path, as_json):
 def stats(path, splits, output, plot, as_json):
     """Per-feature statistics of PATH (an input file or a converted folder) in one streaming pass."""
     from .manifest import MANIFEST
+    from .outputs import check_file_target
     from .stats import STATS, folder_stats, source_stats
 
     folder = Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
-    report = folder_stats(path, list(splits) or None) if folder else source_stats(path)
     target = output or (Path(path) / STATS if folder else None)
+    for file, kind, option in ((target, "stats", "-o"), (plot, "png", "--plot")):
+        if file:
+            check_file_target(file, [Path(path)], kind, option)
+    report = folder_stats(path, list(splits) or None) if folder else source_stats(path)
     if target:
         report.write(target)
     if plot:

@@ -19,12 +19,15 @@ import os
 from pathlib import Path
 
 from .badrows import QUARANTINE_HEADER
-from .errors import UsageError
+from .errors import DataprepError, UsageError
 from .manifest import MANIFEST
+from .schema import load_schema
 from .stats import STATS
 
 RUN = "run.json"
+PNG_METADATA = {"Software": "dataprep"}  # the text chunk our pictures carry, so a later run may replace them
 _SHOWN = 3  # foreign files named in a message
+_STATS_START = b'{\n  "path": '  # how StatsReport.write begins
 
 
 def work_folder(out: Path) -> Path:
@@ -135,6 +138,47 @@ def check_quarantine(path: Path, out: Path, inputs: list[Path], overwrite: bool)
         if not overwrite:
             raise UsageError(f"quarantine file {path} exists (an earlier run's); pass --overwrite to replace it")
     _check_writable_parent(path, "--quarantine")
+
+
+def check_file_target(path: str | os.PathLike, inputs: list[Path], kind: str, option: str) -> None:
+    """A file a command writes (``kind``: ``schema``, ``stats`` or ``png``) never replaces an input, nor an
+    existing file of another kind: one is replaced only when it is what the command writes (a schema that
+    loads, a ``stats.json`` of ours, a PNG we drew), so a mistyped ``-o`` cannot destroy a user's file."""
+    path = Path(path)
+    if not path.exists():
+        _check_writable_parent(path, option)
+        return
+    if not path.is_file():
+        raise UsageError(f"{option} {path}: exists and is not a file")
+    if any(_same(path, p) for p in inputs):
+        raise UsageError(f"{option} {path}: is an input of this command; choose another file")
+    if not _is_kind(path, kind):
+        raise UsageError(f"{option} {path}: exists and is not a {_KINDS[kind]} dataprep wrote; choose another "
+                         "file or remove it")
+
+
+_KINDS = {"schema": "schema file", "stats": "stats.json", "png": "PNG picture"}
+
+
+def _is_kind(path: Path, kind: str) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if kind == "png":
+        return head.startswith(b"\x89PNG") and b"Software\x00dataprep" in head
+    if kind == "stats":
+        return head.startswith(_STATS_START)
+    try:
+        load_schema(path)
+    except DataprepError:
+        return False
+    return True
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def staging(path: Path) -> Path:

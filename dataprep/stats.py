@@ -108,6 +108,8 @@ class StatsReport:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from .outputs import PNG_METADATA  # outputs knows stats.json: imported here, not at the top
+
         features = self.splits[split or next(iter(self.splits))]
         cols = 3
         rows = max(1, -(-len(features) // cols))
@@ -123,7 +125,7 @@ class StatsReport:
         for ax in list(axes.flat)[len(features):]:
             ax.axis("off")
         fig.tight_layout()
-        fig.savefig(path, dpi=80)
+        fig.savefig(path, dpi=80, metadata=PNG_METADATA)
         plt.close(fig)
 
 

@@ -394,3 +394,29 @@ def test_train_and_tune_refuse_to_clobber_files_they_did_not_write(tmp_path):
         with pytest.raises(UsageError, match="data folder"):
             fit("wide-deep", data, out)
     assert (mine / "history.csv").read_text() == "my,own\n" and sorted(os.listdir(data)) == []
+
+
+# --- files the other commands write: never an input, never a file of another kind ---------------------------
+def test_command_outputs_never_replace_an_input_or_a_foreign_file(tmp_path):
+    from click.testing import CliRunner
+
+    from dataprep.cli import main
+
+    src = tmp_path / "data.csv"
+    src.write_text("a,b\n1,x\n2,y\n")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    runner = CliRunner()
+    cases = [(["schema", "infer", str(src), "-o", str(src)], "is an input of this command"),
+             (["schema", "infer", str(src), "-o", str(notes)], "is not a schema file dataprep wrote"),
+             (["stats", str(src), "-o", str(src)], "is an input of this command"),
+             (["stats", str(src), "-o", str(notes)], "is not a stats.json dataprep wrote"),
+             (["stats", str(src), "--plot", str(notes)], "is not a PNG picture dataprep wrote")]
+    for args, message in cases:
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+    assert src.read_text() == "a,b\n1,x\n2,y\n" and notes.read_text() == "mine\n"
+    schema, stats, plot = tmp_path / "s.yaml", tmp_path / "s.json", tmp_path / "p.png"
+    for _ in range(2):  # what a command wrote, it may write again
+        assert runner.invoke(main, ["schema", "infer", str(src), "-o", str(schema)]).exit_code == 0
+        assert runner.invoke(main, ["stats", str(src), "-o", str(stats), "--plot", str(plot)]).exit_code == 0

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from ..errors import OutputError, UsageError
 from ..manifest import MANIFEST, load_manifest
+from ..outputs import PNG_METADATA
 from ..tfrecord import guess_compression, iter_records
 from .integrity import check_bare
 from .numpy_access import iter_numpy_batches
@@ -84,7 +85,7 @@ def image_grid(path: str | Path, out: str | Path, split: str | None = None, n: i
             if labels:
                 ax.set_title(str(_short(labels[0][i].tolist())), fontsize=8)
     fig.tight_layout()
-    fig.savefig(out, dpi=80)
+    fig.savefig(out, dpi=80, metadata=PNG_METADATA)
     plt.close(fig)
     return count
 
