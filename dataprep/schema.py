@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from .errors import SchemaError
+from .limits import MAX_RECORD_BYTES
 
 DTYPES = ("float32", "float64", "int64", "string", "bytes", "uint8", "image")
 ROLES = ("feature", "label", "weight")
@@ -32,7 +33,6 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # no source column name holds these
 MAX_SCHEMA_BYTES = 1 << 20  # a schema file over 1 MiB is refused unread: real ones are a few KiB
 MAX_FEATURE_BYTES = 64 << 20  # one feature of one record (its fixed dimensions): 2^24 float32 values, or a
 #                                4096x4096x4 image; a text or bytes element counts 8 bytes (its offset)
-MAX_RECORD_BYTES = 256 << 20  # every feature of one record together
 MAX_SHAPE_RANK = 32  # dimensions in one shape
 MAX_CSV_COLUMNS = 1 << 16  # columns of a CSV shard (a 256x256 image as pixels is 65,536)
 

@@ -24,6 +24,7 @@ import numpy as np
 from isal import isal_zlib
 
 from .errors import DataError
+from .limits import MAX_RECORD_BYTES
 from .ragged import Part, Ragged, concat_rows, part_lengths
 
 _MASK_DELTA = np.uint32(0xA282EAD8)
@@ -138,10 +139,6 @@ _HEADER = struct.Struct("<QI")
 _CHUNK = 1 << 22
 _WBITS = {"gzip": 31, "zlib": 15}
 _GZIP_MAGIC = b"\x1f\x8b"
-MAX_RECORD_BYTES = 256 << 20
-"""The longest record a reader accepts (256 MiB of serialized data). TFRecord lengths are 64-bit and
-TensorFlow allocates what a header claims, so a damaged or hostile header (2^40 bytes) would exhaust memory
-or crash the process; no record dataprep writes comes near this."""
 
 
 def _mask_one(crc: int) -> int:

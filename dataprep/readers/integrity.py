@@ -112,12 +112,9 @@ class ShardCheck:
 def check_bare(path) -> ScanResult:
     """Walk a bare TFRecord file's framing (no TensorFlow: its reader trusts the length headers, and one
     claiming 2^40 bytes crashes it); a file not named ``.tfrecord``/``.tfr`` whose first record does not
-    frame is not a TFRecord file (one so named is a damaged one, its problem in the returned scan).
-
-    A minimal framing check for ``inspect`` and ``validate``, to be merged with the framing checks of
-    :mod:`dataprep.tfrecord`."""
+    frame is not a TFRecord file (one so named is a damaged one, its problem in the returned scan)."""
     scan, _ = scan_file(path, guess_compression(path))
     name = Path(path).name
     if scan.error and not scan.num_records and ".tfrecord" not in name and not name.endswith(".tfr"):
-        raise OutputError(f"{path}: not a converted folder or a TFRecord file ({scan.error})")
+        raise OutputError(f"{path}: not a converted folder or a TFRecord file")
     return scan
