@@ -114,7 +114,12 @@ def check_bare(path) -> ScanResult:
     claiming 2^40 bytes crashes it); a file not named ``.tfrecord``/``.tfr`` whose first record does not
     frame is not a TFRecord file (one so named is a damaged one, its problem in the returned scan)."""
     scan, _ = scan_file(path, guess_compression(path))
+    refuse_non_tfrecord(path, scan)
+    return scan
+
+
+def refuse_non_tfrecord(path, scan: ScanResult) -> None:
+    """Raise when a walk over ``path`` found no record and the file is not named as a TFRecord file."""
     name = Path(path).name
     if scan.error and not scan.num_records and ".tfrecord" not in name and not name.endswith(".tfr"):
         raise OutputError(f"{path}: not a converted folder or a TFRecord file")
-    return scan

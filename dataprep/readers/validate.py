@@ -18,7 +18,7 @@ from ..errors import OutputError
 from ..manifest import MANIFEST, Manifest, load_manifest
 from ..tfrecord import FramingError, Record, ScanResult, guess_compression, iter_records
 from .decode import COMPRESSION_TYPES, batch_decoder
-from .integrity import check_bare
+from .integrity import refuse_non_tfrecord
 
 _PARSE_BATCH = 4096
 STATS = "stats.json"  # written beside the shards by `dataprep stats`
@@ -62,11 +62,10 @@ def validate(path: str | Path) -> ValidationReport:
         if not files:
             raise OutputError(f"{path}: no {MANIFEST} and no .tfrecord files")
     elif path.is_file():
-        check_bare(path)  # a CSV or other file is "not a TFRecord file", not a CRC mismatch
         files = [path]
     else:
         raise OutputError(f"not found: {path}")
-    return ValidationReport(str(path), [_validate_bare(f) for f in files])
+    return ValidationReport(str(path), [_validate_bare(f, named=path.is_file()) for f in files])
 
 
 def _validate_folder(manifest: Manifest) -> ValidationReport:
@@ -198,7 +197,9 @@ def _check_csv(path: Path, manifest: Manifest, decode, rep: FileReport) -> int:
     return len(lines) - 1
 
 
-def _validate_bare(path: Path) -> FileReport:
+def _validate_bare(path: Path, named: bool = False) -> FileReport:
+    """Framing, CRCs and Example-ness of a bare file, in one walk; a file given by name that holds no record
+    and is not named as a TFRecord file is "not a TFRecord file", not a CRC mismatch."""
     rep = FileReport(path.name, None)
     scan = ScanResult()
     counts: dict[str, list] = {}
@@ -216,6 +217,8 @@ def _validate_bare(path: Path) -> FileReport:
             n = len(getattr(feat, kind).value) if kind != "empty" else 0
             lo, hi, kinds = counts.setdefault(key, [n, n, set()])
             counts[key] = [min(lo, n), max(hi, n), kinds | {kind}]
+    if named:
+        refuse_non_tfrecord(path, scan)
     rep.records = scan.num_records
     rep.problems += [p for p in (scan.error, not_example) if p]
     rep.features = {k: f"{'/'.join(sorted(v[2]))}[{v[0]}..{v[1]} values]" for k, v in sorted(counts.items())}
