@@ -112,7 +112,7 @@ def read_index(manifest: Manifest, entry: dict, length: int | None = None) -> np
     length = entry.get("uncompressed_bytes") if length is None else length
 
     def bad(what: str) -> OutputError:
-        return shard_error(manifest, entry["index"], f"record index does not match {entry['path']}: {what}")
+        return _index_error(manifest, entry, what)
 
     if len(blob) % 8:
         raise bad(f"{len(blob)} bytes is not a whole number of 8-byte offsets (truncated)")
@@ -132,28 +132,29 @@ def read_index(manifest: Manifest, entry: dict, length: int | None = None) -> np
     return offsets
 
 
+_MISPLACED = {"tfrecord": "its length header says another length", "csv": "no newline ends it"}
+
+
+def _index_error(manifest: Manifest, entry: dict, what: str) -> OutputError:
+    return shard_error(manifest, entry["index"], f"record index does not match {entry['path']}: {what}")
+
+
 def check_framing(manifest: Manifest, entry: dict, data: bytes, offsets: np.ndarray) -> None:
-    """Every offset of a (checked) index sits at a record's start in ``data``, the uncompressed stream."""
-    if not len(offsets) or offsets[-1] != len(data):
-        raise shard_error(manifest, entry["index"], f"record index does not match {entry['path']}: the last "
-                          f"offset is {offsets[-1] if len(offsets) else None}, the stream holds {len(data)} bytes")
+    """Every offset of an index :func:`read_index` checked against ``data`` (the uncompressed stream, so its
+    count and last offset are right) sits at a record's start."""
     buf = np.frombuffer(data, np.uint8)
     starts = offsets[:-1]
     if manifest.format == "tfrecord":
         length = np.ascontiguousarray(buf[starts[:, None] + np.arange(8)]).view("<u8")[:, 0]
         wrong = length != (np.diff(offsets) - 16).astype(np.uint64)
-        what = "its length header says another length"
     else:
         header_ok = offsets[0] > 0 and buf[offsets[0] - 1] == 10 and 10 not in buf[:offsets[0] - 1]
         if not header_ok:
-            raise shard_error(manifest, entry["index"], f"record index does not match {entry['path']}: the "
-                              "first offset is not the end of the header line")
+            raise _index_error(manifest, entry, "the first offset is not the end of the header line")
         wrong = buf[offsets[1:] - 1] != 10
-        what = "no newline ends it"
     if wrong.any():
         i = int(np.argmax(wrong))
-        raise shard_error(manifest, entry["index"], f"record index does not match {entry['path']}: record {i} "
-                          f"at offset {starts[i]}: {what}")
+        raise _index_error(manifest, entry, f"record {i} at offset {starts[i]}: {_MISPLACED[manifest.format]}")
 
 
 def check_record(manifest: Manifest, entry: dict, i: int, start: int, framed: bytes) -> None:
@@ -163,9 +164,7 @@ def check_record(manifest: Manifest, entry: dict, i: int, start: int, framed: by
     else:
         sound = framed.endswith(b"\n")
     if not sound:
-        raise shard_error(manifest, entry["index"], f"record index does not match {entry['path']}: record {i} "
-                          f"at offset {start}: " + ("its length header says another length"
-                                                    if manifest.format == "tfrecord" else "no newline ends it"))
+        raise _index_error(manifest, entry, f"record {i} at offset {start}: {_MISPLACED[manifest.format]}")
 
 
 def read_shard(manifest: Manifest, entry: dict) -> tuple[bytes, np.ndarray]:
