@@ -430,7 +430,8 @@ def _tfrecord_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
 
     The file is streamed: a batch holds at most ``batch_size`` records and about ``TFRECORD_BATCH_BYTES`` of
     them, so memory does not grow with the file (or with what a compressed file inflates to)."""
-    from .tfrecord import FramingError, guess_compression, iter_records
+    from .compressions import guess_compression
+    from .tfrecord import FramingError, iter_records
 
     batch: list = []
     held = start = 0

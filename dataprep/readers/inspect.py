@@ -15,7 +15,8 @@ import tensorflow as tf
 from ..errors import OutputError, UsageError
 from ..manifest import MANIFEST, load_manifest
 from ..outputs import PNG_METADATA
-from ..tfrecord import guess_compression, iter_records
+from ..compressions import guess_compression
+from ..tfrecord import iter_records
 from .integrity import check_bare
 from .numpy_access import iter_numpy_batches
 
