@@ -7,7 +7,7 @@ written 15-20x faster than zlib's default level at about the same size.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from isal import isal_zlib
 
@@ -28,7 +28,7 @@ class Compression:
     sniff: Callable[[bytes], bool]  # whether a file's first two bytes start such a stream
     members: bool = False  # whether streams may follow one another in a file (``cat a.gz b.gz``)
 
-    error = isal_zlib.error  # what a damaged stream raises
+    error: ClassVar[Any] = isal_zlib.error  # what a damaged stream raises
 
     @property
     def compressed(self) -> bool:
@@ -42,6 +42,8 @@ class Compression:
 
     def decompressor(self) -> Any:
         """A stream decompressor of one member (``decompress``/``flush``/``eof``/``unused_data``)."""
+        if self.wbits is None:
+            raise ValueError(f"{self.name}: nothing to decompress")
         return isal_zlib.decompressobj(self.wbits)
 
 

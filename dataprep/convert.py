@@ -17,7 +17,7 @@ import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -135,9 +135,9 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
     bad_rows = BadRows(policy.on_error, policy.max_errors, policy.max_error_rate, quarantine, schema.source_columns,
                        staging=staging(quarantine) if quarantine else None)
     job, recorded = Job(schema, opts), opts.recorded()
+    resumable = {"version": __version__, "schema": schema.to_dict(), **recorded}  # what a resumed run must share
     try:
-        settings_print = {"version": __version__, "schema": schema.to_dict(), **recorded}
-        work = WorkFolder(out, fingerprint(source, settings_print) if run.runner == "local" else None, run.resume)
+        work = WorkFolder(out, fingerprint(source, resumable) if run.runner == "local" else None, run.resume)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted before {out} was started; nothing was written") from None
     with _cleanup(work, bad_rows, out, run.runner):
@@ -156,7 +156,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
 
 def _concerns(options: ConvertOptions | None) -> dict[str, Any]:
     """The concerns of an options bundle as :meth:`ConvertOptions.build` takes them."""
-    return {} if options is None else {name: getattr(options, name) for name in options.__dataclass_fields__}
+    return {} if options is None else {f.name: getattr(options, f.name) for f in fields(options)}
 
 
 def _publish(source: Any, job: Job, results: list[ShardResult], rows_read: int, bad_rows: BadRows,

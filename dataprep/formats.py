@@ -13,8 +13,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .columns import Batch, Column, Problem
-from .encode.csv_text import csv_header, encode_csv_lines, line_break_problems
 from .compressions import Compression
+from .encode.csv_text import csv_header, encode_csv_lines, line_break_problems
 from .encode.example import example_parts
 from .errors import UsageError
 from .ragged import Ragged

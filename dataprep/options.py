@@ -39,6 +39,11 @@ class ShardLayout:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "compression", (self.compression or "none").lower())
+        get_format(self.format)  # raises when unknown
+        get_compression(self.compression)
+        if self.num_shards is not None and self.rows_per_shard is not None:
+            raise UsageError("give --num-shards or --rows-per-shard, not both")
+        _positive(num_shards=self.num_shards, rows_per_shard=self.rows_per_shard)
 
     @property
     def shard_format(self) -> ShardFormat:
@@ -53,10 +58,8 @@ class ShardLayout:
         return self.shard_format.suffix + self.shard_compression.suffix
 
     def check(self, schema: Schema) -> None:
+        """Raise when the format cannot carry ``schema`` with this compression."""
         self.shard_format.check(schema, self.shard_compression)
-        if self.num_shards is not None and self.rows_per_shard is not None:
-            raise UsageError("give --num-shards or --rows-per-shard, not both")
-        _positive(num_shards=self.num_shards, rows_per_shard=self.rows_per_shard)
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,15 @@ class SplitPlan:
     def __post_init__(self) -> None:
         if self.split_by and self.split_column:
             raise UsageError("give --split-by or --split-column, not both")
-        self.ratios  # raises when ``split`` does not parse
+        self.parsed_split()  # raises when ``split`` does not parse
 
     @property
     def ratios(self) -> dict[str, float]:
         """Split name -> ratio (equal shares for split names read from a column)."""
-        return parse_split_names(self.split) if self.split_column else parse_split(self.split)
+        if self.split_column:
+            names = self.split if self.split is None or isinstance(self.split, str) else ",".join(self.split)
+            return parse_split_names(names)
+        return parse_split(self.split)
 
     def parsed_split(self) -> dict[str, float] | list[str]:
         """``split`` as recorded: the ratios, or the split names."""
@@ -142,7 +148,7 @@ class RunOptions:
     stats: bool = _run_only(False)
     allow_paths_outside: bool = False
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         _positive(batch_size=self.batch_size)
         if self.runner not in RUNNERS:
             raise UsageError(f"unknown runner {self.runner!r}; expected one of {', '.join(RUNNERS)}")
@@ -169,8 +175,8 @@ class ConvertOptions:
     def build(cls, given: dict[str, Any]) -> ConvertOptions:
         """From :func:`convert`'s keywords: whole concerns (``layout=ShardLayout(...)``, ...) and single
         settings (``num_shards=8``), which override the concern that holds them."""
-        concerns = {f.name: given.pop(f.name) or f.default_factory() for f in fields(cls) if f.name in given} \
-            | {f.name: f.default_factory() for f in fields(cls) if f.name not in given}
+        defaults = cls()
+        concerns = {f.name: given.pop(f.name, None) or getattr(defaults, f.name) for f in fields(cls)}
         owner = {f.name: (name, f.name) for name, obj in concerns.items() for f in fields(obj)
                  if f.name != "context_columns"}  # derived from the schema, not a setting
         owner |= {kw: owner.pop(name) for kw, name in _KEYWORD_FIELDS.items()}
@@ -184,7 +190,6 @@ class ConvertOptions:
     def for_schema(self, schema: Schema) -> ConvertOptions:
         """Checked against ``schema``, with the columns that keep a sequence's one value filled in."""
         self.layout.check(schema)
-        self.run.check()
         context = tuple(c for f in schema.features if f.is_fixed for c in f.sources)
         return replace(self, grouping=replace(self.grouping, context_columns=context))
 

@@ -12,7 +12,7 @@ import glob
 import io
 import itertools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -46,7 +46,7 @@ class RowGrouping:
     per_file: bool = False
     sequence_id: str | None = None
     sequence_order: str | None = None
-    context_columns: tuple[str, ...] = ()
+    context_columns: tuple[str, ...] = field(default=(), metadata={"recorded": False})  # from the schema
 
     def __post_init__(self) -> None:
         if self.per_file and self.sequence_id:
