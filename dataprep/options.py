@@ -198,7 +198,7 @@ class ConvertOptions:
         version the resume fingerprint's settings (in their JSON form, tuples as lists, so that a fingerprint
         read back from the work folder compares equal)."""
         out: dict[str, Any] = {}
-        for concern in (self.layout, self.splits, self.bad_rows, self.grouping, self.run):
+        for concern in (getattr(self, f.name) for f in fields(self)):
             values = asdict(concern)
             out |= {f.name: getattr(concern, f.metadata["recorded_as"])() if "recorded_as" in f.metadata
                     else values[f.name] for f in fields(concern) if f.metadata.get("recorded", True)}
