@@ -24,8 +24,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from .badrows import BadRows
-from .convert import Job, check_and_encode
 from .errors import DataprepError, UsageError
+from .job import Job
 from .ragged import Ragged
 from .shards import Shard, ShardResult, write_shard
 from .sources import expand_paths, is_path_source
@@ -105,11 +105,12 @@ def _encode_file(item: tuple[int, str], job: Job, folder: str) -> Iterator:
     import apache_beam as beam
 
     unit, path = item
-    quarantine = Path(folder) / f".quarantine-{unit:06d}.csv" if job.on_error == "quarantine" else None
-    bad = BadRows(job.on_error, None, None, quarantine, job.schema.source_columns)
+    on_error = job.options.bad_rows.on_error
+    quarantine = Path(folder) / f".quarantine-{unit:06d}.csv" if on_error == "quarantine" else None
+    bad = BadRows(on_error, None, None, quarantine, job.schema.source_columns)
     rows_read = 0
     for i, batch in enumerate(job.batches(path, bad)):
-        records, buckets = job.keep(batch, check_and_encode(job.schema, batch, job.fmt, job.allow_paths_outside), bad)
+        records, buckets = job.keep(batch, job.check(batch), bad)
         rows_read += batch.num_rows
         if records is not None:
             yield (unit, i), records, buckets
@@ -158,7 +159,8 @@ def _write(item: tuple[int, list], job: Job, plan: Plan, folder: str) -> tuple[i
     template = plan.shards[number]
     shard = Shard(template.split, template.index, template.count, np.argsort(positions, kind="stable"),
                   template.suffix)
-    return number, write_shard(shard, records, records.lengths, Path(folder), job.compression, job.header)
+    return number, write_shard(shard, records, records.lengths, Path(folder), job.options.layout.shard_compression,
+                               job.header)
 
 
 def _save(value: Any, path: str) -> None:

@@ -28,7 +28,13 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .badrows import POLICIES
+from .compressions import COMPRESSIONS
 from .errors import DataprepError
+from .formats import FORMATS
+from .options import RUNNERS, BadRowPolicy, RunOptions, ShardLayout, SplitPlan
+from .schema import IMAGE_FORMATS, ImageOptions
+from .shards import AUTO_SHARD_BYTES
 
 EXIT_CODES = """\b
 Exit codes, the same for the same mistake in every command:
@@ -178,28 +184,30 @@ def main(debug: bool) -> None:
 @click.option("--schema", "schema_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Schema file (YAML or JSON) naming every feature.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder for shards and manifest.")
-@click.option("--format", "fmt", type=click.Choice(["tfrecord", "csv"]), default="tfrecord", show_default=True,
+@click.option("--format", type=click.Choice(list(FORMATS)), default=ShardLayout.format, show_default=True,
               help="Shard format.")
-@click.option("--compression", type=click.Choice(["none", "gzip", "zlib"], case_sensitive=False), default="none",
-              show_default=True, help="Compression of each shard (CSV: none or gzip).")
+@click.option("--compression", type=click.Choice(list(COMPRESSIONS), case_sensitive=False),
+              default=ShardLayout.compression, show_default=True,
+              help="Compression of each shard (" + "; ".join(f"{f.title}: {', '.join(f.compressions)}"
+                                                             for f in FORMATS.values()) + ").")
 @click.option("--num-shards", type=click.IntRange(min=1), default=None,
-              help="Shards per split (default: as many as keep each under 128 MiB).")
+              help=f"Shards per split (default: as many as keep each under {AUTO_SHARD_BYTES >> 20} MiB).")
 @click.option("--rows-per-shard", type=click.IntRange(min=1), default=None,
               help="Records per shard instead of a shard count.")
-@click.option("--split", "split_spec", default=None, metavar="NAME=RATIO,...",
+@click.option("--split", default=None, metavar="NAME=RATIO,...",
               help="Split ratios, e.g. train=0.8,valid=0.1,test=0.1 (default: everything in 'train').")
 @click.option("--split-by", default=None, metavar="COLUMN",
               help="Assign splits by a stable hash of this column instead of at random.")
 @click.option("--split-column", default=None, metavar="COLUMN",
               help="A column naming each row's split (its values among the --split names, default "
                    "train,valid,test).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the split and shuffle.")
-@click.option("--shuffle/--no-shuffle", default=True, show_default=True,
+@click.option("--seed", type=int, default=SplitPlan.seed, show_default=True, help="Seed for the split and shuffle.")
+@click.option("--shuffle/--no-shuffle", default=SplitPlan.shuffle, show_default=True,
               help="Shuffle records within each split (seeded).")
-@click.option("--on-error", type=click.Choice(["fail", "skip", "quarantine"]), default="fail", show_default=True,
+@click.option("--on-error", type=click.Choice(POLICIES), default=BadRowPolicy.on_error, show_default=True,
               help="Bad rows: stop at the first (naming file, line, column); set them aside and count them; or "
                    "also write them with file, line and reason to the quarantine CSV.")
-@click.option("--quarantine", "quarantine_file", type=_NewFile(), default=None,
+@click.option("--quarantine", type=_NewFile(), default=None,
               help="Quarantine CSV for --on-error quarantine (default: OUT.quarantine.csv beside the output); "
                    "never an input, a file inside OUT, or an existing file dataprep did not write.")
 @click.option("--max-errors", type=click.IntRange(min=0), default=None,
@@ -212,10 +220,10 @@ def main(debug: bool) -> None:
               help="A long table: the rows sharing this column's value (adjacent rows) are one record.")
 @click.option("--sequence-order", default=None, metavar="COLUMN",
               help="With --sequence-id: sort each sequence's rows by this number column (time, step).")
-@click.option("--image-format", type=click.Choice(["keep", "jpeg", "png"]), default=None,
+@click.option("--image-format", type=click.Choice(IMAGE_FORMATS), default=None,
               help="Re-encode every image feature (default: keep each file's bytes as they are).")
 @click.option("--quality", "image_quality", type=click.IntRange(1, 100), default=None,
-              help="JPEG quality for --image-format jpeg (default 90).")
+              help=f"JPEG quality for --image-format jpeg (default {ImageOptions.quality}).")
 @click.option("--image-size", type=_ImageSize(), default=None, metavar="HxW",
               help="Resize every image feature to HxW (e.g. 64x64); the schema's shape follows.")
 @click.option("--allow-paths-outside", is_flag=True,
@@ -229,35 +237,22 @@ def main(debug: bool) -> None:
                    "still verify are kept, the rest written (the result is byte-identical).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Threads that check and encode batches, then write shards (default: number of cores).")
-@click.option("--stats", "with_stats", is_flag=True,
+@click.option("--stats", is_flag=True,
               help="Also write stats.json (per split and feature) into the output folder.")
-@click.option("--runner", type=click.Choice(["local", "beam"]), default="local", show_default=True,
+@click.option("--runner", type=click.Choice(RUNNERS), default=RunOptions.runner, show_default=True,
               help="Run in this process, or as an Apache Beam pipeline (needs the beam extra); same output.")
 @click.option("--beam-options", default=None, metavar="TEXT",
               help='Beam pipeline options, e.g. "--runner=DirectRunner --direct_num_workers=2".')
-@click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=RunOptions.batch_size, show_default=True,
               help="Rows per column batch; bounds memory while encoding.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def convert(source, schema_path, out, fmt, compression, num_shards, rows_per_shard, split_spec, split_by,
-            split_column, seed,
-            shuffle, on_error, quarantine_file, max_errors, max_error_rate, sequence_per_file, sequence_id,
-            sequence_order, image_format, image_quality, image_size, allow_paths_outside, overwrite, resume,
-            with_stats, workers, runner, beam_options, batch_size, quiet, as_json):
+def convert(source, schema_path, out, quiet, as_json, **settings):
     """Convert SOURCE files (CSV, Parquet, .npz; globs and folders too) into shards under --out."""
     from .convert import convert as run_convert
 
-    summary = run_convert(list(source) if len(source) > 1 else source[0], schema_path, out, format=fmt,
-                          compression=compression, num_shards=num_shards, rows_per_shard=rows_per_shard,
-                          split=split_spec, split_by=split_by, split_column=split_column, seed=seed,
-                          shuffle=shuffle, on_error=on_error, max_errors=max_errors,
-                          max_error_rate=max_error_rate, quarantine=quarantine_file, overwrite=overwrite,
-                          resume=resume, sequence_per_file=sequence_per_file, sequence_id=sequence_id,
-                          sequence_order=sequence_order, image_format=image_format,
-                          image_quality=image_quality, image_size=image_size,
-                          allow_paths_outside=allow_paths_outside, stats=with_stats, runner=runner,
-                          beam_options=beam_options,
-                          batch_size=batch_size, workers=workers, progress=not quiet and not as_json)
+    summary = run_convert(list(source) if len(source) > 1 else source[0], schema_path, out,
+                          progress=not quiet and not as_json, **settings)
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     elif not quiet:

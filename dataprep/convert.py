@@ -16,31 +16,25 @@ import time
 import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from . import __version__
 from .badrows import BadRows
-from .columns import Batch, Column, to_columns
-from .encode.csv_text import csv_header, encode_csv_lines, line_break_problems
-from .encode.example import example_parts
-from .tfrecord import frame_parts
-from .workdir import WorkFolder, fingerprint
-from .errors import Interrupted, OutputError, UsageError
+from .errors import Interrupted, OutputError
+from .job import Job
 from .manifest import build_manifest, write_manifest
+from .options import ConvertOptions
 from .outputs import check_out, check_quarantine, foreign_files, staging
-from .ragged import Ragged
 from .schema import Schema, load_schema
-from .shards import COMPRESSIONS, Shard, ShardResult, Spool, plan_shards, shard_suffix, write_shards
-from .sources import DEFAULT_BATCH_ROWS, RowGrouping, input_files, is_path_source, iter_batches
+from .shards import ShardResult, Spool, write_shards
+from .sources import input_files, is_path_source
 from .stats import STATS, folder_stats
-from .splits import SplitKey, assign_by_bucket, assign_by_ratio, parse_split, parse_split_names
-
-FORMATS = ("tfrecord", "csv")
-RUNNERS = ("local", "beam")
+from .workdir import WorkFolder, fingerprint
 
 
 @dataclass
@@ -64,82 +58,6 @@ class ConvertSummary:
         return asdict(self)
 
 
-def encode_columns(schema: Schema, columns: dict[str, Column], n: int, fmt: str) -> Ragged:
-    """Checked feature columns as encoded records: framed ``tf.train.Example`` bytes or CSV lines."""
-    if fmt == "tfrecord":
-        return frame_parts(example_parts(schema, columns, n), n)
-    return encode_csv_lines(schema, columns, n)
-
-
-def check_and_encode(schema: Schema, batch: Batch, fmt: str, allow_paths_outside: bool = False
-                     ) -> tuple[dict, list, Ragged | None]:
-    """Checked feature columns, their problems, and the encoded records when there is no problem.
-
-    Runs in worker threads: Arrow and numpy release the GIL for whole-column work."""
-    columns, problems = to_columns(batch, schema, allow_paths_outside)
-    if fmt == "csv":
-        problems += line_break_problems(schema, columns, batch)
-    records = encode_columns(schema, columns, batch.num_rows, fmt) if not problems else None
-    return columns, problems, records
-
-
-@dataclass(frozen=True)
-class Job:
-    """One conversion's settings, as both runners need them (the Beam runner pickles it to its workers)."""
-
-    schema: Schema
-    fmt: str
-    compression: str
-    ratios: dict[str, float]
-    split_key: SplitKey | None
-    seed: int
-    shuffle: bool
-    num_shards: int | None
-    rows_per_shard: int | None
-    on_error: str
-    batch_size: int
-    grouping: RowGrouping
-    allow_paths_outside: bool = False
-
-    @property
-    def columns(self) -> list[str]:
-        """The input columns to read: every feature's, and the split key's."""
-        return list(dict.fromkeys(self.schema.source_columns + ([self.split_key.column] if self.split_key else [])))
-
-    @property
-    def header(self) -> bytes:
-        return csv_header(self.schema) if self.fmt == "csv" else b""
-
-    @property
-    def suffix(self) -> str:
-        return shard_suffix(self.fmt, self.compression)
-
-    def batches(self, source: Any, bad_rows: BadRows):
-        """The source's column batches (malformed CSV rows go to ``bad_rows``)."""
-        return iter_batches(source, self.columns, self.batch_size, on_malformed=bad_rows.malformed,
-                            grouping=self.grouping)
-
-    def keep(self, batch: Batch, checked: tuple, bad_rows: BadRows) -> tuple[Ragged | None, np.ndarray | None]:
-        """A checked batch (:func:`check_and_encode`) after the bad-row policy: its records to write (None
-        when none is left) and their split buckets (None without a split key)."""
-        columns, problems, records = checked
-        kept = None
-        if problems:
-            columns, kept = bad_rows.apply(batch, columns, problems)
-            records = encode_columns(self.schema, columns, len(kept), self.fmt) if len(kept) else None
-        return records, self.split_key.buckets(batch, kept, self.ratios) if self.split_key else None
-
-    def plan(self, lengths: np.ndarray, buckets: list[np.ndarray]) -> list[Shard]:
-        """The seeded split and shard plan of records numbered in input order (``lengths``: bytes per record;
-        ``buckets``: their split buckets, batch by batch, with a split key)."""
-        if self.split_key:
-            splits = assign_by_bucket(np.concatenate(buckets) if buckets else np.zeros(0, np.int8), self.ratios,
-                                      self.seed, self.shuffle)
-        else:
-            splits = assign_by_ratio(len(lengths), self.ratios, self.seed, self.shuffle)
-        return plan_shards(splits, self.suffix, lengths, self.num_shards, self.rows_per_shard)
-
-
 def _encode_all(source: Any, job: Job, spool: Spool, bad_rows: BadRows, workers: int, progress: bool
                 ) -> tuple[int, list]:
     """Pass one: stream the source, check and encode batches in ``workers`` threads, and append the records
@@ -150,8 +68,7 @@ def _encode_all(source: Any, job: Job, spool: Spool, bad_rows: BadRows, workers:
         pending: deque = deque()
         for batch in itertools.chain(job.batches(source, bad_rows), [None]):
             if batch is not None:
-                pending.append((batch, pool.submit(check_and_encode, job.schema, batch, job.fmt,
-                                                   job.allow_paths_outside)))
+                pending.append((batch, pool.submit(job.check, batch)))
             while pending and (batch is None or len(pending) > workers):
                 done, future = pending.popleft()
                 records, batch_buckets = job.keep(done, future.result(), bad_rows)
@@ -164,18 +81,18 @@ def _encode_all(source: Any, job: Job, spool: Spool, bad_rows: BadRows, workers:
     return rows_read, buckets
 
 
-def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format: str = "tfrecord",
-            compression: str = "none", num_shards: int | None = None, rows_per_shard: int | None = None,
-            split: str | dict | None = None, split_by: str | None = None, split_column: str | None = None,
-            seed: int = 0, shuffle: bool = True,
-            on_error: str = "fail", max_errors: int | None = None, max_error_rate: float | None = None,
-            quarantine: str | Path | None = None, sequence_per_file: bool = False, sequence_id: str | None = None,
-            sequence_order: str | None = None, image_format: str | None = None, image_quality: int | None = None,
-            image_size: tuple[int, int] | None = None, allow_paths_outside: bool = False, overwrite: bool = False,
-            resume: bool = False, stats: bool = False, runner: str = "local", beam_options: str | None = None,
-            batch_size: int = DEFAULT_BATCH_ROWS, workers: int | None = None, progress: bool = False
-            ) -> ConvertSummary:
+def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, options: ConvertOptions | None = None,
+            **settings: Any) -> ConvertSummary:
     """Convert ``source`` into sharded TFRecord or CSV files under ``out`` with a ``manifest.json``.
+
+    Settings come as option objects (``options``, or one concern at a time: ``layout=ShardLayout(...)``,
+    ``splits=SplitPlan(...)``, ``bad_rows=BadRowPolicy(...)``, ``grouping=RowGrouping(...)``,
+    ``images=ImageOverrides(...)``, ``run=RunOptions(...)``; see :mod:`dataprep.options`) and/or as keywords
+    named after their fields, which win (``format``, ``compression``, ``num_shards``, ``rows_per_shard``;
+    ``split``, ``split_by``, ``split_column``, ``seed``, ``shuffle``; ``on_error``, ``max_errors``,
+    ``max_error_rate``, ``quarantine``; ``sequence_per_file``, ``sequence_id``, ``sequence_order``;
+    ``image_format``, ``image_quality``, ``image_size``; ``runner``, ``beam_options``, ``workers``,
+    ``batch_size``, ``progress``, ``resume``, ``overwrite``, ``stats``, ``allow_paths_outside``).
 
     ``split`` gives ratios (``"train=0.8,valid=0.1,test=0.1"``) applied to a seeded permutation, or, with
     ``split_by``, to a stable hash of that column's values; with ``split_column`` that column names each row's
@@ -205,73 +122,79 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     file; nothing that is or holds an input, or that dataprep did not write, is ever replaced.
     """
     started = time.perf_counter()
-    schema = load_schema(schema).with_image_options(image_format, image_quality, image_size)
-    compression = (compression or "none").lower()
-    _check_options(schema, format, compression, num_shards, rows_per_shard, batch_size)
-    if runner not in RUNNERS:
-        raise UsageError(f"unknown runner {runner!r}; expected one of {', '.join(RUNNERS)}")
-    if runner == "beam" and resume:
-        raise UsageError("--resume works with the local runner; a Beam runner retries failed work itself")
-    if split_by and split_column:
-        raise UsageError("give --split-by or --split-column, not both")
-    ratios = parse_split_names(split) if split_column else parse_split(split)
-    split_key = SplitKey(split_by, False) if split_by else SplitKey(split_column, True) if split_column else None
-    out = Path(out)
-    if on_error == "quarantine" and quarantine is None:
-        quarantine = out.parent / f"{out.name}.quarantine.csv"
-    quarantine = Path(quarantine) if quarantine and on_error == "quarantine" else None
+    opts = ConvertOptions.build({**_concerns(options), **settings})
+    schema = opts.images.apply(load_schema(schema))
+    opts = opts.for_schema(schema)
+    run, out = opts.run, Path(out)
+    quarantine = opts.bad_rows.quarantine_path(out)
     inputs = _inputs(source)
-    check_out(out, inputs, overwrite)
+    check_out(out, inputs, run.overwrite)
     if quarantine is not None:
-        check_quarantine(quarantine, out, inputs, overwrite)
-    bad_rows = BadRows(on_error, max_errors, max_error_rate, quarantine, schema.source_columns,
+        check_quarantine(quarantine, out, inputs, run.overwrite)
+    policy = opts.bad_rows
+    bad_rows = BadRows(policy.on_error, policy.max_errors, policy.max_error_rate, quarantine, schema.source_columns,
                        staging=staging(quarantine) if quarantine else None)
-
-    options = {"sequence_id": sequence_id, "sequence_order": sequence_order, "seed": seed, "shuffle": shuffle,
-               "split": list(ratios) if split_column else ratios, "split_by": split_by, "split_column": split_column,
-               "num_shards": num_shards, "rows_per_shard": rows_per_shard, "on_error": on_error,
-               "max_errors": max_errors, "max_error_rate": max_error_rate, "runner": runner}
-    settings = {"version": __version__, "schema": schema.to_dict(), "format": format, "compression": compression,
-                "batch_size": batch_size, "sequence_per_file": sequence_per_file, **options,
-                **({"allow_paths_outside": True} if allow_paths_outside else {})}
-    grouping = RowGrouping(sequence_per_file, sequence_id, sequence_order,
-                           tuple(c for f in schema.features if f.is_fixed for c in f.sources))
-    job = Job(schema, format, compression, ratios, split_key, seed, shuffle, num_shards, rows_per_shard, on_error,
-              batch_size, grouping, allow_paths_outside)
+    job, recorded = Job(schema, opts), opts.recorded()
+    resumable = {"version": __version__, "schema": schema.to_dict(), **recorded}  # what a resumed run must share
     try:
-        work = WorkFolder(out, fingerprint(source, settings) if runner == "local" else None, resume)
+        work = WorkFolder(out, fingerprint(source, resumable) if run.runner == "local" else None, run.resume)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted before {out} was started; nothing was written") from None
-    tmp = work.path
-    try:
-        if runner == "beam":
-            results, rows_read = _run_beam(source, job, bad_rows, tmp, beam_options)
+    with _cleanup(work, bad_rows, out, run.runner):
+        if run.runner == "beam":
+            results, rows_read = _run_beam(source, job, bad_rows, work.path, run.beam_options)
         else:
-            results, rows_read = _run_local(source, job, bad_rows, work, workers, progress)
-        written = sum(r.num_records for r in results)
-        if written + bad_rows.set_aside != rows_read:
-            raise OutputError(f"wrote {written} records and set aside {bad_rows.set_aside} rows but read "
-                              f"{rows_read}")
-        files_by_split: dict[str, list[dict]] = {name: [] for name in ratios}
-        for r in results:
-            files_by_split[r.split].append(r.to_dict())
-        manifest = build_manifest(schema=schema, fmt=format, compression=compression, splits=files_by_split,
-                                  rows={"read": rows_read, "written": written, **bad_rows.to_dict()},
-                                  options=options, sources=_describe(source), version=__version__)
-        work.finish()
-        write_manifest(tmp, manifest)
-        if stats:
-            report = folder_stats(tmp)
-            report.path = str(out)
-            report.write(tmp / STATS)
-        _commit(tmp, out, overwrite)
-        _commit_quarantine(bad_rows)
-        work.release()
+            results, rows_read = _run_local(source, job, bad_rows, work, run.workers, run.progress)
+        manifest = _publish(source, job, results, rows_read, bad_rows, work, out, recorded)
+    return ConvertSummary(
+        out=str(out), format=opts.layout.format, compression=opts.layout.compression,
+        splits={k: v["num_records"] for k, v in manifest["splits"].items()}, num_shards=len(results),
+        num_bytes=sum(r.num_bytes for r in results), rows_read=rows_read, rows_written=manifest["rows"]["written"],
+        rows_set_aside=bad_rows.set_aside, set_aside_by_reason=dict(bad_rows.by_reason),
+        seconds=round(time.perf_counter() - started, 3), files=[r.name for r in results])
+
+
+def _concerns(options: ConvertOptions | None) -> dict[str, Any]:
+    """The concerns of an options bundle as :meth:`ConvertOptions.build` takes them."""
+    return {} if options is None else {f.name: getattr(options, f.name) for f in fields(options)}
+
+
+def _publish(source: Any, job: Job, results: list[ShardResult], rows_read: int, bad_rows: BadRows,
+             work: WorkFolder, out: Path, recorded: dict) -> dict:
+    """Check the counts, write the manifest (and stats), and move the output and quarantine into place."""
+    written = sum(r.num_records for r in results)
+    if written + bad_rows.set_aside != rows_read:
+        raise OutputError(f"wrote {written} records and set aside {bad_rows.set_aside} rows but read {rows_read}")
+    files_by_split: dict[str, list[dict]] = {name: [] for name in job.options.splits.ratios}
+    for r in results:
+        files_by_split[r.split].append(r.to_dict())
+    layout, tmp = job.options.layout, work.path
+    manifest = build_manifest(schema=job.schema, fmt=layout.shard_format, compression=layout.shard_compression,
+                              splits=files_by_split, rows={"read": rows_read, "written": written,
+                                                           **bad_rows.to_dict()},
+                              options=recorded, sources=_describe(source), version=__version__)
+    work.finish()
+    write_manifest(tmp, manifest)
+    if job.options.run.stats:
+        report = folder_stats(tmp)
+        report.path = str(out)
+        report.write(tmp / STATS)
+    _commit(tmp, out, job.options.run.overwrite)
+    _commit_quarantine(bad_rows)
+    work.release()
+    return manifest
+
+
+@contextmanager
+def _cleanup(work: WorkFolder, bad_rows: BadRows, out: Path, runner: str) -> Iterator[None]:
+    """What a failed run leaves: an interrupted one its work folder (for ``--resume``), any other nothing."""
+    try:
+        yield
     except KeyboardInterrupt:
         bad_rows.discard()
         work.release()
         kept = f"{len(work.done) + work.written} shard(s)" if runner == "local" else "its files"
-        raise Interrupted(f"interrupted: the work folder {tmp} keeps {kept}; rerun the same command with "
+        raise Interrupted(f"interrupted: the work folder {work.path} keeps {kept}; rerun the same command with "
                           "--resume to continue (or delete that folder)") from None
     except SystemExit:
         work.release()
@@ -287,12 +210,6 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         bad_rows.discard()
         work.remove()
         raise
-    return ConvertSummary(
-        out=str(out), format=format, compression=compression,
-        splits={k: v["num_records"] for k, v in manifest["splits"].items()}, num_shards=len(results),
-        num_bytes=sum(r.num_bytes for r in results), rows_read=rows_read, rows_written=written,
-        rows_set_aside=bad_rows.set_aside, set_aside_by_reason=dict(bad_rows.by_reason),
-        seconds=round(time.perf_counter() - started, 3), files=[r.name for r in results])
 
 
 def _run_local(source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: int | None, progress: bool
@@ -311,7 +228,8 @@ def _run_local(source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: i
         def done(result):
             work.record(result)
             bar.update(1)
-        fresh = write_shards(spool, todo, tmp, job.compression, job.header, workers, on_done=done)
+        fresh = write_shards(spool, todo, tmp, job.options.layout.shard_compression, job.header, workers,
+                             on_done=done)
     spool.remove()
     return [work.done.get(shard.name) or fresh.pop(0) for shard in plan], rows_read
 
@@ -330,23 +248,6 @@ def _run_beam(source, job: Job, bad_rows: BadRows, tmp: Path, beam_options: str 
     rows_read = sum(c.rows_read for c in counts)
     bad_rows.finish(rows_read)
     return results, rows_read
-
-
-def _check_options(schema: Schema, fmt: str, compression: str, num_shards, rows_per_shard, batch_size) -> None:
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    if compression not in COMPRESSIONS:
-        raise UsageError(f"unknown compression {compression!r}; expected one of {', '.join(COMPRESSIONS)}")
-    if fmt == "csv":
-        if compression == "zlib":
-            raise UsageError("CSV shards can be compressed with gzip only")
-        schema.csv_columns()  # raises when a feature cannot be a CSV column
-    if num_shards is not None and rows_per_shard is not None:
-        raise UsageError("give --num-shards or --rows-per-shard, not both")
-    for name, value in (("num_shards", num_shards), ("rows_per_shard", rows_per_shard),
-                        ("batch_size", batch_size)):
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise UsageError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _inputs(source: Any) -> list[Path]:

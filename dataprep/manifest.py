@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
+from .compressions import COMPRESSIONS, Compression
 from .errors import OutputError
+from .formats import FORMATS, ShardFormat
 from .schema import Schema
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-# Record index entries point at a record's framing: (bytes before its data, bytes of framing in all).
-# TFRecord: u64 length + u32 CRC before the data, u32 CRC after; CSV: the line, then its newline.
-RECORD_SPAN = {"tfrecord": (12, 16), "csv": (0, 1)}
-COMPRESSIONS = ("none", "gzip", "zlib")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -100,6 +98,15 @@ class Manifest:
         return self.data["compression"]
 
     @property
+    def shard_format(self) -> ShardFormat:
+        """The format's registry entry: how the shards frame, encode and describe their records."""
+        return FORMATS[self.format]
+
+    @property
+    def shard_compression(self) -> Compression:
+        return COMPRESSIONS[self.compression]
+
+    @property
     def splits(self) -> list[str]:
         return list(self.data["splits"])
 
@@ -120,28 +127,17 @@ class Manifest:
         return int(self.split(split)["num_records"])
 
 
-def build_manifest(*, schema: Schema, fmt: str, compression: str, splits: dict[str, list[dict]],
+def build_manifest(*, schema: Schema, fmt: ShardFormat, compression: Compression, splits: dict[str, list[dict]],
                    rows: dict[str, int], options: dict[str, Any], sources: list[str], version: str) -> dict:
     data: dict[str, Any] = {
         "dataprep_manifest": FORMAT_VERSION,
         "created_by": f"dataprep {version}",
-        "format": fmt,
-        "compression": compression,
-        "record": ("tf.train.SequenceExample" if schema.record == "sequence_example" else "tf.train.Example")
-        if fmt == "tfrecord" else "csv",
+        "format": fmt.name,
+        "compression": compression.name,
+        "record": fmt.record_type(schema),
         "schema": schema.to_dict(),
+        **fmt.layout(schema),
     }
-    if fmt == "tfrecord":
-        data["features"] = schema.storage()
-    else:
-        data["csv"] = {
-            "header": True,
-            "delimiter": ",",
-            # every field is written, so only text can be empty: an empty field is the empty string
-            "columns": [{"name": name, "feature": f.name, "element": i, "dtype": f.dtype,
-                         "record_default": "" if f.encoding == "utf8" else None}
-                        for name, f, i in schema.csv_columns()],
-        }
     data["splits"] = {
         name: {"num_records": sum(f["num_records"] for f in files),
                "num_bytes": sum(f["num_bytes"] for f in files), "files": files}
@@ -201,19 +197,13 @@ def _check(data: dict, folder: Path, path: Path) -> None:
         return value
 
     fmt = need(data, "format", "", str, "a string")
-    if fmt not in RECORD_SPAN:
-        raise bad("format", f"must be one of {', '.join(RECORD_SPAN)}, got {fmt!r:.60}")
+    if fmt not in FORMATS:
+        raise bad("format", f"must be one of {', '.join(FORMATS)}, got {fmt!r:.60}")
     comp = need(data, "compression", "", str, "a string")
     if comp not in COMPRESSIONS:
         raise bad("compression", f"must be one of {', '.join(COMPRESSIONS)}, got {comp!r:.60}")
     need(data, "schema", "", dict, "an object")
-    if fmt == "csv":
-        columns = need(need(data, "csv", "", dict, "an object"), "columns", "csv.", list, "a list")
-        for i, c in enumerate(columns):
-            if not isinstance(c, dict):
-                raise bad(f"csv.columns[{i}]", "must be an object")
-            for key in ("name", "feature", "dtype"):
-                need(c, key, f"csv.columns[{i}].", str, "a string")
+    FORMATS[fmt].check_layout(data, need, bad)
     seen: dict[str, str] = {}
     root = os.path.realpath(folder)
     for name, split in need(data, "splits", "", dict, "an object").items():

@@ -16,7 +16,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from .errors import OutputError, UsageError
-from .manifest import RECORD_SPAN, Manifest, load_manifest
+from .manifest import Manifest, load_manifest
 from .shardread import check_record, read_index, read_shard, verify_open
 from .schema import NUMPY_DTYPE, Feature
 
@@ -200,9 +200,9 @@ class SplitReader:
             raise IndexError(f"record {i} is not in split {self.split!r} of {len(self)} records")
         k = int(np.searchsorted(self.starts, i, side="right") - 1)
         shard, j = self.shards[k], i - int(self.starts[k])
-        lead, framing = RECORD_SPAN[self.manifest.format]
+        lead, framing = self.manifest.shard_format.lead, self.manifest.shard_format.framing
         start, end = int(shard.offsets[j]), int(shard.offsets[j + 1])
-        if self.manifest.compression == "none":
+        if not self.manifest.shard_compression.compressed:
             with self.manifest.open(shard.entry["path"]) as fh:
                 verify_open(self.manifest, shard.entry, fh)
                 fh.seek(start)
@@ -229,14 +229,14 @@ class SplitReader:
             raise UsageError("batch_size must be positive")
         for shard in self.shards:
             data, offsets = read_shard(self.manifest, shard.entry)
-            lead, framing = RECORD_SPAN[self.manifest.format]
+            lead, framing = self.manifest.shard_format.lead, self.manifest.shard_format.framing
             starts, ends = offsets[:-1] + lead, offsets[1:] - (framing - lead)
             for b in range(0, len(starts), batch_size):
                 s, e = starts[b:b + batch_size], ends[b:b + batch_size]
                 yield self._decode([data[x:y] for x, y in zip(s.tolist(), e.tolist())])
 
     def _decode(self, raws: list[bytes]) -> dict:
-        if self.manifest.format == "csv":
+        if self.manifest.shard_format.lines:
             return _decode_csv(self.manifest, raws)
         return _decode_examples(self.schema.features, raws)
 

@@ -18,10 +18,9 @@ import threading
 from typing import BinaryIO
 
 import numpy as np
-from isal import isal_zlib
 
 from .errors import OutputError
-from .manifest import RECORD_SPAN, Manifest
+from .manifest import Manifest
 
 _CHUNK = 1 << 22
 _VERIFIED: set[tuple] = set()  # (dev, ino, size, mtime_ns, sha256) of files that hashed right in this process
@@ -86,13 +85,14 @@ def read_verified(manifest: Manifest, entry: dict) -> bytes:
 
 def decompress(manifest: Manifest, entry: dict, raw: bytes) -> bytes:
     """A shard's uncompressed stream, never longer than the manifest's ``uncompressed_bytes`` says."""
-    if manifest.compression == "none":
+    codec = manifest.shard_compression
+    if not codec.compressed:
         return raw
-    z = isal_zlib.decompressobj(31 if manifest.compression == "gzip" else 15)
+    z = codec.decompressor()
     limit = entry.get("uncompressed_bytes")
     try:
         data = z.decompress(raw, limit + 1) if limit is not None else z.decompress(raw)
-    except isal_zlib.error as e:
+    except codec.error as e:
         raise shard_error(manifest, entry["path"], f"{manifest.compression} stream is corrupt ({e})") from None
     if limit is not None and len(data) > limit:
         raise shard_error(manifest, entry["path"], f"inflates past the {limit} bytes the manifest says")
@@ -120,19 +120,16 @@ def read_index(manifest: Manifest, entry: dict, length: int | None = None) -> np
     n = entry["num_records"]
     if len(offsets) != n + 1:
         raise bad(f"{len(offsets)} offsets, the manifest's {n} records need {n + 1}")
-    framing = RECORD_SPAN[manifest.format][1]
+    framing = manifest.shard_format.framing
     steps = np.diff(offsets)
     if len(steps) and steps.min() < framing:
         i = int(np.argmax(steps < framing))
         raise bad(f"offset {i + 1} ({offsets[i + 1]}) is not after offset {i} ({offsets[i]}) by a record's framing")
-    if offsets[0] < 0 or (manifest.format == "tfrecord" and offsets[0] != 0):
+    if offsets[0] < 0 or (not manifest.shard_format.has_header and offsets[0] != 0):
         raise bad(f"the first offset is {offsets[0]}")
     if length is not None and offsets[-1] != length:
         raise bad(f"the last offset is {offsets[-1]}, the stream holds {length} bytes")
     return offsets
-
-
-_MISPLACED = {"tfrecord": "its length header says another length", "csv": "no newline ends it"}
 
 
 def _index_error(manifest: Manifest, entry: dict, what: str) -> OutputError:
@@ -142,29 +139,19 @@ def _index_error(manifest: Manifest, entry: dict, what: str) -> OutputError:
 def check_framing(manifest: Manifest, entry: dict, data: bytes, offsets: np.ndarray) -> None:
     """Every offset of an index :func:`read_index` checked against ``data`` (the uncompressed stream, so its
     count and last offset are right) sits at a record's start."""
-    buf = np.frombuffer(data, np.uint8)
-    starts = offsets[:-1]
-    if manifest.format == "tfrecord":
-        length = np.ascontiguousarray(buf[starts[:, None] + np.arange(8)]).view("<u8")[:, 0]
-        wrong = length != (np.diff(offsets) - 16).astype(np.uint64)
-    else:
-        header_ok = offsets[0] > 0 and buf[offsets[0] - 1] == 10 and 10 not in buf[:offsets[0] - 1]
-        if not header_ok:
-            raise _index_error(manifest, entry, "the first offset is not the end of the header line")
-        wrong = buf[offsets[1:] - 1] != 10
+    fmt = manifest.shard_format
+    wrong = fmt.misplaced_records(np.frombuffer(data, np.uint8), offsets)
+    if isinstance(wrong, str):
+        raise _index_error(manifest, entry, wrong)
     if wrong.any():
         i = int(np.argmax(wrong))
-        raise _index_error(manifest, entry, f"record {i} at offset {starts[i]}: {_MISPLACED[manifest.format]}")
+        raise _index_error(manifest, entry, f"record {i} at offset {offsets[i]}: {fmt.misplaced}")
 
 
 def check_record(manifest: Manifest, entry: dict, i: int, start: int, framed: bytes) -> None:
     """Record ``i`` of a shard, read with its framing from ``start``, sits where the index says."""
-    if manifest.format == "tfrecord":
-        sound = len(framed) >= 16 and int.from_bytes(framed[:8], "little") == len(framed) - 16
-    else:
-        sound = framed.endswith(b"\n")
-    if not sound:
-        raise _index_error(manifest, entry, f"record {i} at offset {start}: {_MISPLACED[manifest.format]}")
+    if not manifest.shard_format.frames(framed):
+        raise _index_error(manifest, entry, f"record {i} at offset {start}: {manifest.shard_format.misplaced}")
 
 
 def read_shard(manifest: Manifest, entry: dict) -> tuple[bytes, np.ndarray]:

@@ -17,24 +17,17 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from isal import isal_zlib
 
+from .compressions import Compression
 from .errors import OutputError
 from .ragged import Ragged
 
-COMPRESSIONS = ("none", "gzip", "zlib")
-_WBITS = {"gzip": 31, "zlib": 15}
 _COPY_RECORDS = 65536  # records gathered and written per step
 _SCAN_BYTES = 32 << 20  # spool bytes read per step
 _MAX_OPEN_BUCKETS = 256  # shards scattered per pass over the spool
 AUTO_SHARD_BYTES = 128 << 20  # default shard size (uncompressed records)
 IN_MEMORY_BYTES = 256 << 20  # spools up to this size are read into memory once instead of scattered
 INDEX_DIR = "index"
-
-
-def shard_suffix(fmt: str, compression: str) -> str:
-    base = ".tfrecord" if fmt == "tfrecord" else ".csv"
-    return base + {"none": "", "gzip": ".gz", "zlib": ".zz"}[compression]
 
 
 @dataclass(frozen=True)
@@ -143,16 +136,11 @@ def _records(data: np.ndarray, lengths: np.ndarray) -> Ragged:
 
 
 class _Sink:
-    """A shard file being written: optional GZIP/ZLIB compression, byte count and SHA-256 on the fly.
+    """A shard file being written: its compression's stream, byte count and SHA-256 on the fly."""
 
-    Compression uses ISA-L (``isal``): standard deflate streams that TensorFlow and zlib read, written
-    15-20x faster than zlib's default level at about the same size.
-    """
-
-    def __init__(self, path: Path, compression: str):
+    def __init__(self, path: Path, compression: Compression):
         self._file = open(path, "wb")
-        self._z = isal_zlib.compressobj(isal_zlib.ISAL_DEFAULT_COMPRESSION, isal_zlib.DEFLATED,
-                                        _WBITS[compression]) if compression != "none" else None
+        self._z = compression.compressor()
         self._sha = hashlib.sha256()
         self.num_bytes = 0
 
@@ -172,7 +160,7 @@ class _Sink:
         return self._sha.hexdigest()
 
 
-def write_shards(spool: Spool, plan: list[Shard], folder: Path, compression: str, header: bytes = b"",
+def write_shards(spool: Spool, plan: list[Shard], folder: Path, compression: Compression, header: bytes = b"",
                  workers: int = 1, on_done=None) -> list[ShardResult]:
     """Write every planned shard with sequential I/O only: the spool is read once, in order, and each
     record is appended to its shard's bucket file; then each bucket (one shard, in memory) is put in its
@@ -220,7 +208,7 @@ def _scatter(spool: Spool, shards: list[Shard], folder: Path) -> list[Path]:
     return paths
 
 
-def write_shard(shard: Shard, source: Ragged | Path, lengths: np.ndarray, folder: Path, compression: str,
+def write_shard(shard: Shard, source: Ragged | Path, lengths: np.ndarray, folder: Path, compression: Compression,
                  header: bytes) -> ShardResult:
     """Write one shard in plan order, with its record index, and check the count. ``source`` holds every
     staged record, or is the shard's bucket file (its own records in id order).

@@ -12,7 +12,7 @@ import glob
 import io
 import itertools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -46,7 +46,7 @@ class RowGrouping:
     per_file: bool = False
     sequence_id: str | None = None
     sequence_order: str | None = None
-    context_columns: tuple[str, ...] = ()
+    context_columns: tuple[str, ...] = field(default=(), metadata={"recorded": False})  # from the schema
 
     def __post_init__(self) -> None:
         if self.per_file and self.sequence_id:
@@ -430,7 +430,8 @@ def _tfrecord_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
 
     The file is streamed: a batch holds at most ``batch_size`` records and about ``TFRECORD_BATCH_BYTES`` of
     them, so memory does not grow with the file (or with what a compressed file inflates to)."""
-    from .tfrecord import FramingError, guess_compression, iter_records
+    from .compressions import guess_compression
+    from .tfrecord import FramingError, iter_records
 
     batch: list = []
     held = start = 0

@@ -21,8 +21,8 @@ from typing import Iterator, NamedTuple
 
 import crc32c
 import numpy as np
-from isal import isal_zlib
 
+from .compressions import COMPRESSIONS, SNIFF_BYTES, guess_compression
 from .errors import DataError
 from .limits import MAX_RECORD_BYTES
 from .ragged import Part, Ragged, concat_rows, part_lengths
@@ -137,8 +137,6 @@ def frame_records(records: Ragged) -> Ragged:
 # --- reading ----------------------------------------------------------------------------------------------------
 _HEADER = struct.Struct("<QI")
 _CHUNK = 1 << 22
-_WBITS = {"gzip": 31, "zlib": 15}
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _mask_one(crc: int) -> int:
@@ -181,40 +179,25 @@ class ScanResult:
         return len(self.offsets)
 
 
-def guess_compression(path: str | Path) -> str:
-    """``gzip``/``zlib``/``none`` from the name, else from the first bytes."""
-    name = str(path).lower()
-    if name.endswith((".gz", ".gzip")):
-        return "gzip"
-    if name.endswith((".zz", ".zlib")):
-        return "zlib"
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-    if head == _GZIP_MAGIC:
-        return "gzip"
-    if len(head) == 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
-        return "zlib"
-    return "none"
-
-
 def decompressed_chunks(path: str | Path, compression: str) -> Iterator[bytes]:
     """A file's uncompressed bytes, at most ``_CHUNK`` at a time however well the input compresses.
 
     GZIP may hold several members one after another (``cat a.gz b.gz``): all are read, as ``gzip -d`` does.
     Bytes after the end of the (last) stream that start no member, a stream that ends early, and damaged
     deflate data raise ``ValueError`` naming the compressed offset."""
+    codec = COMPRESSIONS[compression]
     with open(path, "rb") as fh:
-        if compression == "none":
+        if not codec.compressed:
             yield from iter(lambda: fh.read(_CHUNK), b"")
             return
-        z = isal_zlib.decompressobj(_WBITS[compression])
+        z = codec.decompressor()
         member = fed = 0  # file offset of the current member; file bytes read so far
         data = b""
         while True:
             if z.eof:
                 data = z.unused_data
                 end = fed - len(data)  # where the member just finished ends in the file
-                while len(data) < len(_GZIP_MAGIC):
+                while len(data) < SNIFF_BYTES:
                     more = fh.read(_CHUNK)
                     if not more:
                         break
@@ -222,17 +205,17 @@ def decompressed_chunks(path: str | Path, compression: str) -> Iterator[bytes]:
                     data += more
                 if not data:
                     return
-                if compression != "gzip" or data[:2] != _GZIP_MAGIC:
+                if not codec.members or not codec.sniff(data[:SNIFF_BYTES]):
                     raise _StreamError(f"{os.fstat(fh.fileno()).st_size - end} bytes after the end of the "
                                        f"{compression} stream at compressed offset {end}")
-                z, member = isal_zlib.decompressobj(_WBITS[compression]), end
+                z, member = codec.decompressor(), end
             if not data:
                 data = fh.read(_CHUNK)
                 fed += len(data)
                 if not data:
                     try:
                         tail = z.flush()
-                    except isal_zlib.error as e:
+                    except codec.error as e:
                         raise _StreamError(f"{compression} stream is corrupt ({e})") from None
                     if tail:
                         yield tail
@@ -242,7 +225,7 @@ def decompressed_chunks(path: str | Path, compression: str) -> Iterator[bytes]:
                     continue
             try:
                 out = z.decompress(data, _CHUNK)
-            except isal_zlib.error as e:
+            except codec.error as e:
                 raise _StreamError(f"{compression} stream is corrupt ({e}) in the member at compressed offset "
                                    f"{member}") from None
             data = z.unconsumed_tail

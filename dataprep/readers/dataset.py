@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from ..errors import UsageError
 from ..manifest import Manifest, load_manifest
-from .decode import COMPRESSION_TYPES, IMAGE_MODES, batch_decoder, batch_finisher, batch_parser
+from .decode import IMAGE_MODES, batch_decoder, batch_finisher, batch_parser
 from .integrity import CORRUPT_POLICIES, ShardCheck
 from .inputs import assembler
 
@@ -178,8 +178,8 @@ def _streamed_windows(manifest: Manifest, entries: list[dict], shuffle: bool, se
                       record_shard, cycle: int, batch_size: int, shuffle_window: int, check: ShardCheck
                       ) -> tf.data.Dataset:
     """One epoch of record windows streamed from the files, merged across ``cycle`` files and permuted."""
-    comp = COMPRESSION_TYPES[manifest.compression]
-    text = manifest.format == "csv"
+    comp = manifest.shard_compression.tf_type
+    text = manifest.shard_format.lines
     window = max(batch_size, -(-shuffle_window // cycle)) if shuffle else max(batch_size, 4096)
 
     files = tf.constant([str(manifest.folder / e["path"]) for e in entries])

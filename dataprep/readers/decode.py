@@ -16,7 +16,6 @@ from ..manifest import Manifest
 from ..schema import Feature
 
 IMAGE_MODES = ("uint8", "float")
-COMPRESSION_TYPES = {"none": "", "gzip": "GZIP", "zlib": "ZLIB"}
 
 
 def batch_decoder(manifest: Manifest, images: str = "uint8") -> Callable[[tf.Tensor], dict]:
@@ -30,14 +29,15 @@ def batch_finisher(manifest: Manifest, images: str = "uint8") -> Callable[[dict]
 
     Kept apart from parsing so that whole shards can be parsed once and their pixels unpacked per batch."""
     schema = manifest.schema
-    raw = manifest.format == "tfrecord"
+    raw = not manifest.shard_format.lines  # Example records hold pixel arrays as raw bytes
     return lambda parsed: {f.name: _finish(f, parsed[f.name], images, raw) for f in schema.features}
 
 
 def batch_parser(manifest: Manifest) -> Callable[[tf.Tensor], dict]:
     """Records (or CSV lines) to a dict of tensors, with pixel arrays still raw bytes in TFRecords."""
     schema = manifest.schema
-    if manifest.format == "tfrecord" and schema.feature_lists:
+    examples = not manifest.shard_format.lines
+    if examples and schema.feature_lists:
         context, sequence = schema.sequence_parse_spec()
 
         def parse_sequences(records: tf.Tensor) -> dict:
@@ -46,7 +46,7 @@ def batch_parser(manifest: Manifest) -> Callable[[tf.Tensor], dict]:
             ragged = {k: tf.RaggedTensor.from_tensor(v, lengths=lengths[k]) for k, v in steps.items()}
             return {**ctx, **ragged}
         return parse_sequences
-    if manifest.format == "tfrecord":
+    if examples:
         spec = schema.parse_spec()
         return lambda records: tf.io.parse_example(records, spec)
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from ..compressions import guess_compression
 from ..errors import OutputError, UsageError
 from ..manifest import MANIFEST, load_manifest
 from ..outputs import PNG_METADATA
-from ..tfrecord import guess_compression, iter_records
+from ..tfrecord import iter_records
 from .integrity import check_bare
 from .numpy_access import iter_numpy_batches
 

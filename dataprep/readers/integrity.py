@@ -22,10 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..compressions import guess_compression
 from ..errors import OutputError
-from ..manifest import RECORD_SPAN, Manifest
+from ..manifest import Manifest
 from ..shardread import MISMATCH, _check_size, hash_matches, read_index, read_shard, shard_error
-from ..tfrecord import ScanResult, guess_compression, scan_file
+from ..tfrecord import ScanResult, scan_file
 
 log = logging.getLogger("dataprep")
 CORRUPT_POLICIES = ("raise", "skip")
@@ -73,7 +74,7 @@ class ShardCheck:
 
     def _locate(self, message: str, path) -> tuple[str, list[bytes]]:
         """The damage's record and offset, found by a walk over the framing, and the records before it."""
-        if self.manifest.format != "tfrecord":
+        if self.manifest.shard_format.lines:
             return message, []
         scan, records = scan_file(path, self.manifest.compression, keep_records=True)
         if scan.error:
@@ -90,7 +91,7 @@ class ShardCheck:
             records = self.before_damage[entry["path"]]
             lengths = np.array([len(r) for r in records], np.int64)
             return True, "", b"".join(records), np.cumsum(lengths) - lengths, lengths
-        lead, framing = RECORD_SPAN[self.manifest.format]
+        lead, framing = self.manifest.shard_format.lead, self.manifest.shard_format.framing
         try:
             data, offsets = read_shard(self.manifest, entry)
         except OutputError as e:

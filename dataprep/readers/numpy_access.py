@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from ..manifest import RECORD_SPAN, Manifest, load_manifest
+from ..manifest import Manifest, load_manifest
 from ..shardread import read_shard
 from .decode import batch_decoder
 
@@ -31,7 +31,7 @@ def iter_numpy_batches(manifest: Manifest, split: str, batch_size: int = 65536,
 
 def _record_batches(manifest: Manifest, split: str, batch_size: int) -> Iterator[tf.Tensor]:
     """String vectors of ``batch_size`` records (the last may be short), cut from each checked shard."""
-    lead, framing = RECORD_SPAN[manifest.format]
+    lead, framing = manifest.shard_format.lead, manifest.shard_format.framing
     carry = None  # records of the shards before, short of a batch
     for entry in manifest.entries(split):
         data, offsets = read_shard(manifest, entry)

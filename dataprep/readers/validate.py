@@ -14,10 +14,11 @@ import numpy as np
 import tensorflow as tf
 
 from ..checksum import sha256_file
+from ..compressions import guess_compression
 from ..errors import OutputError
 from ..manifest import MANIFEST, Manifest, load_manifest
-from ..tfrecord import FramingError, Record, ScanResult, guess_compression, iter_records
-from .decode import COMPRESSION_TYPES, batch_decoder
+from ..tfrecord import FramingError, Record, ScanResult, iter_records
+from .decode import batch_decoder
 from .integrity import refuse_non_tfrecord
 
 _PARSE_BATCH = 4096
@@ -108,7 +109,7 @@ def _validate_shard(manifest: Manifest, split: str, entry: dict, decode) -> File
         rep.problems.append(f"size {size} bytes, the manifest says {entry['num_bytes']}")
     if sha256_file(path) != entry["sha256"]:
         rep.problems.append("SHA-256 differs from the manifest")
-    if manifest.format == "tfrecord":
+    if not manifest.shard_format.lines:
         scan = ScanResult()
         bad = None
         for start, batch in _record_batches(path, manifest.compression, scan):
@@ -179,7 +180,7 @@ def _first_unparseable(records: list[bytes], decode, first: int = 0) -> tuple[in
 
 def _check_csv(path: Path, manifest: Manifest, decode, rep: FileReport) -> int:
     """Header equal to the manifest's columns, then every line decodes; returns the sound record count."""
-    comp = COMPRESSION_TYPES[manifest.compression]
+    comp = manifest.shard_compression.tf_type
     expected = ",".join(c["name"] for c in manifest.data["csv"]["columns"])
     try:
         lines = [line for batch in tf.data.TextLineDataset(str(path), compression_type=comp).batch(65536)
