@@ -139,7 +139,7 @@ def build_manifest(*, schema: Schema, fmt: str, compression: str, splits: dict[s
             "delimiter": ",",
             # every field is written, so only text can be empty: an empty field is the empty string
             "columns": [{"name": name, "feature": f.name, "element": i, "dtype": f.dtype,
-                         "record_default": "" if f.encoding == "utf8" else None}
+                         "record_default": f.csv_record_default}
                         for name, f, i in schema.csv_columns()],
         }
     data["splits"] = {
