@@ -93,19 +93,21 @@ class DType:
 # ``float64_bits``), which every shape kind (fixed with defaults, varlen, ragged, feature lists) carries and
 # tf.bitcast reads back exactly. decode_csv has no uint8: pixel columns are read as int32, then cast.
 DTYPES: dict[str, DType] = {t.name: t for t in (
-    DType("float32", "float", np.dtype(np.float32), "float32", "float32", "float32", "float32", 4, _is_number,
-          numeric=True),
-    DType("float64", "int64", np.dtype(np.float64), "float64", "float64", "float64", "float64", 8, _fits_float64,
-          encoding="float64_bits", numeric=True),
-    DType("int64", "int64", np.dtype(np.int64), "int64", "int64", "int64", "int64", 8,
+    #     name       stored   numpy                arrow      tf         keras      csv        bytes
+    DType("float32", "float", np.dtype("float32"), "float32", "float32", "float32", "float32", 4,
+          _is_number, numeric=True),
+    DType("float64", "int64", np.dtype("float64"), "float64", "float64", "float64", "float64", 8,
+          _fits_float64, encoding="float64_bits", numeric=True),
+    DType("int64",   "int64", np.dtype("int64"),   "int64",   "int64",   "int64",   "int64",   8,
           lambda v: _is_int(v, INT64_MIN, INT64_MAX), numeric=True),
-    DType("string", "bytes", None, "string", "string", "string", "string", 8, lambda v: isinstance(v, str),
-          encoding="utf8", text=True),
-    DType("bytes", "bytes", None, "binary", "string", "string", None, 8, lambda v: isinstance(v, str)),
-    DType("uint8", "bytes", np.dtype(np.uint8), "uint8", "uint8", "uint8", "int32", 1, lambda v: _is_int(v, 0, 255),
-          encoding="raw_uint8", pixels=True),
-    DType("image", "bytes", None, "binary", "uint8", "uint8", None, 1, lambda v: False,
-          encoding="encoded_image", pixels=True, encoded_image=True),
+    DType("string",  "bytes", None,                "string",  "string",  "string",  "string",  8,
+          lambda v: isinstance(v, str), encoding="utf8", text=True),
+    DType("bytes",   "bytes", None,                "binary",  "string",  "string",  None,      8,
+          lambda v: isinstance(v, str)),
+    DType("uint8",   "bytes", np.dtype("uint8"),   "uint8",   "uint8",   "uint8",   "int32",   1,
+          lambda v: _is_int(v, 0, 255), encoding="raw_uint8", pixels=True),
+    DType("image",   "bytes", None,                "binary",  "uint8",   "uint8",   None,      1,
+          lambda v: False, encoding="encoded_image", pixels=True, encoded_image=True),
 )}
 # Each list kind's own values: those of the dtype it stores unencoded (float32, int64, bytes).
 STORED_TYPES: dict[str, DType] = {t.stored: t for t in DTYPES.values() if t.encoding == "none"}
