@@ -299,10 +299,7 @@ def schema_infer(source, label, weight, max_categories, output):
         result.save(output, header=header)
         click.echo(f"Wrote schema with {len(result)} features to {output}", err=True)
     else:
-        import yaml
-
-        click.echo(header + yaml.safe_dump(result.to_dict(), sort_keys=False, allow_unicode=True,
-                                           default_flow_style=None, width=110), nl=False)
+        click.echo(header + result.to_yaml(), nl=False)
 
 
 @schema.command("check")

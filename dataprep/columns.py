@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from .errors import DataError
 from .ragged import Ragged
-from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, NUMPY_DTYPE, OOV_TOKEN, Feature, ImageOptions, Schema
+from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, OOV_TOKEN, Feature, ImageOptions, Schema
 
 Values = Union[np.ndarray, Ragged]
 _INT_RE = r"^[+-]?[0-9]+$"
@@ -203,13 +203,14 @@ def _is_list_type(t: pa.DataType) -> bool:
 def _scalar_values(col, f: Feature, column: str, checks: _Checks, splits: np.ndarray | None = None,
                    fill: bool = True) -> Values:
     """One value per position of a flat column as the feature's element type; missing -> default."""
-    if isinstance(col, np.ndarray) and col.dtype == NUMPY_DTYPE.get(f.dtype) and \
+    target = f.type_info.numpy  # None: text and bytes, whose elements are byte strings
+    if isinstance(col, np.ndarray) and target is not None and col.dtype == target and \
             (f.dtype not in FLOAT_DTYPES or f.allow_nan):
         return np.ascontiguousarray(col)  # already the stored type: nothing to parse, fill or check
     arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, f, column, checks)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    if f.stored_dtype == "bytes" and f.encoding != "raw_uint8":
+    if target is None:
         return _text_values(arr, f, column, checks, splits, fill)
     return _numeric_values(arr, f, column, checks, splits, fill)
 
@@ -279,7 +280,7 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, spl
                         lambda i: f"{values[i].item()!r} is not finite and feature {f.name!r} sets allow_nan: false",
                         splits)
         return out
-    target = NUMPY_DTYPE[f.dtype]
+    target = f.type_info.numpy
     info = np.iinfo(target)
     if values.dtype.kind == "f":  # whole floats are integers (exactly: a float64 holds them or is not whole)
         with np.errstate(invalid="ignore"):
@@ -300,7 +301,8 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, spl
 
 
 def _is_integer(f: Feature) -> bool:
-    return f.dtype in ("int64", "uint8")
+    """Whether text parses as exact integers (int64, uint8) rather than through float64."""
+    return f.type_info.numpy is not None and f.type_info.numpy.kind in "iu"
 
 
 def _parse_numbers(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> pa.Array:
@@ -386,7 +388,7 @@ def _cast_or_none(arr: pa.Array, target: pa.DataType) -> pa.Array | None:
 def _text_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits, fill: bool) -> Ragged:
     if pa.types.is_null(arr.type):
         arr = pa.nulls(len(arr), pa.string())
-    if f.dtype == "string":
+    if f.is_text:
         if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
             arr = _decode_utf8(arr, f, column, checks, splits)
         elif not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
@@ -495,7 +497,7 @@ def _decode_utf8(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits
     except pa.ArrowInvalid:
         pass
     flags = np.array([v is not None and not _utf8_ok(v) for v in arr.to_pylist()], bool)
-    what = "text" if f.dtype == "string" else f"a {f.dtype} value"
+    what = "text" if f.is_text else f"a {f.dtype} value"
     checks.flag(flags, column, "invalid_utf8",
                 lambda i: f"invalid UTF-8 where {what} was expected (feature {f.name!r})", splits)
     return pc.cast(pc.if_else(pa.array(~flags), arr, pa.scalar(None, arr.type)), pa.large_string())

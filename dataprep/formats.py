@@ -129,7 +129,7 @@ class CSVFormat(ShardFormat):
         # every field is written, so only text can be empty: an empty field is the empty string
         return {"csv": {"header": True, "delimiter": ",",
                         "columns": [{"name": name, "feature": f.name, "element": i, "dtype": f.dtype,
-                                     "record_default": "" if f.encoding == "utf8" else None}
+                                     "record_default": f.csv_record_default}
                                     for name, f, i in schema.csv_columns()]}}
 
     def check_layout(self, data: dict, need: Callable, bad: Callable) -> None:

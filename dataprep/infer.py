@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from .errors import SourceError, UsageError
 from .images import image_files, image_shape, is_image_folder
-from .schema import INT64_MAX, INT64_MIN, Feature, Schema
+from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, Feature, Schema
 from .sources import iter_batches
 
 MAX_TRACKED = 1000  # distinct values remembered per column
@@ -205,7 +205,7 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
             vocabulary = tuple(v for v, _ in sorted(st.values.items(), key=lambda kv: (-kv[1], kv[0])))
     if impute:
         mean = st.total / st.numeric if st.numeric else 0.0
-        if dtype in ("float32", "float64"):
+        if dtype in FLOAT_DTYPES:
             default = float(f"{mean:.6g}")
         elif dtype == "int64":
             default = min(max(int(round(mean)), INT64_MIN), INT64_MAX)

@@ -1,8 +1,9 @@
 """The schema: every feature's source, dtype, shape, default, role and group, in one validated object.
 
-It is the only place that maps dtypes. The encoder's storage layout, the manifest's description of the
-shards, the CSV header and record defaults, and TensorFlow's parse spec are all derived from it here, so
-they cannot drift apart.
+It is the only place that maps dtypes: :data:`DTYPES` holds one row per dtype (its stored list kind, numpy,
+Arrow, TensorFlow, Keras and CSV types, and what kind of values it holds), and every other module looks its
+types up there. The encoder's storage layout, the manifest's description of the shards, the CSV header and
+record defaults, and TensorFlow's parse specs are all derived from it here, so they cannot drift apart.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import yaml
@@ -19,7 +20,6 @@ import yaml
 from .errors import SchemaError
 from .limits import MAX_RECORD_BYTES
 
-DTYPES = ("float32", "float64", "int64", "string", "bytes", "uint8", "image")
 ROLES = ("feature", "label", "weight")
 GROUPS = ("wide", "deep", "both")
 OOV_POLICIES = ("error", "bucket", "keep")
@@ -36,15 +36,83 @@ MAX_FEATURE_BYTES = 64 << 20  # one feature of one record (its fixed dimensions)
 MAX_SHAPE_RANK = 32  # dimensions in one shape
 MAX_CSV_COLUMNS = 1 << 16  # columns of a CSV shard (a 256x256 image as pixels is 65,536)
 
-# dtype -> (how the Example stores it, the numpy dtype of one element). float64 has no list of its own in
-# tf.train.Feature: its IEEE-754 bit patterns go into an Int64List (encoding ``float64_bits``), which every
-# shape kind (fixed with defaults, varlen, ragged, feature lists) carries and tf.bitcast reads back exactly.
-STORED_AS = {"float32": "float", "float64": "int64", "int64": "int64", "string": "bytes", "bytes": "bytes",
-             "uint8": "bytes", "image": "bytes"}
-NUMPY_DTYPE = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "uint8": np.uint8}
-FLOAT_DTYPES = ("float32", "float64")
-NUMBER_DTYPES = (*FLOAT_DTYPES, "int64")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_int(v: Any, low: int, high: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _fits_float64(v: Any) -> bool:
+    """Whether ``v`` is a float64 value: an int beyond its range would overflow (floats always fit)."""
+    if not _is_number(v):
+        return False
+    try:
+        float(v)
+    except OverflowError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class DType:
+    """One schema dtype and every type it maps to: the registry row the encoders, readers, trainers and
+    validation all look up, so that adding a dtype is one row here plus its codec.
+
+    Types of other libraries are named by string (``tf``, ``keras``, ``csv`` are ``tf.dtypes`` names, ``arrow``
+    a pyarrow type alias), so this module imports neither TensorFlow nor pyarrow."""
+
+    name: str
+    stored: str  # the tf.train.Feature list that holds it: float, int64 or bytes
+    numpy: np.dtype | None  # one element in numpy (None: a bytes object)
+    arrow: str  # one element in Arrow (pyarrow.type_for_alias)
+    tf: str  # the tensors the TensorFlow readers give
+    keras: str  # the dtype of its Keras Input
+    csv: str | None  # the record type tf.io.decode_csv reads its CSV columns as (None: CSV cannot hold it)
+    element_bytes: int  # one element in memory, for the size limits (text and bytes: their offset)
+    valid_default: Callable[[Any], bool]  # whether a schema value may be its default
+    encoding: str = "none"  # how the stored values encode it (the manifest's ``encoding``)
+    numeric: bool = False  # numbers the models normalise
+    text: bool = False  # UTF-8 strings (a vocabulary applies)
+    pixels: bool = False  # an image: uint8 [h, w, c] once decoded
+    encoded_image: bool = False  # stored as a PNG/JPEG/... file's bytes, decoded by the readers
+
+    @property
+    def arrow_type(self):
+        """The Arrow type of one element (imports pyarrow)."""
+        import pyarrow as pa
+
+        return pa.type_for_alias(self.arrow)
+
+
+# float64 has no list of its own in tf.train.Feature: its IEEE-754 bit patterns go into an Int64List (encoding
+# ``float64_bits``), which every shape kind (fixed with defaults, varlen, ragged, feature lists) carries and
+# tf.bitcast reads back exactly. decode_csv has no uint8: pixel columns are read as int32, then cast.
+DTYPES: dict[str, DType] = {t.name: t for t in (
+    #     name       stored   numpy                arrow      tf         keras      csv        bytes
+    DType("float32", "float", np.dtype("float32"), "float32", "float32", "float32", "float32", 4,
+          _is_number, numeric=True),
+    DType("float64", "int64", np.dtype("float64"), "float64", "float64", "float64", "float64", 8,
+          _fits_float64, encoding="float64_bits", numeric=True),
+    DType("int64",   "int64", np.dtype("int64"),   "int64",   "int64",   "int64",   "int64",   8,
+          lambda v: _is_int(v, INT64_MIN, INT64_MAX), numeric=True),
+    DType("string",  "bytes", None,                "string",  "string",  "string",  "string",  8,
+          lambda v: isinstance(v, str), encoding="utf8", text=True),
+    DType("bytes",   "bytes", None,                "binary",  "string",  "string",  None,      8,
+          lambda v: isinstance(v, str)),
+    DType("uint8",   "bytes", np.dtype("uint8"),   "uint8",   "uint8",   "uint8",   "int32",   1,
+          lambda v: _is_int(v, 0, 255), encoding="raw_uint8", pixels=True),
+    DType("image",   "bytes", None,                "binary",  "uint8",   "uint8",   None,      1,
+          lambda v: False, encoding="encoded_image", pixels=True, encoded_image=True),
+)}
+# Each list kind's own values: those of the dtype it stores unencoded (float32, int64, bytes).
+STORED_TYPES: dict[str, DType] = {t.stored: t for t in DTYPES.values() if t.encoding == "none"}
+FLOAT_DTYPES = tuple(t.name for t in DTYPES.values() if t.numeric and t.numpy is not None and t.numpy.kind == "f")
+NUMBER_DTYPES = tuple(t.name for t in DTYPES.values() if t.numeric)
 
 _FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "default", "role", "group", "vocabulary", "image",
                  "oov", "allow_nan", "normalize", "description"}
@@ -126,24 +194,54 @@ class Feature:
         return int(math.prod(dims))
 
     @property
+    def type_info(self) -> DType:
+        """The registry row of its dtype: its numpy, Arrow, TensorFlow, Keras and CSV types."""
+        return DTYPES[self.dtype]
+
+    @property
+    def is_numeric(self) -> bool:
+        """float32, float64 or int64 numbers."""
+        return self.type_info.numeric
+
+    @property
+    def is_text(self) -> bool:
+        """UTF-8 strings."""
+        return self.type_info.text
+
+    @property
+    def is_categorical(self) -> bool:
+        """Strings from a listed vocabulary (``from_stats`` ones are listed by the trainers)."""
+        return self.is_text and bool(self.vocabulary)
+
+    @property
+    def is_image(self) -> bool:
+        """Pixels: a uint8 array, or an encoded image the readers decode to uint8 [h, w, c]."""
+        return self.type_info.pixels
+
+    @property
     def stored_dtype(self) -> str:
         """The ``tf.train.Feature`` list kind: ``float``, ``int64`` or ``bytes``."""
-        return STORED_AS[self.dtype]
+        return self.type_info.stored
 
     @property
     def encoding(self) -> str:
         """``raw_uint8``: the whole pixel array is one bytes value; ``encoded_image``: a PNG/JPEG/... file's
         bytes, decoded and resized to ``shape`` by the readers; ``utf8``: text; ``float64_bits``: each int64
         is a float64's bit pattern (``tf.bitcast(x, tf.float64)``); ``none`` otherwise."""
-        return {"uint8": "raw_uint8", "string": "utf8", "image": "encoded_image",
-                "float64": "float64_bits"}.get(self.dtype, "none")
+        return self.type_info.encoding
 
     @property
     def elements_per_record(self) -> int | None:
         """How many list entries one Example holds for this feature, or None when variable."""
-        if self.encoding in ("raw_uint8", "encoded_image"):
+        if self.is_image:  # one bytes value: the pixel array, or the image file
             return 1
         return self.inner_size if self.is_fixed else None
+
+    @property
+    def csv_record_default(self) -> str | None:
+        """Its CSV columns' ``record_default``: ``""`` for text, since every field is written and only text
+        can be empty; None (the field is required) otherwise."""
+        return "" if self.is_text else None
 
     def filled_default(self) -> Any:
         """The default as a flat list of stored values (one per element), or None when there is none."""
@@ -263,8 +361,8 @@ class Schema:
         if format is None and quality is None and size is None:
             return self
 
-        def is_image(f: Feature) -> bool:
-            return f.dtype == "image" or (f.dtype == "uint8" and f.image is not None)
+        def is_image(f: Feature) -> bool:  # encoded, or pixels read from image files
+            return f.is_image and (f.type_info.encoded_image or f.image is not None)
 
         def changed(f: Feature) -> Feature:
             raw = {**(f.image or ImageOptions()).__dict__, **({"format": format} if format else {}),
@@ -310,7 +408,7 @@ class Schema:
             if not f.is_fixed:
                 raise SchemaError(f"feature {f.name!r}: shape {list(f.shape)} is variable-length; "
                                   "CSV holds fixed shapes only, use --format tfrecord")
-            if f.dtype in ("bytes", "image"):
+            if f.type_info.csv is None:
                 raise SchemaError(f"feature {f.name!r}: dtype {f.dtype} cannot be stored in CSV text; "
                                   "use --format tfrecord")
             n = f.inner_size
@@ -328,8 +426,8 @@ class Schema:
         ``[None, *dims]`` feature list is one ``Feature`` of ``dims`` values (imports TensorFlow)."""
         import tensorflow as tf
 
-        tf_dtype = {"float": tf.float32, "int64": tf.int64, "bytes": tf.string}
-        sequence = {f.name: tf.io.FixedLenSequenceFeature(list(f.shape[1:]), tf_dtype[f.stored_dtype])
+        sequence = {f.name: tf.io.FixedLenSequenceFeature(list(f.shape[1:]),
+                                                            tf.as_dtype(STORED_TYPES[f.stored_dtype].tf))
                     for f in self.feature_lists}
         return self.parse_spec(self.context), sequence
 
@@ -338,11 +436,10 @@ class Schema:
         features parse as their int64 bit patterns: ``tf.bitcast(x, tf.float64)`` gives the values."""
         import tensorflow as tf
 
-        tf_dtype = {"float": tf.float32, "int64": tf.int64, "bytes": tf.string}
         spec = {}
         for f in self.features if features is None else features:
-            dt = tf_dtype[f.stored_dtype]
-            if f.encoding in ("raw_uint8", "encoded_image"):
+            dt = tf.as_dtype(STORED_TYPES[f.stored_dtype].tf)
+            if f.is_image:
                 spec[f.name] = tf.io.FixedLenFeature([], tf.string, default_value=f.filled_default()[0]
                                                      if f.default is not None else None)
             elif f.is_fixed:
@@ -353,6 +450,20 @@ class Schema:
                 spec[f.name] = tf.io.RaggedFeature(dt, partitions=parts,
                                                    row_splits_dtype=tf.int64)
         return spec
+
+    def csv_parse_spec(self) -> tuple[list, dict[str, list[int]]]:
+        """The ``tf.io.decode_csv`` record defaults of a CSV shard, one per column of :meth:`csv_columns`, and
+        each feature's column positions (imports TensorFlow). Columns read as the dtype's ``csv`` record type
+        (pixels as int32: the reader casts them to uint8)."""
+        import tensorflow as tf
+
+        defaults: list = []
+        positions: dict[str, list[int]] = {}
+        for i, (_, f, _) in enumerate(self.csv_columns()):
+            default = f.csv_record_default
+            defaults.append(tf.constant([] if default is None else [default], tf.as_dtype(f.type_info.csv)))
+            positions.setdefault(f.name, []).append(i)
+        return defaults, positions
 
     # --- (de)serialisation ----------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -366,15 +477,18 @@ class Schema:
         d["features"] = [f.to_dict() for f in self.features]
         return d
 
+    def to_yaml(self) -> str:
+        """The schema as the YAML text of a schema file."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=None,
+                              width=110)
+
     def save(self, path: str | Path, header: str = "") -> None:
-        """Write as YAML (or JSON when the name ends in .json)."""
+        """Write as YAML, after ``header`` (or as JSON when the name ends in .json)."""
         path = Path(path)
         if path.suffix == ".json":
             path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             return
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=None,
-                              width=110)
-        path.write_text(header + text, encoding="utf-8")
+        path.write_text(header + self.to_yaml(), encoding="utf-8")
 
     @classmethod
     def from_dict(cls, data: Mapping, origin: str = "schema") -> Schema:
@@ -397,7 +511,7 @@ class Schema:
                                   f"(also feature #{seen[feat.name] + 1})")
             seen[feat.name] = i
             features.append(feat)
-        total = sum(f.inner_size * _element_bytes(f.dtype) for f in features)
+        total = sum(f.inner_size * f.type_info.element_bytes for f in features)
         if total > MAX_RECORD_BYTES:
             raise SchemaError(f"{origin}: the features take {total:,} bytes per record, over the limit of "
                               f"{MAX_RECORD_BYTES >> 20} MiB (MAX_RECORD_BYTES)")
@@ -411,7 +525,7 @@ class Schema:
                 raise SchemaError(f"{origin}{_at(data)}: record sequence_example needs at least one feature of "
                                   "shape [null, ...] (a feature list)")
             for f in schema.feature_lists:
-                if f.encoding in ("raw_uint8", "encoded_image") or None in f.shape[1:]:
+                if f.is_image or None in f.shape[1:]:
                     raise SchemaError(f"{origin}: feature {f.name!r}: a feature list holds steps of fixed "
                                       f"numbers or text, not dtype {f.dtype} with shape {list(f.shape)}")
         return schema
@@ -512,7 +626,7 @@ def _parse_feature(raw: Any, where: str) -> Feature:
         raise SchemaError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_FEATURE_KEYS)}")
 
     dtype = raw.get("dtype")
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise SchemaError(f"{where}: unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
     shape = _parse_shape(raw.get("shape", []), where, dtype)
     if dtype == "uint8" and None in shape:
@@ -549,11 +663,11 @@ def _parse_feature(raw: Any, where: str) -> Feature:
     oov = raw.get("oov", "error")
     from_stats = vocabulary == "from_stats"
     if from_stats:
-        if dtype != "string":
+        if not DTYPES[dtype].text:
             raise SchemaError(f"{where}: a vocabulary needs dtype string, not {dtype}")
         vocabulary = None
     if vocabulary is not None:
-        if dtype != "string":
+        if not DTYPES[dtype].text:
             raise SchemaError(f"{where}: a vocabulary needs dtype string, not {dtype}")
         if not isinstance(vocabulary, list) or not all(isinstance(v, str) for v in vocabulary):
             raise SchemaError(f"{where}: 'vocabulary' must be a list of strings or from_stats")
@@ -569,7 +683,7 @@ def _parse_feature(raw: Any, where: str) -> Feature:
     if normalize is not None:
         if normalize not in NORMALIZERS:
             raise SchemaError(f"{where}: unknown normalize {normalize!r}; expected one of {', '.join(NORMALIZERS)}")
-        if dtype not in NUMBER_DTYPES:
+        if not DTYPES[dtype].numeric:
             raise SchemaError(f"{where}: 'normalize' applies to {', '.join(NUMBER_DTYPES)} features, not {dtype}")
 
     feat = Feature(name=name, dtype=dtype, shape=shape, source=source, select=select, role=role, group=group,
@@ -585,7 +699,7 @@ def _parse_feature(raw: Any, where: str) -> Feature:
 def _parse_image(raw: Any, dtype: str, shape: tuple, where: str) -> ImageOptions | None:
     if raw is None:
         return None
-    if dtype not in ("image", "uint8") or len(shape) != 3:
+    if not DTYPES[dtype].pixels or len(shape) != 3:
         raise SchemaError(f"{where}: 'image' options apply to dtype image, or uint8 pixels of shape [h, w, c]")
     if not isinstance(raw, Mapping) or set(raw) - set(ImageOptions.__dataclass_fields__):
         raise SchemaError(f"{where}: 'image' takes from_paths, format, quality and resize, got {raw!r}")
@@ -603,11 +717,6 @@ def _parse_image(raw: Any, dtype: str, shape: tuple, where: str) -> ImageOptions
     return options
 
 
-def _element_bytes(dtype: str) -> int:
-    """Bytes one element of ``dtype`` takes in memory, for the size limits (text and bytes: their offset)."""
-    return np.dtype(NUMPY_DTYPE[dtype]).itemsize if dtype in NUMPY_DTYPE else 1 if dtype == "image" else 8
-
-
 def _parse_shape(shape: Any, where: str, dtype: str) -> tuple:
     """A shape as a tuple; its fixed dimensions may take at most :data:`MAX_FEATURE_BYTES` of ``dtype``."""
     if not isinstance(shape, list):
@@ -623,7 +732,7 @@ def _parse_shape(shape: Any, where: str, dtype: str) -> tuple:
             raise SchemaError(f"{where}: shape dimensions must be positive integers or null, got {shape}")
         else:
             elements *= d
-            if elements * _element_bytes(dtype) > MAX_FEATURE_BYTES:
+            if elements * DTYPES[dtype].element_bytes > MAX_FEATURE_BYTES:
                 raise SchemaError(f"{where}: shape {shape} of {dtype} takes over {MAX_FEATURE_BYTES >> 20} MiB per "
                                   "record (the limit per feature, MAX_FEATURE_BYTES)")
     return tuple(shape)
@@ -661,26 +770,9 @@ def _check_default(default: Any, feat: Feature, where: str) -> Any:
         raise SchemaError(f"{where}: default has {len(values)} values, shape {list(feat.shape)} needs "
                           f"{feat.inner_size} (or give one scalar)")
     for v in values:
-        ok = {
-            "float32": isinstance(v, (int, float)) and not isinstance(v, bool),
-            "float64": isinstance(v, (int, float)) and not isinstance(v, bool) and _fits_float64(v),
-            "int64": isinstance(v, int) and not isinstance(v, bool) and INT64_MIN <= v <= INT64_MAX,
-            "uint8": isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255,
-            "string": isinstance(v, str),
-            "bytes": isinstance(v, str),
-            "image": False,
-        }[feat.dtype]
-        if not ok:
+        if not feat.type_info.valid_default(v):
             raise SchemaError(f"{where}: default {v!r} is not a valid {feat.dtype} value")
     if feat.dtype in FLOAT_DTYPES:
         values = [float(v) for v in values]
     return values if isinstance(default, list) else values[0]
 
-
-def _fits_float64(v: int | float) -> bool:
-    """Whether ``v`` is a float64 value: an int beyond its range would overflow (floats always fit)."""
-    try:
-        float(v)
-    except OverflowError:
-        return False
-    return True

@@ -450,7 +450,8 @@ def _tfrecord_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
 
 
 def _example_batch(path: Path, records: list, columns, start: int) -> Batch:
-    from .records import WireError, parse_example
+    from .encode.parse import WireError, parse_example
+    from .schema import STORED_TYPES
 
     parsed = []
     for rec in records:
@@ -459,7 +460,7 @@ def _example_batch(path: Path, records: list, columns, start: int) -> Batch:
         except WireError as e:
             raise SourceError(f"{path}: record {rec.index} at offset {rec.offset} is not a tf.train.Example: "
                               f"{e}") from None
-    list_type = {"float": pa.list_(pa.float32()), "int64": pa.list_(pa.int64()), "bytes": pa.list_(pa.binary())}
+    list_type = {kind: pa.list_(t.arrow_type) for kind, t in STORED_TYPES.items()}
     kinds = {k: kind for p in parsed for k, (kind, _) in p.items() if kind != "empty"}
     wanted = _check_columns(str(path), sorted(set(kinds) | {k for p in parsed for k in p}), columns)
     cols = {k: pa.array([p[k][1] if k in p else None for p in parsed], list_type.get(kinds.get(k), pa.list_(

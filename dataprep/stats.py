@@ -136,7 +136,7 @@ def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 
     from .records import RaggedArray, iter_batches
 
     manifest = load_manifest(path)
-    features = [f for f in manifest.schema.features if f.dtype != "image"]
+    features = [f for f in manifest.schema.features if not f.type_info.encoded_image]
     report = StatsReport(str(path))
     for split in splits or manifest.splits:
         rng = np.random.default_rng(seed)
@@ -145,10 +145,10 @@ def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 
             for f in features:
                 value = batch[f.name]
                 flat = (value.values if isinstance(value, RaggedArray) else np.asarray(value)).reshape(-1)
-                if f.dtype in ("string", "bytes"):
-                    acc.setdefault(f.name, CategoricalStats()).update(flat, 0)
-                else:
+                if f.is_numeric or f.is_image:  # pixels: the values of a uint8 array
                     acc.setdefault(f.name, NumericStats()).update(flat, 0, rng)
+                else:  # text and bytes
+                    acc.setdefault(f.name, CategoricalStats()).update(flat, 0)
     return report
 
 

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataprep.columns import Column
-from dataprep.encode.example import encode_examples, varint_matrix
+from dataprep.encode.example import encode_examples
+from dataprep.encode.wire import varint_matrix
 from dataprep.tfrecord import crc32c_rows, frame_records
 from dataprep.ragged import Ragged, concat_rows
 from dataprep.schema import Schema

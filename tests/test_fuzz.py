@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import dataprep
 from dataprep import DataprepError, Schema, SchemaError, load_schema
-from dataprep.records import WireError, parse_example
+from dataprep.encode.parse import WireError, parse_example
 from dataprep.tfrecord import FramingError, check_framing, iter_records
 from tests.test_trust_framing import len_field, frame, run_capped
 

@@ -18,7 +18,7 @@ import pytest
 
 import dataprep
 from dataprep import SourceError
-from dataprep.records import WireError, parse_example
+from dataprep.encode.parse import WireError, parse_example
 from dataprep.tfrecord import MAX_RECORD_BYTES, FramingError, check_framing, iter_records, scan_file
 
 ROOT = Path(__file__).resolve().parent.parent

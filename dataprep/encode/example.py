@@ -1,11 +1,7 @@
 """A vectorised ``tf.train.Example`` serializer: whole column batches to protobuf wire bytes with numpy.
 
-The layout follows ``example.proto`` / ``feature.proto``::
-
-    Example  { Features features = 1; }
-    Features { map<string, Feature> feature = 1; }        # map entry: { string key = 1; Feature value = 2; }
-    Feature  { oneof { BytesList bytes_list = 1; FloatList float_list = 2; Int64List int64_list = 3; } }
-    FloatList / Int64List { repeated ... value = 1 [packed = true]; }   BytesList { repeated bytes value = 1; }
+The layout follows ``example.proto`` / ``feature.proto``, whose field numbers :mod:`dataprep.encode.wire` holds
+for this encoder and its mirror, the parser in :mod:`dataprep.encode.parse`.
 
 A float64 feature has no list of its own: its values' IEEE-754 bit patterns are an Int64List (encoding
 ``float64_bits``), so they come back bit for bit (-0.0 and NaN payloads included) through ``tf.bitcast``.
@@ -21,27 +17,16 @@ import numpy as np
 from ..columns import Column
 from ..ragged import Part, Ragged, concat_rows, part_lengths
 from ..schema import Feature, Schema
+from .wire import ELEMENTS, ENTRY, FEATURE_LISTS, FEATURES, KEY, LIST_TAG, VALUE, tag, varint, varint_matrix
 
-_LIST_TAG = {"bytes": b"\x0a", "float": b"\x12", "int64": b"\x1a"}
-_VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], np.uint64)
-
-
-def varint_matrix(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Protobuf varints of uint64 ``values``: a [n, w] byte matrix and the number of bytes used per row."""
-    v = values.astype(np.uint64, copy=False)
-    nbytes = 1 + (v[:, None] >= _VARINT_LIMITS[None, :]).sum(axis=1)
-    width = int(nbytes.max()) if len(v) else 1
-    shifts = np.arange(width, dtype=np.uint64) * np.uint64(7)
-    mat = ((v[:, None] >> shifts[None, :]) & np.uint64(0x7F)).astype(np.uint8)
-    mat |= (np.arange(width)[None, :] < (nbytes[:, None] - 1)).astype(np.uint8) << 7
-    return mat, nbytes
+_ELEMENTS, _ENTRY, _KEY, _VALUE = tag(ELEMENTS), tag(ENTRY), tag(KEY), tag(VALUE)
 
 
 def _prefix(tag: bytes, lengths: np.ndarray, omit_empty: bool = False) -> Part:
     """``tag`` + varint(length) per row; with ``omit_empty`` rows of length 0 get nothing (packed lists)."""
     if len(lengths) and lengths.min() == lengths.max():  # one layout for every row: constant bytes
         length = int(lengths[0])
-        return b"" if omit_empty and length == 0 else tag + bytes(_varint(length))
+        return b"" if omit_empty and length == 0 else tag + varint(length)
     mat, nbytes = varint_matrix(lengths)
     row_len = nbytes + len(tag)
     full = np.hstack([np.broadcast_to(np.frombuffer(tag, np.uint8), (len(lengths), len(tag))), mat])
@@ -64,7 +49,7 @@ def _list_payload(col: Column, f: Feature, n: int, fixed_count: int | None) -> l
             body: Part = vals.view(np.uint8).reshape(n, 4 * fixed_count)
         else:
             body = Ragged(vals.view(np.uint8), splits * 4)
-        return [_prefix(b"\x0a", part_lengths(body, n), omit_empty=True), body]
+        return [_prefix(_ELEMENTS, part_lengths(body, n), omit_empty=True), body]
     if stored == "int64":
         ints = np.ascontiguousarray(col.values, dtype="<f8" if f.encoding == "float64_bits" else np.int64)
         mat, nbytes = varint_matrix(ints.view(np.uint64))
@@ -75,12 +60,12 @@ def _list_payload(col: Column, f: Feature, n: int, fixed_count: int | None) -> l
             np.cumsum(nbytes, out=offs[1:])
             keep = np.arange(mat.shape[1])[None, :] < nbytes[:, None]
             body = Ragged(mat[keep], offs).regroup(splits)
-        return [_prefix(b"\x0a", part_lengths(body, n), omit_empty=True), body]
+        return [_prefix(_ELEMENTS, part_lengths(body, n), omit_empty=True), body]
     elems: Ragged = col.values
     m = len(elems)
     if m == n and np.array_equal(splits, np.arange(n + 1)):  # one value per record: no regrouping needed
-        return [_prefix(b"\x0a", elems.lengths), elems]
-    elem = concat_rows([_prefix(b"\x0a", elems.lengths), elems], m)
+        return [_prefix(_ELEMENTS, elems.lengths), elems]
+    elem = concat_rows([_prefix(_ELEMENTS, elems.lengths), elems], m)
     return [elem.regroup(splits)]
 
 
@@ -96,11 +81,11 @@ def example_parts(schema: Schema, columns: dict[str, Column], n: int) -> list[Pa
     An ``Example`` is field 1 (its ``Features``); a ``SequenceExample`` has the same field 1 (its context)
     and its ``FeatureLists`` as field 2."""
     parts, length = _features_message(schema.context, columns, n)
-    out = [_prefix(b"\x0a", length), *parts]
+    out = [_prefix(tag(FEATURES), length), *parts]
     if schema.feature_lists:
         lists, lists_length = _map_message(
             [(f, _feature_list(f, columns[f.name], n)) for f in schema.feature_lists], n)
-        out += [_prefix(b"\x12", lists_length), *lists]
+        out += [_prefix(tag(FEATURE_LISTS), lists_length), *lists]
     return out
 
 
@@ -117,7 +102,7 @@ def _features_message(features: list[Feature], columns: dict[str, Column], n: in
 def _feature(f: Feature, body: list[Part], n: int) -> tuple[list[Part], np.ndarray]:
     """A ``Feature`` message (its one list) per row, from the list's body."""
     list_len = sum(part_lengths(p, n) for p in body)
-    head = _prefix(_LIST_TAG[f.stored_dtype], list_len)
+    head = _prefix(LIST_TAG[f.stored_dtype], list_len)
     return [head, *body], part_lengths(head, n) + list_len
 
 
@@ -130,7 +115,7 @@ def _feature_list(f: Feature, col: Column, n: int) -> tuple[list[Part], np.ndarr
         return [], np.zeros(n, np.int64)
     steps = Column(col.values, np.arange(m + 1, dtype=np.int64) * k)
     feature, feature_len = _feature(f, _list_payload(steps, f, m, k), m)
-    per_step = concat_rows([_prefix(b"\x0a", feature_len), *feature], m)
+    per_step = concat_rows([_prefix(_ENTRY, feature_len), *feature], m)
     body = per_step.regroup(step_splits - step_splits[0])
     return [body], body.lengths
 
@@ -143,22 +128,11 @@ def _map_message(values: list[tuple[Feature, tuple[list[Part], np.ndarray]]], n:
     entry_lengths = []
     for f, (value, value_len) in sorted(values, key=lambda item: item[0].name):
         key = f.name.encode("utf-8")
-        key_part = b"\x0a" + bytes(_varint(len(key))) + key
-        value_head = _prefix(b"\x12", value_len)
+        key_part = _KEY + varint(len(key)) + key
+        value_head = _prefix(_VALUE, value_len)
         entry_len = len(key_part) + part_lengths(value_head, n) + value_len
-        entry_head = _prefix(b"\x0a", entry_len)
+        entry_head = _prefix(_ENTRY, entry_len)
         entry_lengths.append(part_lengths(entry_head, n) + entry_len)
         parts += [entry_head, key_part, value_head, *value]
     return parts, (np.sum(entry_lengths, axis=0) if entry_lengths else np.zeros(n, np.int64))
 
-
-def _varint(value: int) -> bytearray:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return out

@@ -2,9 +2,10 @@
 
 TFRecord batches go through one vectorised ``tf.io.parse_example`` (``parse_sequence_example`` for
 SequenceExamples, whose feature lists come back as ragged tensors); CSV batches through one ``decode_csv``
-with the manifest's column layout. Both give the same tensors: fixed shapes dense, variable and ragged
-shapes as ``tf.RaggedTensor``, pixel arrays as ``uint8 [h, w, c]`` (or float32 in [0, 1]), float64 features as
-``tf.float64`` (TFRecords hold their bit patterns as int64: ``tf.bitcast`` gives them back exactly).
+with the schema's column layout and record defaults (:meth:`~dataprep.schema.Schema.csv_parse_spec`). Both
+give the same tensors: fixed shapes dense, variable and ragged shapes as ``tf.RaggedTensor``, pixel arrays as
+``uint8 [h, w, c]`` (or float32 in [0, 1]), float64 features as ``tf.float64`` (TFRecords hold their bit
+patterns as int64: ``tf.bitcast`` gives them back exactly).
 """
 from __future__ import annotations
 
@@ -50,14 +51,7 @@ def batch_parser(manifest: Manifest) -> Callable[[tf.Tensor], dict]:
         spec = schema.parse_spec()
         return lambda records: tf.io.parse_example(records, spec)
 
-    columns = manifest.data["csv"]["columns"]
-    kinds = {"float32": tf.float32, "float64": tf.float64, "int64": tf.int64, "uint8": tf.int32,
-             "string": tf.string}
-    defaults = [tf.constant([], kinds[c["dtype"]]) if c["record_default"] is None
-                else tf.constant([c["record_default"]], kinds[c["dtype"]]) for c in columns]
-    positions: dict[str, list[int]] = {}
-    for i, c in enumerate(columns):
-        positions.setdefault(c["feature"], []).append(i)
+    defaults, positions = schema.csv_parse_spec()
 
     def decode_csv(lines: tf.Tensor) -> dict:
         fields = tf.io.decode_csv(lines, record_defaults=defaults)
@@ -65,7 +59,7 @@ def batch_parser(manifest: Manifest) -> Callable[[tf.Tensor], dict]:
         for f in schema.features:
             cols = [fields[i] for i in positions[f.name]]
             value = cols[0] if f.shape == () else tf.reshape(tf.stack(cols, axis=1), [-1, *f.shape])
-            out[f.name] = tf.cast(value, tf.uint8) if f.dtype == "uint8" else value
+            out[f.name] = value if f.type_info.csv == f.type_info.tf else tf.cast(value, f.type_info.tf)
         return out
     return decode_csv
 

@@ -56,7 +56,7 @@ def wide_deep_groups(schema: Schema, inputs: list[Feature]) -> dict[str, list[Fe
             raise SchemaError(f"inputs='wide_deep' needs features in group {name!r} (or 'both'); the schema "
                               "has none")
         for f in fs:
-            if not f.is_fixed or (f.dtype in ("string", "bytes") and f.vocabulary is None):
+            if not f.is_fixed or not (f.is_numeric or f.is_image or f.is_categorical):
                 raise SchemaError(f"feature {f.name!r} cannot join the {name} input: wide/deep inputs are "
                                   "fixed-shape numbers or strings with a listed vocabulary (a vocabulary "
                                   "from_stats is resolved by the trainers)")
@@ -65,7 +65,7 @@ def wide_deep_groups(schema: Schema, inputs: list[Feature]) -> dict[str, list[Fe
 
 def as_float_matrix(f: Feature, value: tf.Tensor) -> tf.Tensor:
     """A feature as float32 [batch, k]: numbers flattened, categoricals one-hot (last slot: out of vocabulary)."""
-    if f.dtype == "string":
+    if f.is_text:
         lookup = tf.constant(list(f.vocabulary))
         index = tf.argmax(tf.cast(tf.equal(tf.reshape(value, [-1, f.inner_size, 1]), lookup), tf.int32), -1,
                           output_type=tf.int32)

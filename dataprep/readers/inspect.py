@@ -62,7 +62,7 @@ def image_grid(path: str | Path, out: str | Path, split: str | None = None, n: i
     import matplotlib.pyplot as plt
 
     m = load_manifest(path)
-    images = [f for f in m.schema.features if f.dtype in ("uint8", "image") and len(f.shape) in (2, 3)]
+    images = [f for f in m.schema.features if f.is_image and len(f.shape) in (2, 3)]
     if feature is not None:
         images = [m.schema[feature]]
     if not images:

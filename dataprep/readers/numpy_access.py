@@ -86,7 +86,7 @@ def as_dataframe(path: str | Path, split: str = "train"):
     columns = {}
     for f in manifest.schema.features:
         value = data[f.name]
-        if f.dtype == "string":
+        if f.is_text:
             value = np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])(value) if value.size else value
         if f.shape == ():
             columns[f.name] = value

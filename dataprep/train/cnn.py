@@ -18,7 +18,7 @@ ACTIVATIONS = ("relu", "selu")
 def image_feature(schema: Schema) -> Feature:
     """The input feature holding pixels: uint8 (or float32) of shape [h, w, c]."""
     for f in schema.inputs:
-        if f.dtype in ("uint8", "float32", "image") and len(f.shape) == 3 and f.is_fixed:
+        if (f.is_image or f.dtype == "float32") and len(f.shape) == 3 and f.is_fixed:
             return f
     raise SchemaError("the CNN trainer needs an input feature of shape [height, width, channels]")
 

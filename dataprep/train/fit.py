@@ -21,7 +21,6 @@ import tensorflow as tf
 
 from ..errors import SchemaError, UsageError
 from ..manifest import Manifest, load_manifest
-from ..schema import NUMBER_DTYPES
 from ..readers.dataset import make_dataset
 from . import cnn, rnn, wide_deep
 from .prep import TrainStats, encode, single_label, train_stats
@@ -87,7 +86,7 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
     regression = kind == "wide-deep" or (task is not None and task.regression)
     center, scale = 0.0, 1.0
     if regression:
-        if label.dtype not in NUMBER_DTYPES:
+        if not label.is_numeric:
             raise SchemaError(f"label {label.name!r} is {label.dtype}: wide&deep regression needs a number")
         if loss not in LOSSES:
             raise UsageError(f"unknown loss {loss!r}; expected one of {', '.join(LOSSES)}")
@@ -183,7 +182,7 @@ def fit(kind: str, data: str | Path, out: str | Path, *, variant: str = "two-inp
 
 
 def _num_classes(label, stats: TrainStats) -> int:
-    if label.shape != () or not (label.dtype == "int64" or (label.dtype == "string" and label.vocabulary)):
+    if label.shape != () or not (label.dtype == "int64" or label.is_categorical):
         raise SchemaError(f"label {label.name!r}: the CNN classifier needs an int64 class id or a string label "
                           "with a vocabulary (class names)")
     return stats.label_classes[label.name]
@@ -191,7 +190,7 @@ def _num_classes(label, stats: TrainStats) -> int:
 
 def _class_ids(label):
     """Label values to class ids: int64 labels are ids already; class names map to their vocabulary index."""
-    if label.dtype != "string":
+    if not label.is_text:
         return lambda y: y
     table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
         tf.constant(list(label.vocabulary)), tf.range(len(label.vocabulary), dtype=tf.int64)), default_value=-1)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import SchemaError
 from ..manifest import Manifest
-from ..schema import NUMBER_DTYPES, Feature, Schema
+from ..schema import Feature, Schema
 
 
 @dataclass
@@ -39,8 +39,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
     from ..readers.numpy_access import iter_numpy_batches
 
     schema = manifest.schema
-    numeric = [f for f in schema.features if f.dtype in (*NUMBER_DTYPES, "uint8", "image")
-               and (f.is_fixed or f.dtype in NUMBER_DTYPES)]
+    numeric = [f for f in schema.features if f.is_numeric or f.is_image]  # pixels have fixed shapes
     total = {f.name: 0.0 for f in numeric}
     squares = {f.name: 0.0 for f in numeric}
     count = {f.name: 0 for f in numeric}
@@ -61,7 +60,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
             x = x.astype(np.float64)
             if f.normalize == "log":
                 x = np.log1p(np.maximum(x, 0))
-            if f.dtype in ("uint8", "image"):  # pixels: one mean and variance for the whole image
+            if f.is_image:  # pixels: one mean and variance for the whole image
                 x = x.reshape(-1)
             count[f.name] += len(x)
             total[f.name] += x.sum(axis=0)
@@ -70,7 +69,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
             stats.low[f.name] = np.minimum(stats.low.get(f.name, low), low)
             stats.high[f.name] = np.maximum(stats.high.get(f.name, high), high)
         for f in schema.labels:
-            if f.dtype == "string" and f.vocabulary:
+            if f.is_categorical:
                 top[f.name] = len(f.vocabulary)
             elif f.dtype == "int64" and f.shape == ():
                 top[f.name] = max(top.get(f.name, 0), int(batch[f.name].max(initial=0)) + 1)
@@ -90,9 +89,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
 
 
 def feature_input(f: Feature) -> keras.Input:
-    dtype = {"float32": "float32", "float64": "float64", "int64": "int64", "uint8": "uint8", "image": "uint8",
-             "string": "string"}[f.dtype]
-    return keras.Input(shape=tuple(f.shape), dtype=dtype, name=f.name)
+    return keras.Input(shape=tuple(f.shape), dtype=f.type_info.keras, name=f.name)
 
 
 def numeric_block(f: Feature, x, stats: TrainStats, side: str):
@@ -131,9 +128,9 @@ def encode(features: list[Feature], inputs: dict, stats: TrainStats, side: str):
     """Concatenated float vector of ``features`` for one side of a model (``wide`` or ``deep``)."""
     parts = []
     for f in features:
-        if f.dtype == "string":
+        if f.is_text:
             parts.append(categorical_block(f, inputs[f.name], side, stats))
-        elif f.is_fixed and f.dtype in NUMBER_DTYPES:
+        elif f.is_fixed and f.is_numeric:
             parts.append(numeric_block(f, inputs[f.name], stats, side))
         else:
             raise SchemaError(f"feature {f.name!r} ({f.dtype} {list(f.shape)}) cannot feed a dense model")

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import SchemaError, UsageError
-from ..schema import FLOAT_DTYPES, NUMBER_DTYPES, Feature, Schema
+from ..schema import FLOAT_DTYPES, Feature, Schema
 from .prep import TrainStats
 
 CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
@@ -59,7 +59,7 @@ class SequenceTask:
 def sequence_task(schema: Schema, stats: TrainStats) -> SequenceTask:
     """The task the schema describes: its one variable-length input feature, and its label if any."""
     sequences = [f for f in schema.inputs if not f.is_fixed]
-    if len(sequences) != 1 or sequences[0].dtype not in NUMBER_DTYPES:
+    if len(sequences) != 1 or not sequences[0].is_numeric:
         raise SchemaError("the RNN trainer needs exactly one numeric input feature of shape [null] or [null, k] "
                           f"(a sequence); the schema has {[f.name for f in sequences] or 'none'}")
     feature = sequences[0]
@@ -80,7 +80,7 @@ def sequence_task(schema: Schema, stats: TrainStats) -> SequenceTask:
         raise SchemaError(f"label {label.name!r}: the RNN trainer needs a scalar label")
     if label.dtype in FLOAT_DTYPES:
         return SequenceTask(feature, label, 0)
-    if label.dtype == "int64" or (label.dtype == "string" and label.vocabulary):
+    if label.dtype == "int64" or label.is_categorical:
         return SequenceTask(feature, label, stats.label_classes[label.name])
     raise SchemaError(f"label {label.name!r}: expected float32/float64 (regression), int64 or strings with a vocabulary")
 
