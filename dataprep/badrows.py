@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .columns import Batch, Column, Problem, first_error
+from .batch import Batch, Problem
+from .columns import Column, first_error
 from .errors import DataError, UsageError
 
 POLICIES = ("fail", "skip", "quarantine")

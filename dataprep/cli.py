@@ -27,8 +27,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
 from .errors import DataprepError
+from .version import __version__
 
 EXIT_CODES = """\b
 Exit codes, the same for the same mistake in every command:

@@ -22,12 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
 from .badrows import BadRows
-from .columns import Batch, Column, to_columns
+from .batch import Batch
+from .columns import Column, to_columns
 from .encode.csv_text import csv_header, encode_csv_lines, line_break_problems
 from .encode.example import example_parts
 from .tfrecord import frame_parts
+from .version import __version__
 from .workdir import WorkFolder, fingerprint
 from .errors import Interrupted, OutputError, UsageError
 from .manifest import build_manifest, write_manifest

@@ -20,7 +20,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from .columns import Batch
+from .batch import Batch
 from .errors import SourceError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")

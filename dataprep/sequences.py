@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import Batch
+from .batch import Batch
 from .errors import DataError
 
 

@@ -2,7 +2,7 @@
 
 Paths (CSV, optionally compressed; Parquet; ``.npz``; TFRecord files of ``tf.train.Example``), lists and
 globs of them, folders of such files, image folders (one subfolder per class), pandas DataFrames, pyarrow
-Tables and dicts of numpy arrays all come out as :class:`~dataprep.columns.Batch` objects: Arrow or numpy
+Tables and dicts of numpy arrays all come out as :class:`~dataprep.batch.Batch` objects: Arrow or numpy
 columns plus the file and row they came from, so later errors can name them.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .columns import Batch
+from .batch import Batch
 from .csvscan import BOM, BadRecord, scan_csv
 from .errors import DataError, DataprepError, SourceError, UsageError
 from .images import image_folder_batches, is_image_folder
