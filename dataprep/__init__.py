@@ -15,7 +15,7 @@ from .version import __version__
 _READERS = ("make_dataset", "load_numpy", "as_dataframe")
 
 __all__ = [
-    "ConvertSummary", "DataError", "DataprepError", "Feature", "Manifest", "OutputError", "Schema",
+    "ConvertSummary", "DataError", "DataprepError", "Feature", "Manifest", "OutputError", "Schema", "__version__",
     "SchemaError", "SourceError", "SplitReader", "UsageError", "as_dataframe", "convert", "infer_schema",
     "iter_batches", "load_manifest", "load_numpy", "load_schema", "make_dataset", "read_record",
 ]

@@ -396,9 +396,9 @@ def validate(path, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON instead of a table.")
 def stats(path, splits, output, plot, as_json):
     """Per-feature statistics of PATH (an input file or a converted folder) in one streaming pass."""
-    from .manifest import MANIFEST
+    from .manifest import MANIFEST, STATS
     from .outputs import check_file_target
-    from .stats import STATS, folder_stats, source_stats
+    from .stats import folder_stats, source_stats
 
     folder = Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
     target = output or (Path(path) / STATS if folder else None)

@@ -31,13 +31,13 @@ from .tfrecord import frame_parts
 from .version import __version__
 from .workdir import WorkFolder, fingerprint
 from .errors import Interrupted, OutputError, UsageError
-from .manifest import build_manifest, write_manifest
+from .manifest import STATS, build_manifest, write_manifest
 from .outputs import check_out, check_quarantine, foreign_files, staging
 from .ragged import Ragged
 from .schema import Schema, load_schema
 from .shards import COMPRESSIONS, Shard, ShardResult, Spool, plan_shards, shard_suffix, write_shards
-from .sources import DEFAULT_BATCH_ROWS, RowGrouping, input_files, is_path_source, iter_batches
-from .stats import STATS, folder_stats
+from .sources import DEFAULT_BATCH_ROWS, RowGrouping, Source, iter_batches, resolve_source
+from .stats import folder_stats
 from .splits import SplitKey, assign_by_bucket, assign_by_ratio, parse_split, parse_split_names
 
 FORMATS = ("tfrecord", "csv")
@@ -115,7 +115,7 @@ class Job:
     def suffix(self) -> str:
         return shard_suffix(self.fmt, self.compression)
 
-    def batches(self, source: Any, bad_rows: BadRows):
+    def batches(self, source: Source, bad_rows: BadRows):
         """The source's column batches (malformed CSV rows go to ``bad_rows``)."""
         return iter_batches(source, self.columns, self.batch_size, on_malformed=bad_rows.malformed,
                             grouping=self.grouping)
@@ -141,7 +141,7 @@ class Job:
         return plan_shards(splits, self.suffix, lengths, self.num_shards, self.rows_per_shard)
 
 
-def _encode_all(source: Any, job: Job, spool: Spool, bad_rows: BadRows, workers: int, progress: bool
+def _encode_all(source: Source, job: Job, spool: Spool, bad_rows: BadRows, workers: int, progress: bool
                 ) -> tuple[int, list]:
     """Pass one: stream the source, check and encode batches in ``workers`` threads, and append the records
     to the spool in input order, applying the bad-row policy in that order too."""
@@ -221,10 +221,10 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
     if on_error == "quarantine" and quarantine is None:
         quarantine = out.parent / f"{out.name}.quarantine.csv"
     quarantine = Path(quarantine) if quarantine and on_error == "quarantine" else None
-    inputs = _inputs(source)
-    check_out(out, inputs, overwrite)
+    source = resolve_source(source)
+    check_out(out, source.inputs, overwrite)
     if quarantine is not None:
-        check_quarantine(quarantine, out, inputs, overwrite)
+        check_quarantine(quarantine, out, source.inputs, overwrite)
     bad_rows = BadRows(on_error, max_errors, max_error_rate, quarantine, schema.source_columns,
                        staging=staging(quarantine) if quarantine else None)
 
@@ -258,7 +258,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
             files_by_split[r.split].append(r.to_dict())
         manifest = build_manifest(schema=schema, fmt=format, compression=compression, splits=files_by_split,
                                   rows={"read": rows_read, "written": written, **bad_rows.to_dict()},
-                                  options=options, sources=_describe(source), version=__version__)
+                                  options=options, sources=source.description, version=__version__)
         work.finish()
         write_manifest(tmp, manifest)
         if stats:
@@ -296,7 +296,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, format
         seconds=round(time.perf_counter() - started, 3), files=[r.name for r in results])
 
 
-def _run_local(source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: int | None, progress: bool
+def _run_local(source: Source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: int | None, progress: bool
                ) -> tuple[list[ShardResult], int]:
     """Encode into a spool (pass one), plan, write the shards the work folder does not hold yet."""
     tmp = work.path
@@ -317,7 +317,7 @@ def _run_local(source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: i
     return [work.done.get(shard.name) or fresh.pop(0) for shard in plan], rows_read
 
 
-def _run_beam(source, job: Job, bad_rows: BadRows, tmp: Path, beam_options: str | None
+def _run_beam(source: Source, job: Job, bad_rows: BadRows, tmp: Path, beam_options: str | None
               ) -> tuple[list[ShardResult], int]:
     """The same conversion as an Apache Beam pipeline (see ``beam_runner``); bad-row counts are merged here."""
     from .beam_runner import run_pipeline
@@ -350,15 +350,6 @@ def _check_options(schema: Schema, fmt: str, compression: str, num_shards, rows_
             raise UsageError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _inputs(source: Any) -> list[Path]:
-    """Every input path, resolved: the files read and the paths given (a folder is an input too)."""
-    if not is_path_source(source):
-        return []
-    given = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    named = [Path(p).resolve() for p in given if not any(ch in os.fspath(p) for ch in "*?[")]
-    return list(dict.fromkeys(named + [p.resolve() for p in input_files(source)]))
-
-
 def _commit(tmp: Path, out: Path, overwrite: bool) -> None:
     """Move the finished folder into place; an existing ``out`` is replaced only after this succeeds, and only
     when it still holds nothing but a dataprep output (checked again: files may have appeared during the run)."""
@@ -388,12 +379,6 @@ def _commit_quarantine(bad_rows: BadRows) -> None:
         os.replace(bad_rows.staging, bad_rows.quarantine)
     else:
         bad_rows.quarantine.unlink(missing_ok=True)
-
-
-def _describe(source: Any) -> list[str]:
-    if not is_path_source(source):
-        return [f"<{type(source).__name__}>"]
-    return [os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)]
 
 
 def _bar(enabled: bool, desc: str, unit: str, total: int | None = None):

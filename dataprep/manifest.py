@@ -24,6 +24,7 @@ from .errors import OutputError
 from .schema import Schema
 
 MANIFEST = "manifest.json"
+STATS = "stats.json"  # beside the manifest: written by convert(stats=True) and `dataprep stats`
 FORMAT_VERSION = 1
 # Record index entries point at a record's framing: (bytes before its data, bytes of framing in all).
 # TFRecord: u64 length + u32 CRC before the data, u32 CRC after; CSV: the line, then its newline.

@@ -20,9 +20,8 @@ from pathlib import Path
 
 from .badrows import QUARANTINE_HEADER
 from .errors import DataprepError, UsageError
-from .manifest import MANIFEST
+from .manifest import MANIFEST, STATS
 from .schema import load_schema
-from .stats import STATS
 
 RUN = "run.json"
 PNG_METADATA = {"Software": "dataprep"}  # the text chunk our pictures carry, so a later run may replace them
