@@ -17,9 +17,9 @@ import numpy as np
 from .batch import Batch, Problem
 from .columns import Column, first_error
 from .errors import DataError, UsageError
+from .outputs import QUARANTINE_HEADER
 
 POLICIES = ("fail", "skip", "quarantine")
-QUARANTINE_HEADER = ["file", "line", "row", "reason", "column", "message"]
 
 
 @dataclass
