@@ -4,19 +4,18 @@ Conversion needs no TensorFlow; the readers and trainers import it when they are
 """
 from __future__ import annotations
 
-__version__ = "0.2.0"
-
-from .convert import ConvertSummary, convert  # noqa: E402
-from .errors import DataError, DataprepError, OutputError, SchemaError, SourceError, UsageError  # noqa: E402
-from .infer import infer_schema  # noqa: E402
-from .manifest import Manifest, load_manifest  # noqa: E402
-from .records import SplitReader, iter_batches, read_record  # noqa: E402
-from .schema import Feature, Schema, load_schema  # noqa: E402
+from .convert import ConvertSummary, convert
+from .errors import DataError, DataprepError, OutputError, SchemaError, SourceError, UsageError
+from .infer import infer_schema
+from .manifest import Manifest, load_manifest
+from .records import SplitReader, iter_batches, read_record
+from .schema import Feature, Schema, load_schema
+from .version import __version__
 
 _READERS = ("make_dataset", "load_numpy", "as_dataframe")
 
 __all__ = [
-    "ConvertSummary", "DataError", "DataprepError", "Feature", "Manifest", "OutputError", "Schema",
+    "ConvertSummary", "DataError", "DataprepError", "Feature", "Manifest", "OutputError", "Schema", "__version__",
     "SchemaError", "SourceError", "SplitReader", "UsageError", "as_dataframe", "convert", "infer_schema",
     "iter_batches", "load_manifest", "load_numpy", "load_schema", "make_dataset", "read_record",
 ]

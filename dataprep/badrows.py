@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .columns import Batch, Column, Problem, first_error
+from .batch import Batch, Problem
+from .columns import Column, first_error
 from .errors import DataError, UsageError
+from .outputs import QUARANTINE_HEADER
 
 POLICIES = ("fail", "skip", "quarantine")
-QUARANTINE_HEADER = ["file", "line", "row", "reason", "column", "message"]
 
 
 @dataclass

@@ -28,7 +28,7 @@ from .errors import DataprepError, UsageError
 from .job import Job
 from .ragged import Ragged
 from .shards import Shard, ShardResult, write_shard
-from .sources import expand_paths, is_path_source
+from .sources import Source
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Plan:
     shards: list
 
 
-def run_pipeline(source: Any, job: Job, folder: str, beam_options: str | None
+def run_pipeline(source: Source, job: Job, folder: str, beam_options: str | None
                  ) -> tuple[list[ShardResult], list[FileCounts]]:
     """Run the conversion pipeline, writing into the work folder ``folder``; returns the written shards in
     plan order and the per-file counts."""
@@ -62,9 +62,9 @@ def run_pipeline(source: Any, job: Job, folder: str, beam_options: str | None
         from apache_beam.options.pipeline_options import PipelineOptions
     except ImportError:
         raise UsageError("--runner beam needs Apache Beam: pip install 'dataprep[beam]'") from None
-    if not is_path_source(source):
+    if not source.is_path:
         raise UsageError("--runner beam converts files (paths, globs, folders), not data held in memory")
-    units = [str(source)] if _is_image_folder(source) else [str(p) for p in expand_paths(source)]
+    units = source.units()
     pipeline = beam.Pipeline(options=PipelineOptions(shlex.split(beam_options or "")))
     encoded = (pipeline
                | "Files" >> beam.Create(list(enumerate(units)))
@@ -99,17 +99,17 @@ def run_pipeline(source: Any, job: Job, folder: str, beam_options: str | None
     return shard_results, file_counts
 
 
-def _encode_file(item: tuple[int, str], job: Job, folder: str) -> Iterator:
+def _encode_file(item: tuple[int, Source], job: Job, folder: str) -> Iterator:
     """Read one input file in batches, apply the bad-row policy, encode: ``(key, records, buckets)`` per
     batch, then the file's counts on the ``counts`` output."""
     import apache_beam as beam
 
-    unit, path = item
+    unit, part = item
     on_error = job.options.bad_rows.on_error
     quarantine = Path(folder) / f".quarantine-{unit:06d}.csv" if on_error == "quarantine" else None
     bad = BadRows(on_error, None, None, quarantine, job.schema.source_columns)
     rows_read = 0
-    for i, batch in enumerate(job.batches(path, bad)):
+    for i, batch in enumerate(job.batches(part, bad)):
         records, buckets = job.keep(batch, job.check(batch), bad)
         rows_read += batch.num_rows
         if records is not None:
@@ -183,9 +183,3 @@ def _dataprep_cause(e: BaseException) -> DataprepError | None:
         seen.add(id(e))
         e = e.__cause__ or e.__context__
     return None
-
-
-def _is_image_folder(source: Any) -> bool:
-    from .images import is_image_folder
-
-    return isinstance(source, (str, Path)) and is_image_folder(Path(source))

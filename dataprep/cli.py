@@ -27,7 +27,6 @@ from pathlib import Path
 
 import click
 
-from . import __version__
 from .badrows import POLICIES
 from .compressions import COMPRESSIONS
 from .errors import DataprepError
@@ -35,6 +34,7 @@ from .formats import FORMATS
 from .options import RUNNERS, BadRowPolicy, RunOptions, ShardLayout, SplitPlan
 from .schema import IMAGE_FORMATS, ImageOptions
 from .shards import AUTO_SHARD_BYTES
+from .version import __version__
 
 EXIT_CODES = """\b
 Exit codes, the same for the same mistake in every command:
@@ -388,9 +388,9 @@ def validate(path, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON instead of a table.")
 def stats(path, splits, output, plot, as_json):
     """Per-feature statistics of PATH (an input file or a converted folder) in one streaming pass."""
-    from .manifest import MANIFEST
+    from .manifest import MANIFEST, STATS
     from .outputs import check_file_target
-    from .stats import STATS, folder_stats, source_stats
+    from .stats import folder_stats, source_stats
 
     folder = Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
     target = output or (Path(path) / STATS if folder else None)

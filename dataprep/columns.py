@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .batch import Batch, Problem
 from .errors import DataError
 from .ragged import Ragged
 from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, OOV_TOKEN, Feature, ImageOptions, Schema
@@ -42,45 +43,6 @@ class Column:
         elem = np.repeat(self.row_splits[index] - splits[:-1], counts) + np.arange(splits[-1])
         vals = self.values.take(elem) if isinstance(self.values, Ragged) else self.values[elem]
         return Column(vals, splits)
-
-
-@dataclass(frozen=True)
-class Batch:
-    """A source's column batch: named columns (Arrow arrays or numpy arrays) and where the rows came from."""
-
-    columns: dict
-    num_rows: int
-    origin: str  # file path, or a description such as "<DataFrame>"
-    row_start: int  # 0-based index of the first row within the origin
-    line_of: Callable[[int], int] | None = None  # row index within origin -> line number (text sources)
-    row_names: list[str] | None = None  # a file per row (image folders): named instead of the row
-    row_of: Callable[[int], int] | None = None  # row index within origin -> 1-based row of the file (CSV)
-
-    def where(self, row: int, column: str | None = None) -> str:
-        """'file, line L (row R), column C' for messages; ``row`` is a row of this batch."""
-        r = self.row_start + row
-        if self.row_names is not None:
-            return self.row_names[row] + (f", column {column!r}" if column else "")
-        number = self.row_of(r) if self.row_of is not None else r + 1
-        loc = f"{self.origin}, row {number}"
-        if self.line_of is not None:
-            loc = f"{self.origin}, line {self.line_of(r)} (row {number})"
-        return loc + (f", column {column!r}" if column else "")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Rows of a batch that cannot be stored, for one reason in one column."""
-
-    reason: str  # a short key: unparseable, missing, not_finite, out_of_range, not_in_vocabulary, ...
-    column: str
-    rows: np.ndarray  # sorted unique row positions within the batch
-    message: str  # the first bad row, described for a person (location included)
-    describe: Callable[[int], str] | None = None  # the message of the k-th of ``rows`` (None: every row's is message)
-
-    def message_of(self, k: int) -> str:
-        """The message of ``rows[k]``, described like the first."""
-        return self.message if k == 0 or self.describe is None else self.describe(k)
 
 
 @dataclass

@@ -23,17 +23,17 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import __version__
 from .badrows import BadRows
 from .errors import Interrupted, OutputError
 from .job import Job
-from .manifest import build_manifest, write_manifest
+from .manifest import STATS, build_manifest, write_manifest
 from .options import ConvertOptions
 from .outputs import check_out, check_quarantine, foreign_files, staging
 from .schema import Schema, load_schema
 from .shards import ShardResult, Spool, write_shards
-from .sources import input_files, is_path_source
-from .stats import STATS, folder_stats
+from .sources import Source, resolve_source
+from .stats import folder_stats
+from .version import __version__
 from .workdir import WorkFolder, fingerprint
 
 
@@ -58,7 +58,7 @@ class ConvertSummary:
         return asdict(self)
 
 
-def _encode_all(source: Any, job: Job, spool: Spool, bad_rows: BadRows, workers: int, progress: bool
+def _encode_all(source: Source, job: Job, spool: Spool, bad_rows: BadRows, workers: int, progress: bool
                 ) -> tuple[int, list]:
     """Pass one: stream the source, check and encode batches in ``workers`` threads, and append the records
     to the spool in input order, applying the bad-row policy in that order too."""
@@ -127,10 +127,10 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
     opts = opts.for_schema(schema)
     run, out = opts.run, Path(out)
     quarantine = opts.bad_rows.quarantine_path(out)
-    inputs = _inputs(source)
-    check_out(out, inputs, run.overwrite)
+    source = resolve_source(source)
+    check_out(out, source.inputs, run.overwrite)
     if quarantine is not None:
-        check_quarantine(quarantine, out, inputs, run.overwrite)
+        check_quarantine(quarantine, out, source.inputs, run.overwrite)
     policy = opts.bad_rows
     bad_rows = BadRows(policy.on_error, policy.max_errors, policy.max_error_rate, quarantine, schema.source_columns,
                        staging=staging(quarantine) if quarantine else None)
@@ -159,7 +159,7 @@ def _concerns(options: ConvertOptions | None) -> dict[str, Any]:
     return {} if options is None else {f.name: getattr(options, f.name) for f in fields(options)}
 
 
-def _publish(source: Any, job: Job, results: list[ShardResult], rows_read: int, bad_rows: BadRows,
+def _publish(source: Source, job: Job, results: list[ShardResult], rows_read: int, bad_rows: BadRows,
              work: WorkFolder, out: Path, recorded: dict) -> dict:
     """Check the counts, write the manifest (and stats), and move the output and quarantine into place."""
     written = sum(r.num_records for r in results)
@@ -172,7 +172,7 @@ def _publish(source: Any, job: Job, results: list[ShardResult], rows_read: int, 
     manifest = build_manifest(schema=job.schema, fmt=layout.shard_format, compression=layout.shard_compression,
                               splits=files_by_split, rows={"read": rows_read, "written": written,
                                                            **bad_rows.to_dict()},
-                              options=recorded, sources=_describe(source), version=__version__)
+                              options=recorded, sources=source.description, version=__version__)
     work.finish()
     write_manifest(tmp, manifest)
     if job.options.run.stats:
@@ -212,7 +212,7 @@ def _cleanup(work: WorkFolder, bad_rows: BadRows, out: Path, runner: str) -> Ite
         raise
 
 
-def _run_local(source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: int | None, progress: bool
+def _run_local(source: Source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: int | None, progress: bool
                ) -> tuple[list[ShardResult], int]:
     """Encode into a spool (pass one), plan, write the shards the work folder does not hold yet."""
     tmp = work.path
@@ -234,7 +234,7 @@ def _run_local(source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: i
     return [work.done.get(shard.name) or fresh.pop(0) for shard in plan], rows_read
 
 
-def _run_beam(source, job: Job, bad_rows: BadRows, tmp: Path, beam_options: str | None
+def _run_beam(source: Source, job: Job, bad_rows: BadRows, tmp: Path, beam_options: str | None
               ) -> tuple[list[ShardResult], int]:
     """The same conversion as an Apache Beam pipeline (see ``beam_runner``); bad-row counts are merged here."""
     from .beam_runner import run_pipeline
@@ -248,15 +248,6 @@ def _run_beam(source, job: Job, bad_rows: BadRows, tmp: Path, beam_options: str 
     rows_read = sum(c.rows_read for c in counts)
     bad_rows.finish(rows_read)
     return results, rows_read
-
-
-def _inputs(source: Any) -> list[Path]:
-    """Every input path, resolved: the files read and the paths given (a folder is an input too)."""
-    if not is_path_source(source):
-        return []
-    given = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    named = [Path(p).resolve() for p in given if not any(ch in os.fspath(p) for ch in "*?[")]
-    return list(dict.fromkeys(named + [p.resolve() for p in input_files(source)]))
 
 
 def _commit(tmp: Path, out: Path, overwrite: bool) -> None:
@@ -288,12 +279,6 @@ def _commit_quarantine(bad_rows: BadRows) -> None:
         os.replace(bad_rows.staging, bad_rows.quarantine)
     else:
         bad_rows.quarantine.unlink(missing_ok=True)
-
-
-def _describe(source: Any) -> list[str]:
-    if not is_path_source(source):
-        return [f"<{type(source).__name__}>"]
-    return [os.fspath(s) for s in ([source] if isinstance(source, (str, os.PathLike)) else source)]
 
 
 def _bar(enabled: bool, desc: str, unit: str, total: int | None = None):

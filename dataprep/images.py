@@ -1,9 +1,8 @@
-"""Image folders as a source: one subfolder per class (the Keras ``image_dataset_from_directory``
-convention). Encoded PNG/JPEG bytes are kept as they are (no re-encoding, so shards stay as compact as the
-files); each image is checked to decode, and the class names become the label's vocabulary.
+"""Image files and encoded images: read safely, decoded, re-encoded, resized and measured (an image codec).
 
-Image files, here and in a table's ``image: {from_paths: true}`` column, are read only when they are regular
-files of at most :data:`MAX_IMAGE_FILE_BYTES` inside the folder they belong to (after following symlinks), and
+The image-folder source (:mod:`dataprep.sources.image_folders`) and a table's ``image: {from_paths: true}``
+column (:mod:`dataprep.columns`) both read their files here. An image file is read only when it is a regular
+file of at most :data:`MAX_IMAGE_FILE_BYTES` inside the folder it belongs to (after following symlinks), and
 an image is decoded only when its header's pixel count fits the feature's shape (:func:`max_pixels`): a
 device, a FIFO, a link to a secret or a decompression bomb must not hang the conversion, exhaust memory or
 end up in the shards."""
@@ -15,12 +14,10 @@ import stat
 import threading
 import warnings
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-import pyarrow as pa
 
-from .columns import Batch
 from .errors import SourceError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -34,34 +31,6 @@ class Rejection(NamedTuple):
 
     reason: str  # missing_file, path_outside, not_a_file, too_large, decompression_bomb, too_many_pixels
     detail: str
-
-
-def is_image_folder(path: Path) -> bool:
-    return path.is_dir() and any(p.is_dir() and any(_is_image(f) for f in p.iterdir()) for p in path.iterdir())
-
-
-def _is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
-
-
-def image_files(folder: Path) -> list[tuple[Path, str]]:
-    """(image path, class name) for every image, classes and files in sorted order. An image name that is
-    not a regular file in the folder (a device, a FIFO, a broken link, a link out of the folder) or is over
-    :data:`MAX_IMAGE_FILE_BYTES` is refused here, before anything is read."""
-    root = Path(os.path.realpath(folder))
-    items = []
-    for d in sorted(p for p in folder.iterdir() if p.is_dir()):
-        for f in sorted(d.iterdir()):
-            if f.suffix.lower() not in IMAGE_SUFFIXES or f.is_dir():
-                continue
-            problem = file_problem(f, root if d.is_symlink() or f.is_symlink() else None)
-            if problem is not None:
-                raise SourceError(f"{f}: {problem.detail} ({problem.reason}); an image folder's images are "
-                                  "regular files inside it")
-            items.append((f, d.name))
-    if not items:
-        raise SourceError(f"{folder}: no images in class subfolders")
-    return items
 
 
 def file_problem(path: Path, root: Path | None) -> Rejection | None:
@@ -111,27 +80,6 @@ def max_pixels(shape: tuple) -> int:
     """The most pixels (height x width) an image for a feature of ``shape`` [h, w, c] may have to be decoded:
     :data:`IMAGE_PIXEL_FACTOR` times the shape's, and never fewer than :data:`MAX_IMAGE_PIXELS_FLOOR`."""
     return max(MAX_IMAGE_PIXELS_FLOOR, IMAGE_PIXEL_FACTOR * shape[0] * shape[1])
-
-
-def image_folder_batches(folder: Path, columns, batch_size: int) -> Iterator[Batch]:
-    """Columns ``image`` (encoded bytes), ``label`` (class name) and ``path`` (relative path)."""
-    items = image_files(folder)
-    have = ["image", "label", "path"]
-    missing = [c for c in (columns or have) if c not in have]
-    if missing:
-        raise SourceError(f"{folder}: an image folder has columns image, label and path, not {missing}")
-    root = Path(os.path.realpath(folder))
-    for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
-        names = [str(p.relative_to(folder)) for p, _ in chunk]
-        blobs = [read_image_file(p, root) for p, _ in chunk]
-        for (p, _), blob in zip(chunk, blobs):
-            if isinstance(blob, Rejection):
-                raise SourceError(f"{p}: {blob.detail} ({blob.reason})")
-        cols = {"image": pa.array(blobs, pa.binary()),
-                "label": pa.array([c for _, c in chunk], pa.string()), "path": pa.array(names, pa.string())}
-        yield Batch({c: cols[c] for c in (columns or have)}, len(chunk), str(folder), start,
-                    row_names=[str(folder / n) for n in names])
 
 
 _BOMB_CHECK = threading.Lock()  # warnings.catch_warnings changes process-wide state

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,9 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import SourceError, UsageError
-from .images import image_files, image_shape, is_image_folder
+from .images import image_shape
 from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, Feature, Schema
-from .sources import iter_batches
+from .sources import IMAGE_FOLDER, iter_batches, resolve_source
 
 MAX_TRACKED = 1000  # distinct values remembered per column
 _LEADING_ZERO = r"^[+-]?0[0-9]+$"
@@ -57,16 +56,17 @@ def infer_schema(source: Any, label: Sequence[str] | str | None = None, weight: 
                  max_categories: int = 50, name: str = "") -> Schema:
     """Infer a schema from ``source`` (any input :func:`dataprep.convert` accepts)."""
     labels = [label] if isinstance(label, str) else list(label or [])
-    if isinstance(source, (str, Path)) and is_image_folder(Path(source)):
-        files = image_files(Path(source))
-        classes = tuple(sorted({c for _, c in files}))
-        height, width, channels = image_shape(files[0][0].read_bytes())
+    source = resolve_source(source)
+    if source.kind == IMAGE_FOLDER:
+        classes = tuple(sorted(set(source.labels)))
+        height, width, channels = image_shape(source.files[0].read_bytes())
         return Schema(features=(
             Feature(name="image", dtype="image", shape=(height, width, channels),
                     description="encoded images; readers decode and resize them to this shape"),
             Feature(name="path", dtype="string", shape=(), description="the image file, for provenance"),
             Feature(name="label", dtype="string", shape=(), role="label", vocabulary=classes,
-                    description="the class folder")), name=name, description=f"inferred from {len(files)} images")
+                    description="the class folder")),
+            name=name, description=f"inferred from {len(source.files)} images")
     stats: dict[str, _ColumnStats] = {}
     rows = 0
     for batch in iter_batches(source):

@@ -7,7 +7,7 @@ runner pickles the job to its workers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from .options import ConvertOptions
 from .ragged import Ragged
 from .schema import Schema
 from .shards import Shard, plan_shards
-from .sources import iter_batches
+from .sources import Source, iter_batches
 from .splits import assign_by_bucket, assign_by_ratio
 
 
@@ -50,7 +50,7 @@ class Job:
     def header(self) -> bytes:
         return self.options.layout.shard_format.header(self.schema)
 
-    def batches(self, source: Any, bad_rows: BadRows) -> Iterator[Batch]:
+    def batches(self, source: Source, bad_rows: BadRows) -> Iterator[Batch]:
         """The source's column batches (malformed CSV rows go to ``bad_rows``)."""
         return iter_batches(source, self.columns, self.options.run.batch_size, on_malformed=bad_rows.malformed,
                             grouping=self.options.grouping)

@@ -26,6 +26,7 @@ from .formats import FORMATS, ShardFormat
 from .schema import Schema
 
 MANIFEST = "manifest.json"
+STATS = "stats.json"  # beside the manifest: written by convert(stats=True) and `dataprep stats`
 FORMAT_VERSION = 1
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 

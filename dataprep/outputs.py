@@ -6,7 +6,8 @@ by its name alone:
 - an output folder: a ``manifest.json`` with the ``dataprep_manifest`` key, plus only the files it lists (shards
   and record indexes) and ``stats.json``;
 - a work folder: ``.{out}.partial`` beside the output, holding ``run.json`` (see :mod:`dataprep.workdir`);
-- a quarantine CSV: its first line is exactly the header :class:`~dataprep.badrows.BadRows` writes.
+- a quarantine CSV: its first line starts with :data:`QUARANTINE_HEADER`, which
+  :class:`~dataprep.badrows.BadRows` writes.
 
 ``--overwrite`` replaces only these, and a folder or glob expanded into input files skips them, so an output
 kept inside an input folder is never read back as input.
@@ -18,13 +19,12 @@ import json
 import os
 from pathlib import Path
 
-from .badrows import QUARANTINE_HEADER
 from .errors import DataprepError, UsageError
-from .manifest import MANIFEST
+from .manifest import MANIFEST, STATS
 from .schema import load_schema
-from .stats import STATS
 
 RUN = "run.json"
+QUARANTINE_HEADER = ["file", "line", "row", "reason", "column", "message"]  # then the source columns
 PNG_METADATA = {"Software": "dataprep"}  # the text chunk our pictures carry, so a later run may replace them
 _SHOWN = 3  # foreign files named in a message
 _STATS_START = b'{\n  "path": '  # how StatsReport.write begins

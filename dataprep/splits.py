@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import Batch
+from .batch import Batch
 from .errors import DataError, UsageError
 
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9_]+$")

@@ -15,7 +15,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-STATS = "stats.json"
+from .outputs import PNG_METADATA
+
 SAMPLE = 100_000
 QUANTILES = (0.25, 0.5, 0.75)
 MAX_CATEGORIES = 10_000
@@ -107,8 +108,6 @@ class StatsReport:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-
-        from .outputs import PNG_METADATA  # outputs knows stats.json: imported here, not at the top
 
         features = self.splits[split or next(iter(self.splits))]
         cols = 3

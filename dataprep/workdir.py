@@ -23,7 +23,7 @@ from .checksum import sha256_file
 from .errors import UsageError
 from .outputs import RUN, work_folder
 from .shards import ShardResult
-from .sources import input_files, is_path_source
+from .sources import Source
 
 JOURNAL = "journal.jsonl"
 HOLDER = "lock.json"
@@ -92,16 +92,12 @@ class WorkFolder:
         return done
 
 
-def fingerprint(source, settings: dict) -> dict | None:
+def fingerprint(source: Source, settings: dict) -> dict | None:
     """What must be equal for a run to resume another: the settings and every input file's name, size and
-    SHA-256 (a file edited in place with its size and modification time restored is a changed input; the
-    hash costs about 0.2 s per 100 MB, hardware SHA). In-memory sources cannot be fingerprinted (None: no
-    resume)."""
-    if is_path_source(source):
-        files = [{"path": str(p.resolve()), "size": p.stat().st_size, "sha256": sha256_file(p)}
-                 for p in input_files(source)]
-        return {"settings": settings, "files": files}
-    return None
+    SHA-256 (:meth:`Source.fingerprint`; the hash costs about 0.2 s per 100 MB, hardware SHA). In-memory
+    sources cannot be fingerprinted (None: no resume)."""
+    files = source.fingerprint()
+    return None if files is None else {"settings": settings, "files": files}
 
 
 def _changed(before, now: list[dict]) -> str:

@@ -18,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 import dataprep
-from dataprep import csvscan, sources
+from dataprep import csvscan
+from dataprep.sources import csv_files
 from dataprep.cli import main
 from dataprep.errors import DataError, SourceError
 
@@ -109,7 +110,7 @@ def test_bom_is_not_part_of_the_first_name(tmp_path, name):
     data = "\ufeff" + f"a{sep}b{sep}c\n" + "".join(f"{i}{sep}x{i}{sep}{i}\n" for i in range(5))
     path = tmp_path / name
     path.write_bytes(gzip.compress(data.encode()) if name.endswith(".gz") else data.encode())
-    assert sources.csv_header(path) == ["a", "b", "c"]
+    assert csv_files.csv_header(path) == ["a", "b", "c"]
     assert [f.name for f in dataprep.infer_schema(path).features] == ["a", "b", "c"]
     s = summary(tmp_path, path)
     assert s.rows_written == 5
@@ -129,8 +130,8 @@ def test_field_over_the_block_grows_the_block(tmp_path):
 
 
 def test_row_over_the_limit_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(sources, "MAX_CSV_RECORD_BYTES", 1 << 20)
-    monkeypatch.setattr(sources, "CSV_BLOCK_BYTES", 1 << 18)
+    monkeypatch.setattr(csv_files, "MAX_CSV_RECORD_BYTES", 1 << 20)
+    monkeypatch.setattr(csv_files, "CSV_BLOCK_BYTES", 1 << 18)
     src = rows_csv(tmp_path / "in.csv", n=20, replace={3: f'3,"{"y" * (2 << 20)}",6\n'})
     with pytest.raises(SourceError, match=r"in.csv, line 5: a CSV row of 2,097,\d+ bytes is over the limit of 1 MiB"):
         summary(tmp_path, src)

@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..columns import Batch, Column, Problem, arrow_binary_ragged
+from ..batch import Batch, Problem
+from ..columns import Column, arrow_binary_ragged
 from ..ragged import Ragged
 from ..schema import Schema
 

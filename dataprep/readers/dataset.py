@@ -166,7 +166,7 @@ def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: 
     if cache:
         ds = ds.cache()
         if shuffle:
-            ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(len(entries), seed=seed, reshuffle_each_iteration=True)
     if shuffle:
         ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed, rerandomize_each_iteration=True)).map(_permute)
     block = max(1, batch_size // cycle)  # each batch mixes blocks of ``cycle`` shards

@@ -16,13 +16,12 @@ import tensorflow as tf
 from ..checksum import sha256_file
 from ..compressions import guess_compression
 from ..errors import OutputError
-from ..manifest import MANIFEST, Manifest, load_manifest
+from ..manifest import MANIFEST, STATS, Manifest, load_manifest
 from ..tfrecord import FramingError, Record, ScanResult, iter_records
 from .decode import batch_decoder
 from .integrity import refuse_non_tfrecord
 
 _PARSE_BATCH = 4096
-STATS = "stats.json"  # written beside the shards by `dataprep stats`
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Long tables as sequences: the rows that share a sequence id become one record.
+"""How input rows become records (:class:`RowGrouping`), and long tables as sequences: the rows that share
+a sequence id become one record.
 
 A long table has one row per time step: an id column naming the sequence, an order column (time, step) and
 the step's values. Grouping streams: the rows of one sequence must be adjacent (as exports sorted by id
@@ -8,14 +9,38 @@ per-sequence value) keep the sequence's one value and must be constant within it
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import Batch
-from .errors import DataError
+from ..batch import Batch
+from ..errors import DataError, UsageError
+
+
+@dataclass(frozen=True)
+class RowGrouping:
+    """How input rows become records: one per row (default), one per file (``per_file``), or one per
+    sequence of a long table (``sequence_id``, ordered by ``sequence_order``; ``context_columns`` keep the
+    sequence's one value)."""
+
+    per_file: bool = False
+    sequence_id: str | None = None
+    sequence_order: str | None = None
+    context_columns: tuple[str, ...] = field(default=(), metadata={"recorded": False})  # from the schema
+
+    def __post_init__(self) -> None:
+        if self.per_file and self.sequence_id:
+            raise UsageError("give --sequence-per-file or --sequence-id, not both")
+        if self.sequence_order and not self.sequence_id:
+            raise UsageError("--sequence-order needs --sequence-id")
+
+    @property
+    def columns(self) -> list[str]:
+        """The input columns the grouping itself reads."""
+        return [c for c in (self.sequence_id, self.sequence_order) if c]
 
 
 def group_sequences(batches: Iterator[Batch], id_column: str, order_column: str | None,

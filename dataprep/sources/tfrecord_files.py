@@ -1,0 +1,60 @@
+"""TFRecord files of ``tf.train.Example`` records (from TensorFlow or anyone else) as list columns, read
+without TensorFlow: the framing and CRCs are checked by :mod:`dataprep.tfrecord`, the records parsed by
+:func:`dataprep.records.parse_example`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+
+from ..batch import Batch
+from ..errors import SourceError
+from .tables import select_columns
+
+TFRECORD_BATCH_BYTES = 64 << 20  # records held per TFRecord source batch (see tfrecord_batches)
+
+
+def tfrecord_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
+    """``tf.train.Example`` records (from TensorFlow or anyone else) as list columns, one per key; a key
+    missing from a record is a missing value. Framing and CRCs are checked; no TensorFlow is needed.
+
+    The file is streamed: a batch holds at most ``batch_size`` records and about ``TFRECORD_BATCH_BYTES`` of
+    them, so memory does not grow with the file (or with what a compressed file inflates to)."""
+    from ..compressions import guess_compression
+    from ..tfrecord import FramingError, iter_records
+
+    batch: list = []
+    held = start = 0
+    try:
+        for rec in iter_records(path, guess_compression(path)):
+            batch.append(rec)
+            held += len(rec.data)
+            if len(batch) >= batch_size or held >= TFRECORD_BATCH_BYTES:
+                yield _example_batch(path, batch, columns, start)
+                start += len(batch)
+                batch, held = [], 0
+    except FramingError as e:
+        raise SourceError(str(e)) from None
+    if batch:
+        yield _example_batch(path, batch, columns, start)
+
+
+def _example_batch(path: Path, records: list, columns, start: int) -> Batch:
+    from ..encode.parse import WireError, parse_example
+    from ..schema import STORED_TYPES
+
+    parsed = []
+    for rec in records:
+        try:
+            parsed.append(parse_example(rec.data))
+        except WireError as e:
+            raise SourceError(f"{path}: record {rec.index} at offset {rec.offset} is not a tf.train.Example: "
+                              f"{e}") from None
+    list_type = {kind: pa.list_(t.arrow_type) for kind, t in STORED_TYPES.items()}
+    kinds = {k: kind for p in parsed for k, (kind, _) in p.items() if kind != "empty"}
+    wanted = select_columns(str(path), sorted(set(kinds) | {k for p in parsed for k in p}), columns)
+    cols = {k: pa.array([p[k][1] if k in p else None for p in parsed], list_type.get(kinds.get(k), pa.list_(
+        pa.float32()))) for k in wanted}
+    return Batch(cols, len(parsed), str(path), start)
