@@ -21,7 +21,7 @@ import dataprep
 from dataprep import DataprepError, Schema, SchemaError, load_schema
 from dataprep.records import WireError, parse_example
 from dataprep.tfrecord import FramingError, check_framing, iter_records
-from tests.test_trust_framing import len_field, frame, run_capped
+from tests.framing import frame, len_field, run_capped
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-300, 300), st.floats(allow_nan=True),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -13,11 +12,10 @@ from click.testing import CliRunner
 import dataprep
 from dataprep import SchemaError
 from dataprep.cli import main
-from dataprep.train import fit
-from dataprep.train import cnn, wide_deep
+from dataprep.train import cnn, fit, wide_deep
 from dataprep.train.prep import train_stats
+from tests.conftest import DIGITS, DIGITS_SCHEMA
 
-ROOT = Path(__file__).parent.parent
 TABLE = {"features": [
     {"name": "a", "dtype": "float32", "shape": [], "group": "wide"},
     {"name": "b", "dtype": "float32", "shape": [2], "group": "deep", "normalize": "log"},
@@ -43,7 +41,7 @@ def table(tmp_path_factory):
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     out = tmp_path_factory.mktemp("train") / "digits"
-    dataprep.convert(ROOT / "sample_data/digits.npz", ROOT / "schemas/digits.yaml", out,
+    dataprep.convert(DIGITS, DIGITS_SCHEMA, out,
                      split="train=0.8,valid=0.1,test=0.1", seed=1)
     return out
 

@@ -15,15 +15,15 @@ import dataprep
 from dataprep import UsageError
 from dataprep.cli import main
 from dataprep.train.tune import parse_param, tune
+from tests.conftest import DIGITS, PENGUINS, PENGUINS_SCHEMA
 
-ROOT = Path(__file__).parent.parent
 FAST = dict(epochs=2, patience=2, verbose=False)
 
 
 @pytest.fixture(scope="module")
 def penguins(tmp_path_factory):
     out = tmp_path_factory.mktemp("tune") / "penguins"
-    dataprep.convert(ROOT / "sample_data" / "penguins.csv", ROOT / "schemas" / "penguins.yaml", out,
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, out,
                      split="train=0.7,valid=0.15,test=0.15", on_error="skip", seed=1)
     return out
 
@@ -123,7 +123,7 @@ def test_seed_grid_search_cv_with_a_one_line_change():
 def test_cnn_classifier_on_digits():
     from dataprep.train.sklearn import CNNClassifier
 
-    digits = np.load(ROOT / "sample_data" / "digits.npz")
+    digits = np.load(DIGITS)
     images, labels = digits["image"], digits["label"]
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])[labels]
     clf = CNNClassifier(epochs=8, filters=8, dense=16, learning_rate=3e-3).fit(images[:1200], names[:1200])
