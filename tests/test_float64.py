@@ -380,4 +380,6 @@ def test_wide_deep_trains_on_float64_features_and_label(tmp_path):
     dataprep.convert({"a": a, "y": 3 * a + 31.95376472}, schema, tmp_path / "d", split="train=0.8,valid=0.2")
     result = fit("wide-deep", tmp_path / "d", tmp_path / "m", hidden=(4,), epochs=1, verbose=False,
                      plot=False, linear_baseline=False, test=False)
-    assert (tmp_path / "m" / "model.keras").is_file() and result is not None
+    assert (tmp_path / "m" / "model.keras").is_file() and result.model.input["a"].dtype == "float64"
+    assert result.metrics["epochs_run"] == 1 and "test" not in result.metrics
+    assert np.isfinite(result.metrics["valid"]["rmse"]) and result.metrics["label"] == "y"
