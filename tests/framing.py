@@ -19,11 +19,13 @@ def masked_crc(b: bytes) -> int:
 
 
 def frame(data: bytes) -> bytes:
+    """``data`` as one TFRecord record: length, its masked CRC, the bytes, their masked CRC."""
     length = struct.pack("<Q", len(data))
     return length + struct.pack("<I", masked_crc(length)) + data + struct.pack("<I", masked_crc(data))
 
 
 def len_field(number: int, payload: bytes) -> bytes:
+    """A protobuf length-delimited field (wire type 2): tag, varint length, payload."""
     n, size = len(payload), b""
     while n >= 0x80:
         size += bytes([n & 0x7F | 0x80])
@@ -39,8 +41,8 @@ def example(**floats: float) -> bytes:
 
 
 def records(n: int, first: int = 0) -> bytes:
+    """``n`` framed records ``x=first``, ``x=first+1``, ..."""
     return b"".join(frame(example(x=float(i))) for i in range(first, first + n))
-
 
 
 _CAPPED = """

@@ -1,6 +1,7 @@
-"""The every-dtype-and-shape table: a schema with one feature per dtype and shape, seeded data with the edge values
-(signed zeros, float32 extremes, infinities, int64 limits, unicode and awkward CSV text, empty lists), and the
-comparison of what a reader gives back with what went in. Shared by the round-trip, reader, interop and golden tests.
+"""The every-dtype-and-shape table: a schema with a feature for each of float32, int64, string, bytes and uint8 in
+each shape (scalar, fixed, variable, ragged), seeded data with the edge values (signed zeros, float32 extremes,
+infinities, int64 limits, unicode and awkward CSV text, empty lists), and the comparison of what a reader gives back
+with what went in. Shared by the round-trip, reader, interop and golden tests (the golden test adds float64).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ TEXTS = ["", "plain", "咖啡", "comma, inside", 'quote "q"', "  spaced  ", "tab
 
 
 def make_data(n: int = N, seed: int = 0) -> dict:
+    """``n`` rows of every feature of ``SCHEMA``, the edge values first, the same for the same ``seed``."""
     rng = np.random.default_rng(seed)
     floats = rng.standard_normal(n).astype(np.float32)
     floats[:6] = [0.0, -0.0, np.float32(3.4028235e38), np.float32(1e-45), np.inf, -np.inf]
@@ -57,6 +59,8 @@ CSV_FEATURES = ["id", "f_scalar", "i_scalar", "s_scalar", "f_vec", "i_mat", "img
 
 
 def assert_equal(got: dict, data: dict, names) -> None:
+    """What a reader gave back (``got``, rows in ``data``'s order) equals ``data`` for each feature in ``names``:
+    text as UTF-8 bytes, variable lengths row by row, floats exactly (the sign of zero too)."""
     for name in names:
         exp, val = data[name], got[name]
         if name in ("s_scalar", "b_scalar"):
