@@ -1,6 +1,7 @@
-"""Byte identity: the bundled samples and the every-dtype table, converted with fixed seeds, write exactly the
-bytes they wrote when these digests were recorded (before the issue-15 redesign). A changed digest is a change
-in behaviour: an encoder, a format or a shard plan that writes other bytes, or rows that moved between shards.
+"""Byte identity: the bundled samples, the every-dtype table and an image folder, converted with fixed seeds, write
+exactly the shards, indexes and manifest contents they wrote when these digests were recorded (before the issue-15
+redesign). A changed digest is a change in behaviour: an encoder, a format or a shard plan that writes other bytes,
+rows that moved between shards, or a manifest that tells readers something else.
 
 Compressed shards are hashed decompressed: another zlib or isal build writes other compressed bytes for the same
 records. Regenerate the table only for a deliberate format change, and say so in the commit:
@@ -96,8 +97,8 @@ _DECOMPRESS = {".gz": gzip.decompress, ".zz": zlib.decompress}
 
 
 def digests(name: str, folder: Path) -> dict[str, str]:
-    """Convert case ``name`` into ``folder``: SHA-256 of every file written (compressed ones decompressed) and
-    of the manifest's shard list (paths and record counts), by path."""
+    """Convert case ``name`` into ``folder``: SHA-256 of every file written (compressed ones decompressed), of the
+    manifest's shard list (paths and record counts) and of the rest of the manifest a reader relies on."""
     make_source, schema, options = CASES[name]
     (folder / "in").mkdir(parents=True)
     source = make_source(folder / "in")
@@ -107,9 +108,13 @@ def digests(name: str, folder: Path) -> dict[str, str]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"):
         data = _DECOMPRESS.get(path.suffix, lambda b: b)(path.read_bytes())
         out[f"{name}/{path.relative_to(folder).as_posix()}"] = hashlib.sha256(data).hexdigest()
-    splits = json.loads((folder / "manifest.json").read_text())["splits"]
-    layout = {s: [(f["path"], f["num_records"]) for f in v["files"]] for s, v in splits.items()}
-    out[f"{name}/manifest:splits"] = hashlib.sha256(json.dumps(layout, sort_keys=True).encode()).hexdigest()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    layout = {s: [(f["path"], f["num_records"]) for f in v["files"]] for s, v in manifest["splits"].items()}
+    # what a reader relies on: format, record layout, schema, CSV columns, row counts; not the version that wrote
+    # it, the source paths or the record of the options
+    contract = {k: v for k, v in manifest.items() if k not in ("created_by", "options", "sources", "splits")}
+    for key, value in (("splits", layout), ("contract", contract)):
+        out[f"{name}/manifest:{key}"] = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
     return out
 
 
@@ -147,6 +152,7 @@ digits_csv/train-00001-of-00002.csv a397718ae6a6be2d5bc9e27af4f5ea6a5c9675c00602
 digits_csv/valid-00000-of-00002.csv a556662426ff182de6b16600d9efd8506410191477ebc91591c00acf9a441f72
 digits_csv/valid-00001-of-00002.csv 6ae3961d220f111c65e7a0099b8c4e90f8fb38f9aea90c632125bb0ea8b61bff
 digits_csv/manifest:splits 67762c730ea4d11c89269a5199eac56ada0451e4398476eae59bbae72249d533
+digits_csv/manifest:contract 8ab3572fff1e8609c25fa60ab052d8a73cb1e9fd0c47dadae2491e16540276d4
 digits_tfrecord/index/test-00000-of-00002.idx 917c315eeaee8ca2b5cd89ce95340e8b01be97556b745e66eb6d95b6918e404c
 digits_tfrecord/index/test-00001-of-00002.idx 917c315eeaee8ca2b5cd89ce95340e8b01be97556b745e66eb6d95b6918e404c
 digits_tfrecord/index/train-00000-of-00002.idx 469fb84cf6074762b41c4bccdf3ee92366d1d2ea01e609c096574195fcc6b491
@@ -160,6 +166,7 @@ digits_tfrecord/train-00001-of-00002.tfrecord f5404bfa63aced7778f12acdaa2ad31bad
 digits_tfrecord/valid-00000-of-00002.tfrecord 5f40d5c181b664f97bd25c7474b5e28e0512a4b17189554c297b245bf6d0593e
 digits_tfrecord/valid-00001-of-00002.tfrecord b7e8694b53a70447afb188898f72165a551a9a156b735cd6fd59435cacf77cf6
 digits_tfrecord/manifest:splits 128ad43cc80ffef3e929c4cc796b9f2610619390fb7aa7f712cd19ebb33defc2
+digits_tfrecord/manifest:contract b6ec55fcdc0483129f976b260d0b42559ee6f531605ca8c88ee7056ff95baf39
 digits_tfrecord_gzip/index/test-00000-of-00002.idx 917c315eeaee8ca2b5cd89ce95340e8b01be97556b745e66eb6d95b6918e404c
 digits_tfrecord_gzip/index/test-00001-of-00002.idx 917c315eeaee8ca2b5cd89ce95340e8b01be97556b745e66eb6d95b6918e404c
 digits_tfrecord_gzip/index/train-00000-of-00002.idx 469fb84cf6074762b41c4bccdf3ee92366d1d2ea01e609c096574195fcc6b491
@@ -173,11 +180,13 @@ digits_tfrecord_gzip/train-00001-of-00002.tfrecord.gz f5404bfa63aced7778f12acdaa
 digits_tfrecord_gzip/valid-00000-of-00002.tfrecord.gz 5f40d5c181b664f97bd25c7474b5e28e0512a4b17189554c297b245bf6d0593e
 digits_tfrecord_gzip/valid-00001-of-00002.tfrecord.gz b7e8694b53a70447afb188898f72165a551a9a156b735cd6fd59435cacf77cf6
 digits_tfrecord_gzip/manifest:splits a11c341edc0f577b2b0cd0166dcf57f9a2a85235578684a80fa896fcbc137f76
+digits_tfrecord_gzip/manifest:contract 37d307ec8cde59840e33c095ebeb1d794d2270fcc096e572371a954e1106da98
 images_tfrecord/index/test-00000-of-00001.idx aa73942f8924f69a801d76ef01fdc24860013b4ef28bc41249985075d3e127f0
 images_tfrecord/index/train-00000-of-00001.idx a5e178ecf90625cac99326c7f47ddeddb1e3919b36998288289128847c956f25
 images_tfrecord/test-00000-of-00001.tfrecord 9ff8e7c1be42110deb38e8dc4c1a55a835b4020c20b9505b81f520dd07d095b9
 images_tfrecord/train-00000-of-00001.tfrecord 8641079b7e5e92df7793bd9608519f5fc1c4fbd1da24cc9a967cc8aac35fbd06
 images_tfrecord/manifest:splits e81b1cfb0a62c39001eb67056a4fdf5c8a35a93d51136dac6b4a3a3e992050da
+images_tfrecord/manifest:contract 0d3bab4bf934a0d291c320a44519005211b197a12a7f18576b2ffa3cc1581928
 penguins_csv/index/test-00000-of-00002.idx 5c2d1c28a3bdacb1064683b12240988e5f58db905c5bc5e7bb7ae3e3f1efc317
 penguins_csv/index/test-00001-of-00002.idx 30aa7c3603e14bad953550445e836b2becb1ae9944fc2a073f5f06eaf2a697f4
 penguins_csv/index/train-00000-of-00002.idx 3bc84ba77ce4e4f2c2cebc15f20e80cfc8c634167555c658173029ce861563de
@@ -191,6 +200,7 @@ penguins_csv/train-00001-of-00002.csv 8d1ab84784ab7de56c726b4a7e7142e2908987534d
 penguins_csv/valid-00000-of-00002.csv a681ce875770a9531c4b2686e00b0f0dd6b0a46dceed742237f4e9c030df2b0a
 penguins_csv/valid-00001-of-00002.csv 5f726aa7e42787c24934bf12796cecccf727ba0768aca00d18d8ddca0133e56c
 penguins_csv/manifest:splits 5f31adc975b58f65dfb0ea1f5f2c550e5cf3c73e643a773cf152ac7273fed84c
+penguins_csv/manifest:contract df9252a920a99f6195737d2c49017b2d3dfe051cd0e351b68fe0c290ce7e7edc
 penguins_csv_gzip/index/test-00000-of-00001.idx be419c63aa841156b5cea4d726804704d3a8ce67b07718f8d4dacad61f5afcfe
 penguins_csv_gzip/index/train-00000-of-00001.idx fd00803b9175731f19de6f08608770fdd7d7cd5c48010467d8c17f51d81121c7
 penguins_csv_gzip/index/valid-00000-of-00001.idx b03fd260b87535ee587b6da27a256aecbada1c66757dca44af076da8e80276f0
@@ -198,6 +208,7 @@ penguins_csv_gzip/test-00000-of-00001.csv.gz a6038cb120a86e9596abad9615dfef23573
 penguins_csv_gzip/train-00000-of-00001.csv.gz 9e7bd9a853eb70371433d836fe5aed14f4b9f3a45c3a349f46d7e58735cacb24
 penguins_csv_gzip/valid-00000-of-00001.csv.gz 4439f20df7050c66a524c7c8fe39695fbd8b508dcb6f43925367cc24d92191f6
 penguins_csv_gzip/manifest:splits 3ef9ed097986ca55a7d058c9a942435baf04e58ecaa704f84deb6c30f129b1c0
+penguins_csv_gzip/manifest:contract 07b6877c755f8994178999ace5df48f4ea836d849032a191eaa5f6b7c1171faf
 penguins_tfrecord/index/test-00000-of-00001.idx ba265ead7710bd2e0ff2b4bb49f5372542eeffde0d4ab072e4ddd49918f893df
 penguins_tfrecord/index/train-00000-of-00001.idx 692dee56a7aca7da40b037d21a6e94ac8e8dde0a1f9ba857320a23099b5de224
 penguins_tfrecord/index/valid-00000-of-00001.idx f05c5e7a7ceb106326491cefb4260962d6af583e3ad1347fc7378519c05d0d22
@@ -205,6 +216,7 @@ penguins_tfrecord/test-00000-of-00001.tfrecord 4bcb06d49f2096a21e0a36a49b09f08ce
 penguins_tfrecord/train-00000-of-00001.tfrecord b10a4bac70414a2fde90f008c1b795dc84e227e02ddc1759951db2e78c840a06
 penguins_tfrecord/valid-00000-of-00001.tfrecord 442b705d9362b58f185b633f327db67cec831ad90ef1c651d1a3d6086ef1accf
 penguins_tfrecord/manifest:splits 521d30c31c0b56bd20de844768978a2f2d4268f73ebeeccecb7c423fa998d61e
+penguins_tfrecord/manifest:contract 3bf52f63072b9c0d5cfec14f4315faddd1df3694fdb4ed6541c72c6549f1a9f9
 penguins_tfrecord_gzip/index/test-00000-of-00001.idx ba265ead7710bd2e0ff2b4bb49f5372542eeffde0d4ab072e4ddd49918f893df
 penguins_tfrecord_gzip/index/train-00000-of-00001.idx 692dee56a7aca7da40b037d21a6e94ac8e8dde0a1f9ba857320a23099b5de224
 penguins_tfrecord_gzip/index/valid-00000-of-00001.idx f05c5e7a7ceb106326491cefb4260962d6af583e3ad1347fc7378519c05d0d22
@@ -212,6 +224,7 @@ penguins_tfrecord_gzip/test-00000-of-00001.tfrecord.gz 4bcb06d49f2096a21e0a36a49
 penguins_tfrecord_gzip/train-00000-of-00001.tfrecord.gz b10a4bac70414a2fde90f008c1b795dc84e227e02ddc1759951db2e78c840a06
 penguins_tfrecord_gzip/valid-00000-of-00001.tfrecord.gz 442b705d9362b58f185b633f327db67cec831ad90ef1c651d1a3d6086ef1accf
 penguins_tfrecord_gzip/manifest:splits bf57cb894980a155f2f5399cc66650344a54f3d95f040665388ae82b9c6b87a1
+penguins_tfrecord_gzip/manifest:contract 35c058180356d1b83837f92c9676b547a4c245fcaba16adbe9eacfab8634935e
 table_csv/index/test-00000-of-00003.idx cec02ea54ae34b7f290f0e5b8936e5acc8d3f333756c690c47a2e4e700efbd30
 table_csv/index/test-00001-of-00003.idx 3de654b3b88b8dc074215d8aeeac7dab3ecb0a45689f553aec9ff98ed8fb5d8d
 table_csv/index/test-00002-of-00003.idx 8d272f75b2195916b5c3d9f66cd2cf6e65b064117985a1109acbd59b9dc817c6
@@ -231,6 +244,7 @@ table_csv/valid-00000-of-00003.csv f7c5ec96e520a4c958988cb058faec0be4f7469943ee0
 table_csv/valid-00001-of-00003.csv a2e4425cf4d2ac0ddaf46fd6e191570830926fa8f07e126a1d651bdf693d26f9
 table_csv/valid-00002-of-00003.csv 328130f04d9f08d45e2a402aceb8551032d5b1469f1b428e987b8a36f218d0a4
 table_csv/manifest:splits 17e3793466d6d4cd8e508a6579b8035574824c0d4e9c2acfd00e3dc36e39ed84
+table_csv/manifest:contract f434ef1f61ed4216bcb085378ccf2cdf5daf44736bff857b49034956eedb4ae8
 table_tfrecord/index/test-00000-of-00003.idx 90f1992460a5bad80aae799dbe85f38aee5f1b83523ac43af4ca485ebe582a3e
 table_tfrecord/index/test-00001-of-00003.idx e15311b2f86c0c7f5aafbef193e82c1158f238286f02a107919701a8def538a9
 table_tfrecord/index/test-00002-of-00003.idx 0d4d80b86e23d84b9c1ebb71f7a9c8093d8f0a544300adac09b80bf8ec226291
@@ -250,6 +264,7 @@ table_tfrecord/valid-00000-of-00003.tfrecord d2d67603edc467ff07abe7e0567ef1d6e8a
 table_tfrecord/valid-00001-of-00003.tfrecord 2e28bca0d761b5f6be96838894a40722c95f299d6653b751adc7aac409856ebe
 table_tfrecord/valid-00002-of-00003.tfrecord 2952332c198e7b55e551f8b0a511d8223dbeacfa220bbb9374e0353e555ecee7
 table_tfrecord/manifest:splits a2a06d41e799aad0496c8ba0f22ffeddc47c074390e125ce57933b7cef9f54ce
+table_tfrecord/manifest:contract 965ee80f2637d9622ecca9d96744d6288f782b2a62c9305ffe4b822f4be81800
 table_tfrecord_gzip/index/test-00000-of-00003.idx 90f1992460a5bad80aae799dbe85f38aee5f1b83523ac43af4ca485ebe582a3e
 table_tfrecord_gzip/index/test-00001-of-00003.idx e15311b2f86c0c7f5aafbef193e82c1158f238286f02a107919701a8def538a9
 table_tfrecord_gzip/index/test-00002-of-00003.idx 0d4d80b86e23d84b9c1ebb71f7a9c8093d8f0a544300adac09b80bf8ec226291
@@ -269,6 +284,7 @@ table_tfrecord_gzip/valid-00000-of-00003.tfrecord.gz d2d67603edc467ff07abe7e0567
 table_tfrecord_gzip/valid-00001-of-00003.tfrecord.gz 2e28bca0d761b5f6be96838894a40722c95f299d6653b751adc7aac409856ebe
 table_tfrecord_gzip/valid-00002-of-00003.tfrecord.gz 2952332c198e7b55e551f8b0a511d8223dbeacfa220bbb9374e0353e555ecee7
 table_tfrecord_gzip/manifest:splits 6f20b4ddd98746c332234df427bd10688196fe388f7e5454e358d9c396412088
+table_tfrecord_gzip/manifest:contract 790bd6e0ee875432f5b9b9d53f387c1491a8d66c2c37fda48de1b4a113fd418a
 table_tfrecord_zlib/index/test-00000-of-00003.idx 90f1992460a5bad80aae799dbe85f38aee5f1b83523ac43af4ca485ebe582a3e
 table_tfrecord_zlib/index/test-00001-of-00003.idx e15311b2f86c0c7f5aafbef193e82c1158f238286f02a107919701a8def538a9
 table_tfrecord_zlib/index/test-00002-of-00003.idx 0d4d80b86e23d84b9c1ebb71f7a9c8093d8f0a544300adac09b80bf8ec226291
@@ -288,6 +304,7 @@ table_tfrecord_zlib/valid-00000-of-00003.tfrecord.zz d2d67603edc467ff07abe7e0567
 table_tfrecord_zlib/valid-00001-of-00003.tfrecord.zz 2e28bca0d761b5f6be96838894a40722c95f299d6653b751adc7aac409856ebe
 table_tfrecord_zlib/valid-00002-of-00003.tfrecord.zz 2952332c198e7b55e551f8b0a511d8223dbeacfa220bbb9374e0353e555ecee7
 table_tfrecord_zlib/manifest:splits a1c27b8f567368aa5eb295d2620edeca6156069aae296d4b631bd1a5d03d8fbd
+table_tfrecord_zlib/manifest:contract 926c8aef810b20fed69c2b388d772de8986496c65bc7f5279a77a257a83a7716
 """.strip().splitlines())
 
 if __name__ == "__main__":
