@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test test-main test-beam bench bench-scaling install clean
+.PHONY: demo test test-main test-beam lint bench bench-scaling install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ demo: install
 	$(BIN)/dataprep train wide-deep out/penguins --variant two-input --epochs 30 --out runs/penguins --quiet
 	$(BIN)/dataprep train cnn out/digits --epochs 15 --out runs/digits --quiet
 
-test: test-main test-beam
+test: lint test-main test-beam
+
+# ruff on the package and the tests, mypy on the package (their settings: pyproject.toml)
+lint: install
+	$(BIN)/ruff check dataprep tests && $(BIN)/mypy dataprep
 
 test-main: install
 	$(BIN)/python -m pytest -q --ignore=tests/test_beam.py

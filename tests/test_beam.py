@@ -16,10 +16,9 @@ import pytest
 
 from dataprep.convert import convert
 from dataprep.errors import DataError, UsageError
+from tests.conftest import DIGITS, PENGUINS, SCHEMAS, needs_shared, shared
 
-REPO = Path(__file__).resolve().parents[1]
-PENGUINS = REPO / "sample_data" / "penguins.csv"
-HOUSING = REPO.parent / "shared" / "data" / "california_housing.csv"
+HOUSING = shared("california_housing.csv")
 
 beam = pytest.importorskip("apache_beam", reason="Beam runs in its own environment: make test-beam")
 
@@ -47,7 +46,7 @@ def _assert_same_output(tmp_path: Path, a: dict, b: dict) -> None:
 
 
 def test_penguins_tfrecord_equal_to_local(tmp_path):
-    a, b = _both(tmp_path, PENGUINS, REPO / "schemas" / "penguins.yaml", split="train=0.8,valid=0.1,test=0.1",
+    a, b = _both(tmp_path, PENGUINS, SCHEMAS / "penguins.yaml", split="train=0.8,valid=0.1,test=0.1",
                  seed=42, on_error="skip")
     _assert_same_output(tmp_path, a, b)
     assert b["rows"]["set_aside"] == 2 and b["splits"]["train"]["num_records"] == 274
@@ -64,9 +63,9 @@ def test_many_files_csv_gzip_hash_split_and_quarantine(tmp_path):
             csv.writer(fh).writerows([rows[0]] + rows[1 + i * 86:1 + (i + 1) * 86])
     options = dict(split="train=0.7,test=0.3", split_by="island", seed=3, format="csv", compression="gzip",
                    num_shards=3, on_error="quarantine")
-    local = convert(folder, REPO / "schemas" / "penguins.yaml", tmp_path / "local",
+    local = convert(folder, SCHEMAS / "penguins.yaml", tmp_path / "local",
                     quarantine=tmp_path / "local.bad.csv", **options)
-    on_beam = convert(folder, REPO / "schemas" / "penguins.yaml", tmp_path / "beam", runner="beam",
+    on_beam = convert(folder, SCHEMAS / "penguins.yaml", tmp_path / "beam", runner="beam",
                       quarantine=tmp_path / "beam.bad.csv", **options)
     assert local.files == on_beam.files and len(local.files) == 6
     a, b = _manifest(tmp_path / "local"), _manifest(tmp_path / "beam")
@@ -79,7 +78,7 @@ def test_many_files_csv_gzip_hash_split_and_quarantine(tmp_path):
 
 def test_multiprocess_direct_runner(tmp_path):
     """Two worker processes, unshuffled, shards by row count."""
-    schema = REPO / "schemas" / "penguins.yaml"
+    schema = SCHEMAS / "penguins.yaml"
     options = dict(rows_per_shard=100, shuffle=False, on_error="skip")
     convert(PENGUINS, schema, tmp_path / "local", **options)
     convert(PENGUINS, schema, tmp_path / "beam", runner="beam",
@@ -89,9 +88,9 @@ def test_multiprocess_direct_runner(tmp_path):
     assert len(b["splits"]["train"]["files"]) == 4
 
 
-@pytest.mark.skipif(not HOUSING.exists(), reason=f"{HOUSING} not present (../shared/data)")
+@needs_shared(HOUSING.name)
 def test_housing_record_for_record(tmp_path):
-    a, b = _both(tmp_path, HOUSING, REPO / "schemas" / "california_housing.yaml",
+    a, b = _both(tmp_path, HOUSING, SCHEMAS / "california_housing.yaml",
                  split="train=0.8,valid=0.1,test=0.1", seed=1, compression="gzip")
     _assert_same_output(tmp_path, a, b)
     assert {k: v["num_records"] for k, v in b["splits"].items()} == {"train": 16512, "valid": 2064, "test": 2064}
@@ -101,17 +100,17 @@ def test_bad_row_fails_with_its_place_and_leaves_nothing(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text(PENGUINS.read_text().replace("39.1,18.7,181", "39.1,oops,181", 1))
     with pytest.raises(DataError, match=r"bad\.csv, line 2 \(row 1\), column 'bill_depth_mm'"):
-        convert(bad, REPO / "schemas" / "penguins.yaml", tmp_path / "out", runner="beam", on_error="fail")
+        convert(bad, SCHEMAS / "penguins.yaml", tmp_path / "out", runner="beam", on_error="fail")
     assert not (tmp_path / "out").exists() and not (tmp_path / ".out.partial").exists()
 
 
 def test_in_memory_sources_and_resume_are_refused(tmp_path):
-    schema = REPO / "schemas" / "digits.yaml"
-    arrays = dict(np.load(REPO / "sample_data" / "digits.npz"))
+    schema = SCHEMAS / "digits.yaml"
+    arrays = dict(np.load(DIGITS))
     with pytest.raises(UsageError, match="files"):
         convert(arrays, schema, tmp_path / "a", runner="beam")
     with pytest.raises(UsageError, match="resume"):
-        convert(REPO / "sample_data" / "digits.npz", schema, tmp_path / "b", runner="beam", resume=True)
+        convert(DIGITS, schema, tmp_path / "b", runner="beam", resume=True)
 
 
 def test_sequences_per_file_and_long_table(tmp_path):

@@ -2,20 +2,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from dataprep.cli import main
-
-ROOT = Path(__file__).parent.parent
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
+from tests.conftest import DIGITS, DIGITS_SCHEMA, PENGUINS, ROOT, run_cli
 
 
 def _commands(group: click.Group, prefix=()):
@@ -36,18 +29,18 @@ def test_every_command_and_option_has_help(runner):
 
 def test_infer_then_convert(runner, tmp_path):
     schema = tmp_path / "p.yaml"
-    r = runner.invoke(main, ["schema", "infer", str(ROOT / "sample_data/penguins.csv"), "--label", "body_mass_g",
+    r = runner.invoke(main, ["schema", "infer", str(PENGUINS), "--label", "body_mass_g",
                              "-o", str(schema)])
     assert r.exit_code == 0, r.output
     out = tmp_path / "out"
-    r = runner.invoke(main, ["convert", str(ROOT / "sample_data/penguins.csv"), "--schema", str(schema), "--out",
+    r = runner.invoke(main, ["convert", str(PENGUINS), "--schema", str(schema), "--out",
                              str(out), "--split", "train=0.8,valid=0.2", "--on-error", "skip", "--json"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
     assert summary["rows_read"] == 344 and summary["rows_set_aside"] == 2
     assert summary["splits"]["train"] + summary["splits"]["valid"] == 342
-    r = runner.invoke(main, ["convert", str(ROOT / "sample_data/digits.npz"), "--schema",
-                             str(ROOT / "schemas/digits.yaml"), "--out", str(tmp_path / "d"), "--num-shards", "2"])
+    r = runner.invoke(main, ["convert", str(DIGITS), "--schema",
+                             str(DIGITS_SCHEMA), "--out", str(tmp_path / "d"), "--num-shards", "2"])
     assert r.exit_code == 0 and "Converted 1,797 rows into 2 tfrecord shard(s)" in r.stdout
 
 
@@ -71,15 +64,17 @@ def test_errors_are_one_line_with_exit_codes(runner, tmp_path, monkeypatch, args
     assert "Traceback" not in r.output
 
 
-def test_debug_shows_the_traceback(runner, tmp_path, monkeypatch):
-    """The same failure: one line without --debug, the traceback with it; the exit code is the same."""
-    monkeypatch.chdir(ROOT)
+def test_debug_shows_the_traceback(tmp_path):
+    """The same failure through the real entry point (a fresh interpreter, so nothing catches what the CLI lets
+    out): one line without --debug, the traceback down to the library's raise with it; the exit code is the same."""
     args = ["convert", "sample_data/penguins.csv", "--schema", "schemas/penguins.yaml", "--out", str(tmp_path / "o")]
-    plain = runner.invoke(main, args)
-    assert plain.exit_code == 1 and "Traceback" not in plain.stderr
     message = "sample_data/penguins.csv, line 5 (row 4), column 'body_mass_g': missing value"
-    assert plain.stderr.startswith(f"Error: {message}") and plain.stderr.count("\n") == 1
-    debug = runner.invoke(main, ["--debug", *args])
-    assert debug.exit_code == 1 and isinstance(debug.exception, SystemExit), debug.exception
+    plain = run_cli(*args)
+    assert plain.returncode == 1, plain.stderr
+    assert plain.stderr.startswith(f"Error: {message}") and plain.stderr.count("\n") == 1, plain.stderr
+    debug = run_cli("--debug", *args)
+    assert debug.returncode == 1, debug.stderr
     assert debug.stderr.startswith("Traceback (most recent call last):\n") and "\nError: " not in debug.stderr
-    assert debug.stderr.splitlines()[-1].startswith(f"dataprep.errors.DataError: {message}")
+    assert f"{os.sep}dataprep{os.sep}" in debug.stderr, debug.stderr  # the library's frames are shown
+    assert debug.stderr.splitlines()[-1].startswith(f"dataprep.errors.DataError: {message}"), debug.stderr
+    assert not (tmp_path / "o").exists()

@@ -11,11 +11,9 @@ import pytest
 import dataprep
 from dataprep import DataError, UsageError
 from dataprep.splits import parse_split, split_sizes
+from tests.conftest import PENGUINS, PENGUINS_SCHEMA
 from tests.tf_oracle import manifest, read_tfrecord_split
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PENGUINS = os.path.join(ROOT, "sample_data", "penguins.csv")
-PENGUINS_SCHEMA = os.path.join(ROOT, "schemas", "penguins.yaml")
 SCHEMA = {"features": [{"name": "id", "dtype": "int64", "shape": []},
                        {"name": "v", "dtype": "float32", "shape": [2]},
                        {"name": "user", "dtype": "string", "shape": []}]}

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from dataprep.columns import Column
 from dataprep.encode.example import encode_examples
 from dataprep.encode.wire import varint_matrix
-from dataprep.tfrecord import crc32c_rows, frame_records
 from dataprep.ragged import Ragged, concat_rows
 from dataprep.schema import Schema
+from dataprep.tfrecord import crc32c_rows, frame_records
 
 DTYPES = ["float32", "int64", "string", "bytes", "uint8"]
 int64s = st.integers(-(2**63), 2**63 - 1)
@@ -55,7 +55,7 @@ def test_encoder_equals_protobuf(case):
     records = encode_examples(schema, {k: c for k, (c, *_) in columns.items()}, n)
     for i in range(n):
         ex = tf.train.Example()
-        for name, (col, dtype, values, splits) in columns.items():
+        for name, (_, dtype, values, splits) in columns.items():
             feat = ex.features.feature[name]
             row = values[splits[i]:splits[i + 1]]
             if dtype == "float32":

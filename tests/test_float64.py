@@ -111,7 +111,9 @@ def table() -> tuple[pa.Table, dict]:
 
 
 def same_bits(got, want) -> bool:
-    flat = lambda a: bits(np.concatenate([np.ravel(np.asarray(r, np.float64)) for r in a]) if len(a) else [])
+    def flat(a):
+        return bits(np.concatenate([np.ravel(np.asarray(r, np.float64)) for r in a]) if len(a) else [])
+
     return np.array_equal(flat(got), flat(want)) and [np.size(r) for r in got] == [np.size(r) for r in want]
 
 
@@ -278,7 +280,8 @@ def test_tf_free_readers_and_make_dataset_give_float64(tmp_path):
     assert bits(s).tolist() == bits(VALUES).tolist()
     var = [b["var"] for b in batches]
     assert all(v.values.dtype == np.float64 for v in var)
-    assert bits(np.concatenate([v.values for v in var])).tolist() == bits([x for r in expected["var"] for x in r]).tolist()
+    assert bits(np.concatenate([v.values for v in var])).tolist() == \
+        bits([x for r in expected["var"] for x in r]).tolist()
     loaded = dataprep.load_numpy(out)
     assert loaded["v"].dtype == np.float64 and bits(loaded["v"]).tolist() == bits(expected["v"]).tolist()
     assert same_bits(list(loaded["var"]), expected["var"])
@@ -306,7 +309,8 @@ def test_stats_of_float64_are_exact(tmp_path):
 
 
 def test_schema_float64_defaults_and_normalize():
-    f = load_schema({"features": [{"name": "x", "dtype": "float64", "shape": [2], "default": 1, "normalize": "zscore"}]})["x"]
+    f = load_schema({"features": [{"name": "x", "dtype": "float64", "shape": [2], "default": 1,
+                                   "normalize": "zscore"}]})["x"]
     assert f.default == 1.0 and isinstance(f.default, float) and f.storage()["default"] == bits([1.0, 1.0]).tolist()
     with pytest.raises(SchemaError, match="default 10000000000.* is not a valid float64 value"):
         load_schema({"features": [{"name": "x", "dtype": "float64", "shape": [], "default": 10**400}]})
@@ -328,7 +332,8 @@ def test_infer_picks_float64_when_float32_changes_a_value_and_says_so(tmp_path):
     schema = dataprep.infer_schema(src)
     assert schema["exact"].dtype == "float64"
     assert schema["exact"].description == "float64: float32 would change 31.95376472 to 31.953764"
-    assert schema["halves"].dtype == "float32" and schema["halves"].description == "float32 keeps every value as written"
+    assert schema["halves"].dtype == "float32"
+    assert schema["halves"].description == "float32 keeps every value as written"
     assert schema["big"].dtype == "int64"  # integers stay integers
     assert schema["wide"].dtype == "float64" and schema["wide"].description.endswith("1e+39 to inf")
     # what infer chose converts that file exactly
@@ -375,4 +380,6 @@ def test_wide_deep_trains_on_float64_features_and_label(tmp_path):
     dataprep.convert({"a": a, "y": 3 * a + 31.95376472}, schema, tmp_path / "d", split="train=0.8,valid=0.2")
     result = fit("wide-deep", tmp_path / "d", tmp_path / "m", hidden=(4,), epochs=1, verbose=False,
                      plot=False, linear_baseline=False, test=False)
-    assert (tmp_path / "m" / "model.keras").is_file() and result is not None
+    assert (tmp_path / "m" / "model.keras").is_file() and result.model.input["a"].dtype == "float64"
+    assert result.metrics["epochs_run"] == 1 and "test" not in result.metrics
+    assert np.isfinite(result.metrics["valid"]["rmse"]) and result.metrics["label"] == "y"

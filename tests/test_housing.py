@@ -1,17 +1,16 @@
 """Acceptance on the real California housing CSV (../shared/data), skipped when that folder is absent."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import dataprep
+from tests.conftest import needs_shared, shared
 from tests.tf_oracle import manifest, read_csv_split, read_tfrecord_split
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "california_housing.csv"
-pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"shared housing data not found at {DATA}")
+DATA = shared("california_housing.csv")
+pytestmark = needs_shared(DATA.name)
 NUM = ["longitude", "latitude", "housing_median_age", "total_rooms", "total_bedrooms", "population",
        "households", "median_income", "median_house_value"]
 

@@ -1,16 +1,13 @@
 """Schema inference picks dtypes, defaults, vocabularies and roles in one streaming pass."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import dataprep
 from dataprep import UsageError, load_schema
+from tests.conftest import DIGITS, PENGUINS
 from tests.tf_oracle import read_tfrecord_split
-
-SAMPLE = Path(__file__).parent.parent / "sample_data"
 
 
 def test_infer_csv(tmp_path):
@@ -41,15 +38,15 @@ def test_infer_csv(tmp_path):
 
 
 def test_labels_are_never_imputed_and_unknown_label_is_an_error():
-    schema = dataprep.infer_schema(SAMPLE / "penguins.csv", label="body_mass_g")
+    schema = dataprep.infer_schema(PENGUINS, label="body_mass_g")
     assert schema["body_mass_g"].role == "label" and schema["body_mass_g"].default is None
     assert schema["sex"].default == "male" and set(schema["sex"].vocabulary) == {"male", "female"}
     with pytest.raises(UsageError, match="not in the source"):
-        dataprep.infer_schema(SAMPLE / "penguins.csv", label="price")
+        dataprep.infer_schema(PENGUINS, label="price")
 
 
 def test_infer_arrays():
-    d = np.load(SAMPLE / "digits.npz")
+    d = np.load(DIGITS)
     schema = dataprep.infer_schema({"image": d["image"], "label": d["label"]}, label="label")
     assert schema["image"].dtype == "uint8" and schema["image"].shape == (8, 8, 1)
     assert schema["label"].dtype == "int64" and schema["label"].role == "label"

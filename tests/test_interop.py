@@ -10,7 +10,8 @@ import tensorflow as tf
 
 import dataprep
 from dataprep.readers.validate import validate
-from tests.test_roundtrip import SCHEMA
+from tests.conftest import ROOT
+from tests.tables import SCHEMA
 
 READ_WITH_TFRECORD_PACKAGE = """
 import sys, json
@@ -49,15 +50,13 @@ def test_tfrecord_package_reads_every_dtype(tmp_path, compression):
     import importlib.util
     import subprocess
     import sys
-    from pathlib import Path
 
     if importlib.util.find_spec("tfrecord") is None:
         pytest.skip("the 'tfrecord' package (PyTorch-side reader) is not installed: pip install tfrecord")
-    root = Path(__file__).parent.parent
     schema = {"features": [f for f in SCHEMA["features"]
                            if f["name"] in ("id", "f_vec", "i_mat", "img", "s_scalar", "f_var")]}
     out = subprocess.run([sys.executable, "-c", READ_WITH_TFRECORD_PACKAGE, str(tmp_path / "o"), compression,
-                          json.dumps(schema)], capture_output=True, text=True, cwd=root)
+                          json.dumps(schema)], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["READ", "80", "False"]
 

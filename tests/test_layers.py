@@ -10,7 +10,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "dataprep"
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "dataprep"
 BOTTOM = ("dataprep.batch", "dataprep.errors", "dataprep.limits", "dataprep.version")  # import no dataprep module
 
 
@@ -95,7 +97,7 @@ def test_the_graph_sees_relative_absolute_and_deferred_imports():
     graph = import_graph()
     assert "dataprep.batch" in graph["dataprep.columns"]  # from .batch import ... at the top
     assert "dataprep.sources.csv_files" in graph["dataprep.sources"]  # from .csv_files import ...
-    assert "dataprep.encode.parse" in graph["dataprep.sources.tfrecord_files"]  # from ..encode.parse import ..., in a function
+    assert "dataprep.encode.parse" in graph["dataprep.sources.tfrecord_files"]  # imported in a function
     assert "dataprep.readers" in graph["dataprep"]  # from . import readers, in a function
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
 

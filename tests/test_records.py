@@ -7,7 +7,7 @@ import pytest
 
 import dataprep
 from dataprep.records import RaggedArray, SplitReader, _same_layout, iter_batches, read_record
-from tests.test_roundtrip import SCHEMA, _assert_equal, make_data
+from tests.tables import SCHEMA, assert_equal, make_data
 from tests.tf_oracle import read_tfrecord_split
 
 FIXED = {"features": [f for f in SCHEMA["features"] if f["name"] in ("f_scalar", "f_vec", "img", "y")]}
@@ -35,7 +35,7 @@ def test_batches_equal_the_input(tmp_path, schema, compression):
     reader = SplitReader(tmp_path / "o", "train")
     assert len(reader) == 120
     got = merged(reader.iter_batches(batch_size=50))
-    _assert_equal(got, data, [f["name"] for f in schema["features"]])
+    assert_equal(got, data, [f["name"] for f in schema["features"]])
     tf_read = read_tfrecord_split(tmp_path / "o", "train")  # random access agrees with a full scan
     for i in (0, 7, 59, 119):
         rec = reader[i]

@@ -6,54 +6,8 @@ import pandas as pd
 import pytest
 
 import dataprep
+from tests.tables import CSV_FEATURES, SCHEMA, N, assert_equal, make_data
 from tests.tf_oracle import manifest, read_csv_split, read_tfrecord_split
-
-N = 300
-SCHEMA = {"features": [
-    {"name": "id", "dtype": "int64", "shape": []},
-    {"name": "f_scalar", "dtype": "float32", "shape": []},
-    {"name": "i_scalar", "dtype": "int64", "shape": []},
-    {"name": "s_scalar", "dtype": "string", "shape": []},
-    {"name": "b_scalar", "dtype": "bytes", "shape": []},
-    {"name": "f_vec", "dtype": "float32", "shape": [3]},
-    {"name": "i_mat", "dtype": "int64", "shape": [2, 3]},
-    {"name": "img", "dtype": "uint8", "shape": [4, 4, 1]},
-    {"name": "s_fixed", "dtype": "string", "shape": [2]},
-    {"name": "f_var", "dtype": "float32", "shape": [None]},
-    {"name": "i_var", "dtype": "int64", "shape": [None]},
-    {"name": "s_var", "dtype": "string", "shape": [None]},
-    {"name": "f_rag", "dtype": "float32", "shape": [None, 2]},
-    {"name": "y", "dtype": "float32", "shape": [], "role": "label"},
-]}
-TEXTS = ["", "plain", "咖啡", "comma, inside", 'quote "q"', "  spaced  ", "tab\there", "emoji 🚀", "NA"]
-
-
-def make_data(n: int = N, seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    floats = rng.standard_normal(n).astype(np.float32)
-    floats[:6] = [0.0, -0.0, np.float32(3.4028235e38), np.float32(1e-45), np.inf, -np.inf]
-    ints = rng.integers(-(2**62), 2**62, n)
-    ints[:4] = [0, -1, np.iinfo(np.int64).min, np.iinfo(np.int64).max]
-    lens = rng.integers(0, 5, n)
-    return {
-        "id": np.arange(n, dtype=np.int64),
-        "f_scalar": floats,
-        "i_scalar": ints,
-        "s_scalar": np.array([TEXTS[i % len(TEXTS)] + str(i % 7) * (i % 2) for i in range(n)], dtype=object),
-        "b_scalar": np.array([bytes(rng.integers(0, 256, i % 9, dtype=np.uint8)) for i in range(n)],
-                             dtype=object),
-        "f_vec": rng.standard_normal((n, 3)).astype(np.float32),
-        "i_mat": rng.integers(-1000, 1000, (n, 2, 3)),
-        "img": rng.integers(0, 256, (n, 4, 4, 1), dtype=np.uint8),
-        "s_fixed": np.array([[TEXTS[i % len(TEXTS)], TEXTS[(i + 3) % len(TEXTS)]] for i in range(n)]),
-        "f_var": np.array([rng.standard_normal(k).astype(np.float32) for k in lens] + [None], dtype=object)[:-1],
-        "i_var": np.array([list(rng.integers(-5, 2**40, k)) for k in lens[::-1]] + [None], dtype=object)[:-1],
-        "s_var": np.array([[TEXTS[(i + j) % len(TEXTS)] for j in range(k)] for i, k in enumerate(lens)]
-                          + [None], dtype=object)[:-1],
-        "f_rag": np.array([rng.standard_normal((k, 2)).astype(np.float32).tolist() for k in lens] + [None],
-                          dtype=object)[:-1],
-        "y": rng.standard_normal(n).astype(np.float32),
-    }
 
 
 def _merged(folder, reader) -> dict:
@@ -69,29 +23,6 @@ def _merged(folder, reader) -> dict:
     return {k: [v[i] for i in order] if isinstance(v, list) else v[order] for k, v in out.items()}
 
 
-def _assert_equal(got: dict, data: dict, names) -> None:
-    for name in names:
-        exp, val = data[name], got[name]
-        if name in ("s_scalar", "b_scalar"):
-            exp = [e.encode() if isinstance(e, str) else e for e in exp]
-            assert list(val) == exp, name
-        elif name == "s_fixed":
-            assert [[x for x in row] for row in val] == [[e.encode() for e in row] for row in exp], name
-        elif name in ("f_var", "i_var", "f_rag", "s_var"):
-            assert len(val) == len(exp), name
-            for v, e in zip(val, exp):
-                e = np.asarray([x.encode() for x in e], object) if name == "s_var" else np.asarray(e)
-                v = np.asarray(v)
-                assert v.shape[0] == e.shape[0], name
-                if len(e):
-                    assert np.array_equal(v.reshape(e.shape), e), name
-        else:
-            assert val.dtype == np.asarray(exp).dtype or name == "img", (name, val.dtype)
-            assert np.array_equal(val.reshape(np.asarray(exp).shape), exp, equal_nan=True), name
-            if val.dtype == np.float32:  # -0.0 and +0.0 must keep their sign bits
-                assert np.array_equal(np.signbit(val.reshape(np.asarray(exp).shape)), np.signbit(exp)), name
-
-
 @pytest.mark.parametrize("compression", ["none", "gzip", "zlib"])
 def test_tfrecord_every_dtype_and_shape(tmp_path, compression):
     data = make_data()
@@ -100,7 +31,7 @@ def test_tfrecord_every_dtype_and_shape(tmp_path, compression):
                                split="train=0.6,valid=0.2,test=0.2", seed=5)
     assert summary.rows_written == N and summary.splits == {"train": 180, "valid": 60, "test": 60}
     got = _merged(out, read_tfrecord_split)
-    _assert_equal(got, data, [f["name"] for f in SCHEMA["features"]])
+    assert_equal(got, data, [f["name"] for f in SCHEMA["features"]])
 
 
 def test_tfrecord_bytes_equal_protobuf_serialization(tmp_path):
@@ -128,7 +59,6 @@ def test_tfrecord_bytes_equal_protobuf_serialization(tmp_path):
         assert rec == ex.SerializeToString(deterministic=True), i
 
 
-CSV_FEATURES = ["id", "f_scalar", "i_scalar", "s_scalar", "f_vec", "i_mat", "img", "s_fixed", "y"]
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip"])
@@ -140,7 +70,7 @@ def test_csv_every_fixed_dtype(tmp_path, compression):
     dataprep.convert(data, schema, out, format="csv", compression=compression, num_shards=2,
                      split="train=0.5,test=0.5")
     got = _merged(out, read_csv_split)
-    _assert_equal(got, data, [n for n in CSV_FEATURES if n not in ("s_scalar", "s_fixed", "img")])
+    assert_equal(got, data, [n for n in CSV_FEATURES if n not in ("s_scalar", "s_fixed", "img")])
     assert np.array_equal(got["img"].reshape(N, 4, 4, 1), data["img"])
     # TensorFlow's decode_csv and pandas both see the exact strings (quotes, commas, empty, unicode)
     assert [s.decode() for s in got["s_scalar"]] == list(data["s_scalar"])

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from dataprep import Schema, SchemaError, load_schema
+from tests.conftest import SCHEMAS
 
 OK = {"name": "x", "dtype": "float32", "shape": []}
 
@@ -87,10 +88,7 @@ def test_json_schema_and_round_trip(tmp_path):
 
 
 def test_shipped_schemas_are_valid():
-    from pathlib import Path
-
-    folder = Path(__file__).parent.parent / "schemas"
-    for path in folder.glob("*.yaml"):
+    for path in SCHEMAS.glob("*.yaml"):
         schema = load_schema(path)
         assert len(schema) >= 1 and Schema.from_dict(schema.to_dict()) == schema, path
 

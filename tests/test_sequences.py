@@ -13,8 +13,9 @@ import tensorflow as tf
 import dataprep
 from dataprep import DataError
 from dataprep.records import SplitReader
+from tests.conftest import needs_shared, shared
 
-CHORALES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "jsb_chorales.tgz"
+CHORALES = shared("jsb_chorales.tgz")
 SCHEMA = {"features": [{"name": "notes", "dtype": "int64", "shape": [None, 4],
                         "source": ["note0", "note1", "note2", "note3"]}]}
 SEQUENCE_SCHEMA = {**SCHEMA, "record": "sequence_example"}
@@ -68,7 +69,7 @@ def test_bad_value_in_a_sequence_names_the_file(tmp_path):
         dataprep.convert(tmp_path / "seq", SCHEMA, tmp_path / "o", sequence_per_file=True)
 
 
-@pytest.mark.skipif(not CHORALES.exists(), reason=f"shared chorales not found at {CHORALES}")
+@needs_shared(CHORALES.name)
 @pytest.mark.parametrize("schema", [SCHEMA, SEQUENCE_SCHEMA], ids=["example", "sequence_example"])
 def test_bach_chorales(tmp_path, schema):
     with tarfile.open(CHORALES) as tar:

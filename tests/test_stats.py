@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,9 +11,9 @@ from click.testing import CliRunner
 import dataprep
 import dataprep.stats as stats
 from dataprep.cli import main
+from tests.conftest import PENGUINS, PENGUINS_SCHEMA, SCHEMAS, needs_shared, shared
 
-HOUSING = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "california_housing.csv"
-SAMPLE_CSV = Path(__file__).parent.parent / "sample_data" / "penguins.csv"
+HOUSING = shared("california_housing.csv")
 
 
 def assert_describe(got: dict, df: pd.DataFrame) -> None:
@@ -31,11 +30,11 @@ def assert_describe(got: dict, df: pd.DataFrame) -> None:
 
 
 def test_penguins_equal_pandas_describe():
-    report = stats.source_stats(SAMPLE_CSV).to_dict()["splits"]["input"]
-    assert_describe(report, pd.read_csv(SAMPLE_CSV))
+    report = stats.source_stats(PENGUINS).to_dict()["splits"]["input"]
+    assert_describe(report, pd.read_csv(PENGUINS))
 
 
-@pytest.mark.skipif(not HOUSING.exists(), reason=f"shared housing data not found at {HOUSING}")
+@needs_shared(HOUSING.name)
 def test_housing_equal_pandas_describe():
     report = stats.source_stats(HOUSING).to_dict()["splits"]["input"]
     assert_describe(report, pd.read_csv(HOUSING))
@@ -55,7 +54,7 @@ def test_large_inputs_keep_a_bounded_sample(monkeypatch):
 
 def test_folder_stats_per_split_and_cli(tmp_path):
     out = tmp_path / "o"
-    dataprep.convert(SAMPLE_CSV, Path(__file__).parent.parent / "schemas/penguins.yaml", out,
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, out,
                      split="train=0.8,test=0.2", on_error="skip")
     r = CliRunner().invoke(main, ["stats", str(out), "--plot", str(tmp_path / "s.png")])
     assert r.exit_code == 0, r.output
@@ -67,12 +66,12 @@ def test_folder_stats_per_split_and_cli(tmp_path):
     assert (tmp_path / "s.png").stat().st_size > 1000
 
 
-@pytest.mark.skipif(not HOUSING.exists(), reason=f"shared housing data not found at {HOUSING}")
+@needs_shared(HOUSING.name)
 def test_convert_stats_equal_pandas_describe_of_each_split(tmp_path):
     """``convert --stats`` writes stats.json in the output: per split, equal to pandas on that split."""
     out = tmp_path / "h"
     r = CliRunner().invoke(main, ["convert", str(HOUSING), "--schema",
-                                  str(Path(__file__).parent.parent / "schemas/california_housing.yaml"),
+                                  str(SCHEMAS / "california_housing.yaml"),
                                   "--out", str(out), "--split", "train=0.8,valid=0.1,test=0.1", "--seed", "1",
                                   "--stats", "-q"])
     assert r.exit_code == 0, r.output

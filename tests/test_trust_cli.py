@@ -12,21 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import dataprep
 from dataprep.cli import main
 from dataprep.errors import DataprepError
+from tests.conftest import PENGUINS, PENGUINS_SCHEMA, run_cli
 
-ROOT = Path(__file__).parent.parent
-PENGUINS = ROOT / "sample_data/penguins.csv"
-PENGUINS_SCHEMA = ROOT / "schemas/penguins.yaml"
 TF_START_UP = re.compile(r"absl::InitializeLog|cpu_feature_guard|oneDNN|TensorFlow binary|^[IWE]\d{4} ", re.M)
-
-
-@pytest.fixture
-def runner():
-    return CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +27,6 @@ def converted(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "penguins"
     dataprep.convert(PENGUINS, PENGUINS_SCHEMA, out, on_error="skip", split="train=0.8,valid=0.1,test=0.1")
     return out
-
-
-def dataprep_cli(*args: str, env: dict | None = None, prelude: str = "", timeout: int = 300):
-    """Run the real entry point in a fresh interpreter (``prelude`` runs first, e.g. to hide a package)."""
-    code = f"{prelude}\nfrom dataprep.cli import main\nmain(prog_name='dataprep')"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=ROOT)
 
 
 def assert_one_line(r, code: int, *fragments: str) -> str:
@@ -191,7 +176,7 @@ BLOCK = "import sys\nfor name in {names!r}:\n    sys.modules[name] = None  # imp
     (["stats", "{data}", "--plot", "{tmp}/s.png"], ("matplotlib",), "matplotlib"),
 ], ids=["validate", "inspect", "train", "stats-plot"])
 def test_a_missing_extra_names_what_to_install(converted, tmp_path, args, hidden, module):
-    r = dataprep_cli(*[a.format(data=converted, tmp=tmp_path) for a in args], prelude=BLOCK.format(names=hidden))
+    r = run_cli(*[a.format(data=converted, tmp=tmp_path) for a in args], prelude=BLOCK.format(names=hidden))
     assert r.returncode == 2, r.stderr
     assert r.stderr == f"Error: this command needs {module}, which is not installed: pip install 'dataprep[tf]'\n"
 

@@ -4,54 +4,19 @@ error naming the file, record and offset, and never take more than bounded memor
 from __future__ import annotations
 
 import gzip
-import os
 import struct
-import subprocess
-import sys
-import textwrap
 import time
 import zlib
-from pathlib import Path
 
-import crc32c
 import pytest
 
 import dataprep
 from dataprep import SourceError
 from dataprep.encode.parse import WireError, parse_example
 from dataprep.tfrecord import MAX_RECORD_BYTES, FramingError, check_framing, iter_records, scan_file
+from tests.framing import example, frame, len_field, masked_crc, records, run_capped
 
-ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = {"features": [{"name": "x", "dtype": "float32", "shape": []}]}
-
-
-def _masked(b: bytes) -> int:
-    c = crc32c.crc32c(b)
-    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def frame(data: bytes) -> bytes:
-    length = struct.pack("<Q", len(data))
-    return length + struct.pack("<I", _masked(length)) + data + struct.pack("<I", _masked(data))
-
-
-def len_field(number: int, payload: bytes) -> bytes:
-    n, size = len(payload), b""
-    while n >= 0x80:
-        size += bytes([n & 0x7F | 0x80])
-        n >>= 7
-    return bytes([number << 3 | 2]) + size + bytes([n]) + payload
-
-
-def example(**floats: float) -> bytes:
-    """A ``tf.train.Example`` with one float per key, serialized by hand (no TensorFlow)."""
-    entries = b"".join(len_field(1, len_field(1, k.encode()) + len_field(2, len_field(2, len_field(
-        1, struct.pack("<f", v))))) for k, v in floats.items())
-    return len_field(1, entries)
-
-
-def records(n: int, first: int = 0) -> bytes:
-    return b"".join(frame(example(x=float(i))) for i in range(first, first + n))
 
 
 # --- compressed streams ------------------------------------------------------------------------------------------
@@ -98,7 +63,7 @@ def test_truncated_second_member_is_an_error(tmp_path):
 # --- length headers and bombs ------------------------------------------------------------------------------------
 def huge_header(length: int = 1 << 40) -> bytes:
     head = struct.pack("<Q", length)
-    return head + struct.pack("<I", _masked(head)) + b"\0" * 64
+    return head + struct.pack("<I", masked_crc(head)) + b"\0" * 64
 
 
 def test_length_header_claiming_a_terabyte_is_refused_before_reading(tmp_path):
@@ -140,30 +105,6 @@ def test_check_framing_counts_and_checks_length_crcs(tmp_path):
         check_framing(path)
 
 
-_CAPPED = """
-import resource, sys
-from pathlib import Path
-from dataprep import sources
-from dataprep.tfrecord import check_framing, iter_records, scan_file
-size = int(next(l for l in open("/proc/self/status") if l.startswith("VmSize")).split()[1]) * 1024
-cap = size + (512 << 20)
-resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-args = sys.argv[1:]
-{body}
-"""
-
-
-def run_capped(body: str, *args: str, timeout: float = 120) -> str:
-    """Run ``body`` in a fresh interpreter whose address space is capped at 512 MiB over what its imports
-    take, so a runaway allocation fails the test (MemoryError) instead of exhausting the machine."""
-    code = _CAPPED.format(body=textwrap.dedent(body))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc.stdout
-
-
 def test_decompression_bomb_is_streamed_in_bounded_memory(tmp_path):
     """1 GiB of records in a 1 MiB .tfrecord.gz: every reader walks it within the cap."""
     value = b"\0" * (1 << 20)
@@ -191,7 +132,7 @@ def test_one_record_over_the_limit_is_refused(tmp_path):
     length = MAX_RECORD_BYTES + 1
     head = struct.pack("<Q", length)
     with open(path, "wb") as fh:
-        fh.write(z.compress(head + struct.pack("<I", _masked(head))))
+        fh.write(z.compress(head + struct.pack("<I", masked_crc(head))))
         for _ in range(length >> 20):
             fh.write(z.compress(b"\0" * (1 << 20)))
         fh.write(z.flush())

@@ -13,17 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 import dataprep
 from dataprep.cli import main
 from dataprep.errors import Interrupted, UsageError
+from tests.conftest import PENGUINS, PENGUINS_SCHEMA
 
-ROOT = Path(__file__).parent.parent
-PENGUINS = ROOT / "sample_data" / "penguins.csv"
-PENGUINS_SCHEMA = ROOT / "schemas" / "penguins.yaml"
 SCHEMA = {"features": [{"name": "id", "dtype": "int64", "shape": []},
                        {"name": "s", "dtype": "string", "shape": []}]}
 

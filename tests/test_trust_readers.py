@@ -4,7 +4,6 @@ in make_dataset (in subprocesses, which must exit), and bare files handed to ins
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import subprocess

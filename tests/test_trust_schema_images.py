@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 import dataprep
-from dataprep import DataError, SchemaError, SourceError
-from dataprep import images
-from dataprep.schema import MAX_CSV_COLUMNS, MAX_FEATURE_BYTES, MAX_SCHEMA_BYTES, load_schema
+from dataprep import DataError, SchemaError, SourceError, images
 from dataprep.records import SplitReader
+from dataprep.schema import MAX_CSV_COLUMNS, MAX_FEATURE_BYTES, MAX_SCHEMA_BYTES, load_schema
 
 MEMORY_CAP = 1 << 30  # bytes of address space for the capped subprocesses: the fixed code needs a fraction
 
@@ -491,7 +490,7 @@ def test_images_with_far_more_pixels_than_the_shape_are_bad_rows(tmp_path):
         schema = {"features": [{**SCHEMA["features"][0], "dtype": dtype}, SCHEMA["features"][1]]}
         with pytest.raises(DataError, match=r"t.csv, line 3 \(row 2\), column 'path': image file 'huge.png': the "
                                             r"image is 4097x4097 pixels, over the 16,777,216 allowed for shape "
-                                            rf"8x8x1 \(feature 'image'\)"):
+                                            r"8x8x1 \(feature 'image'\)"):
             dataprep.convert(tmp_path / "t.csv", schema, tmp_path / f"o-{dtype}")
         s = dataprep.convert(tmp_path / "t.csv", schema, tmp_path / f"o-{dtype}", on_error="quarantine",
                              quarantine=tmp_path / f"q-{dtype}.csv")

@@ -19,9 +19,9 @@ from click.testing import CliRunner
 
 import dataprep
 from dataprep import csvscan
-from dataprep.sources import csv_files
 from dataprep.cli import main
 from dataprep.errors import DataError, SourceError
+from dataprep.sources import csv_files
 
 ABC = """features:
 - {name: a, dtype: int64, shape: []}
@@ -86,7 +86,7 @@ def test_scan_counts_the_records_arrow_parses(tmp_path, seed, monkeypatch):
     import pyarrow.csv as pacsv
 
     rnd = random.Random(seed)
-    for trial in range(300):
+    for _ in range(300):
         body = "".join(rnd.choice(['a', ',', '"', '\n', '\r', ' ', '""', '\r\n']) for _ in range(rnd.randint(0, 50)))
         data = ("h1,h2\n" + body).encode()
         path = tmp_path / "f.csv"
@@ -97,7 +97,7 @@ def test_scan_counts_the_records_arrow_parses(tmp_path, seed, monkeypatch):
             continue
         invalid = []
         table = pacsv.read_csv(io.BytesIO(data), parse_options=pacsv.ParseOptions(
-            newlines_in_values=True, invalid_row_handler=lambda r: invalid.append(r) or "skip"),
+            newlines_in_values=True, invalid_row_handler=lambda r, invalid=invalid: invalid.append(r) or "skip"),
             convert_options=pacsv.ConvertOptions(column_types={"h1": pa.binary(), "h2": pa.binary()}))
         assert scan.records - 1 == table.num_rows + len(invalid), data
         assert int((scan.fields[1:] == 2).sum()) == table.num_rows, data

@@ -14,16 +14,16 @@ from click.testing import CliRunner
 import dataprep
 from dataprep import UsageError
 from dataprep.cli import main
-from dataprep.train.tune import parse_param, tune
+from dataprep.train.tune import Param, parse_param, tune
+from tests.conftest import DIGITS, PENGUINS, PENGUINS_SCHEMA
 
-ROOT = Path(__file__).parent.parent
 FAST = dict(epochs=2, patience=2, verbose=False)
 
 
 @pytest.fixture(scope="module")
 def penguins(tmp_path_factory):
     out = tmp_path_factory.mktemp("tune") / "penguins"
-    dataprep.convert(ROOT / "sample_data" / "penguins.csv", ROOT / "schemas" / "penguins.yaml", out,
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, out,
                      split="train=0.7,valid=0.15,test=0.15", on_error="skip", seed=1)
     return out
 
@@ -51,16 +51,33 @@ def test_grid_search_covers_every_combination(penguins, tmp_path):
     assert (tmp_path / "t" / "best" / "model.keras").exists() and (tmp_path / "t" / "tuning.png").stat().st_size > 0
 
 
+def mean_baseline(penguins: Path, split: str) -> float:
+    """The RMSE on ``split`` of always predicting the training split's mean body mass: what any model must beat."""
+    train, other = (dataprep.load_numpy(penguins, s)["body_mass_g"] for s in ("train", split))
+    return float(np.sqrt(np.mean((other - train.mean()) ** 2)))
+
+
 def test_random_search_resumes_without_repeating(penguins, tmp_path):
     params = ["learning_rate=1e-4..1e-1:log", "units=2..32", "activation=relu,selu"]
+    assert [parse_param(p) for p in params] == [Param("learning_rate", low=1e-4, high=1e-1, log=True),
+                                                Param("units", low=2, high=32, integer=True),
+                                                Param("activation", choices=("relu", "selu"))]
     tune("wide-deep", penguins, tmp_path / "t", params, search="random", trials=3, **FAST)
     first = rows(tmp_path / "t")
-    assert [type(parse_param(p)).__name__ for p in params] == ["Param"] * 3
     result = tune("wide-deep", penguins, tmp_path / "t", params, search="random", trials=5, **FAST)
     again = rows(tmp_path / "t")
     assert again[:3] == first and len(again) == 5 == len(result.trials)
     assert len({(g["learning_rate"], g["units"]) for g in again}) == 5
     assert all(1e-4 <= float(g["learning_rate"]) <= 1e-1 and 2 <= int(g["units"]) <= 32 for g in again)
+    assert {g["activation"] for g in again} <= {"relu", "selu"} and all(g["state"] == "complete" for g in again)
+    best = result.best
+    assert best["trials_completed"] == 5 and best["valid_score"] == min(float(g["score"]) for g in again)
+    assert next(g for g in again if int(g["trial"]) == best["trial"])["units"] == str(best["params"]["units"])
+    assert best["fit_options"]["hidden"] == [best["params"]["units"]] * 3  # units alone keeps the depth of 3
+    # the refit reproduces the best trial, and the tuned model beats predicting the mean on both held-out splits
+    assert best["valid"]["rmse"] == pytest.approx(best["valid_score"], rel=1e-4)
+    assert best["valid_score"] < 0.9 * mean_baseline(penguins, "valid")
+    assert best["test"]["rmse"] < 0.9 * mean_baseline(penguins, "test")
     with pytest.raises(UsageError, match="other settings"):
         tune("wide-deep", penguins, tmp_path / "t", params, search="tpe", trials=5, **FAST)
 
@@ -123,7 +140,7 @@ def test_seed_grid_search_cv_with_a_one_line_change():
 def test_cnn_classifier_on_digits():
     from dataprep.train.sklearn import CNNClassifier
 
-    digits = np.load(ROOT / "sample_data" / "digits.npz")
+    digits = np.load(DIGITS)
     images, labels = digits["image"], digits["label"]
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])[labels]
     clf = CNNClassifier(epochs=8, filters=8, dense=16, learning_rate=3e-3).fit(images[:1200], names[:1200])
@@ -159,4 +176,10 @@ def test_pruning(penguins, tmp_path):
     assert len(got) == 7 and {g["state"] for g in got} <= {"complete", "pruned"}
     for g in got:
         assert (g["score"] == "") == (g["state"] == "pruned") and int(g["epochs"]) <= 8
-    assert result.best["trial"] in [int(g["trial"]) for g in got if g["state"] == "complete"]
+    # the first five trials are never pruned (n_startup_trials); of the last two, a hopeless rate stops early
+    pruned = [g for g in got if g["state"] == "pruned"]
+    assert pruned and all(int(g["trial"]) > 5 and float(g["learning_rate"]) <= 1e-6 and int(g["epochs"]) < 8
+                          for g in pruned), got
+    best = next(g for g in got if int(g["trial"]) == result.best["trial"])
+    assert best["state"] == "complete" and float(best["learning_rate"]) >= 3e-3
+    assert result.best["valid_score"] < 0.6 * mean_baseline(penguins, "valid")
