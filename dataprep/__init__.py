@@ -8,6 +8,7 @@ __version__ = "0.2.0"
 
 from .convert import ConvertSummary, convert  # noqa: E402
 from .errors import DataError, DataprepError, OutputError, SchemaError, SourceError, UsageError  # noqa: E402
+from .feature_stats import StatsReport, stats  # noqa: E402
 from .infer import infer_schema  # noqa: E402
 from .manifest import Manifest, load_manifest  # noqa: E402
 from .records import SplitReader, iter_batches, read_record  # noqa: E402
@@ -17,8 +18,9 @@ _READERS = ("make_dataset", "load_numpy", "as_dataframe")
 
 __all__ = [
     "ConvertSummary", "DataError", "DataprepError", "Feature", "Manifest", "OutputError", "Schema",
-    "SchemaError", "SourceError", "SplitReader", "UsageError", "as_dataframe", "convert", "infer_schema",
-    "iter_batches", "load_manifest", "load_numpy", "load_schema", "make_dataset", "read_record",
+    "SchemaError", "SourceError", "SplitReader", "StatsReport", "UsageError", "as_dataframe", "convert",
+    "infer_schema", "iter_batches", "load_manifest", "load_numpy", "load_schema", "make_dataset", "read_record",
+    "stats",
 ]
 
 

@@ -36,7 +36,7 @@ from .ragged import Ragged
 from .schema import Schema, load_schema
 from .shards import COMPRESSIONS, Shard, ShardResult, Spool, plan_shards, shard_suffix, write_shards
 from .sources import DEFAULT_BATCH_ROWS, RowGrouping, input_files, is_path_source, iter_batches
-from .stats import STATS, folder_stats
+from .feature_stats import STATS, folder_stats
 from .splits import SplitKey, assign_by_bucket, assign_by_ratio, parse_split, parse_split_names
 
 FORMATS = ("tfrecord", "csv")

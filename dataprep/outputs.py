@@ -22,7 +22,7 @@ from .badrows import QUARANTINE_HEADER
 from .errors import DataprepError, UsageError
 from .manifest import MANIFEST
 from .schema import load_schema
-from .stats import STATS
+from .feature_stats import STATS
 
 RUN = "run.json"
 PNG_METADATA = {"Software": "dataprep"}  # the text chunk our pictures carry, so a later run may replace them

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import dataprep
 from dataprep import UsageError
 from dataprep.cli import main
-from dataprep.train.tune import parse_param, tune
+from dataprep.train.tuning import parse_param, tune
 
 ROOT = Path(__file__).parent.parent
 FAST = dict(epochs=2, patience=2, verbose=False)
@@ -135,7 +135,7 @@ def test_cnn_classifier_on_digits():
 def test_pruning(penguins, tmp_path):
     """Trials whose validation score falls behind the median of earlier trials stop early; they count as
     finished, show no score, and cannot be the best."""
-    from dataprep.train.tune import _EpochReport
+    from dataprep.train.tuning import _EpochReport
 
     class Trial:
         reported: list = []
