@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .convert import ConvertSummary, convert
 from .errors import DataError, DataprepError, OutputError, SchemaError, SourceError, UsageError
+from .feature_stats import StatsReport, stats
 from .infer import infer_schema
 from .manifest import Manifest, load_manifest
 from .records import SplitReader, iter_batches, read_record
@@ -15,9 +16,10 @@ from .version import __version__
 _READERS = ("make_dataset", "load_numpy", "as_dataframe")
 
 __all__ = [
-    "ConvertSummary", "DataError", "DataprepError", "Feature", "Manifest", "OutputError", "Schema", "__version__",
-    "SchemaError", "SourceError", "SplitReader", "UsageError", "as_dataframe", "convert", "infer_schema",
-    "iter_batches", "load_manifest", "load_numpy", "load_schema", "make_dataset", "read_record",
+    "ConvertSummary", "DataError", "DataprepError", "Feature", "Manifest", "OutputError", "Schema",
+    "SchemaError", "SourceError", "SplitReader", "StatsReport", "UsageError", "__version__", "as_dataframe",
+    "convert", "infer_schema", "iter_batches", "load_manifest", "load_numpy", "load_schema", "make_dataset",
+    "read_record", "stats",
 ]
 
 

@@ -34,6 +34,25 @@ from .formats import FORMATS
 from .options import RUNNERS, BadRowPolicy, RunOptions, ShardLayout, SplitPlan
 from .schema import IMAGE_FORMATS, ImageOptions
 from .shards import AUTO_SHARD_BYTES
+from .train.options import (
+    CELLS,
+    CNN_ACTIVATIONS,
+    DENSE_ACTIVATIONS,
+    KINDS,
+    LOSSES,
+    MODEL_OPTIONS,
+    OPTIMIZERS,
+    SEARCHES,
+    VARIANTS,
+    CNNOptions,
+    ModelOptions,
+    RNNOptions,
+    SearchOptions,
+    TrainOptions,
+    WideDeepOptions,
+    defaults,
+)
+from .train.options import RunOptions as FitRunOptions
 from .version import __version__
 
 EXIT_CODES = """\b
@@ -46,6 +65,9 @@ Exit codes, the same for the same mistake in every command:
        (pip install 'dataprep[tf]')
   130  interrupted (Ctrl-C); convert says how to continue with --resume"""
 
+# The library's defaults, which the options below show and pass on
+_TRAIN, _WIDE_DEEP, _CNN, _RNN, _SEARCH = (defaults(cls) for cls in (TrainOptions, WideDeepOptions, CNNOptions,
+                                                                   RNNOptions, SearchOptions))
 # The optional packages a command may need, and the extra that installs each (setup.cfg's extras_require).
 _EXTRAS = {"tensorflow": "tf", "keras": "tf", "pandas": "tf", "matplotlib": "tf", "optuna": "tune",
            "sklearn": "tune", "apache_beam": "beam"}
@@ -387,40 +409,14 @@ def validate(path, as_json):
               help="Draw a histogram per numeric feature and a bar chart per categorical into this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON instead of a table.")
 def stats(path, splits, output, plot, as_json):
-    """Per-feature statistics of PATH (an input file or a converted folder) in one streaming pass."""
-    from .manifest import MANIFEST, STATS
-    from .outputs import check_file_target
-    from .stats import folder_stats, source_stats
+    """Per-feature statistics of PATH (an input file or a converted folder) in one streaming pass; for a
+    converted folder, also written to stats.json beside its shards unless -o says where."""
+    from .feature_stats import stats as run_stats
 
-    folder = Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
-    target = output or (Path(path) / STATS if folder else None)
-    for file, kind, option in ((target, "stats", "-o"), (plot, "png", "--plot")):
-        if file:
-            check_file_target(file, [Path(path)], kind, option)
-    report = folder_stats(path, list(splits) or None) if folder else source_stats(path)
-    if target:
-        report.write(target)
-    if plot:
-        report.plot(plot, splits[0] if splits else None)
-    data = report.to_dict()
-    if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        return
-    for split, features in data["splits"].items():
-        click.echo(f"{split}:")
-        click.echo(f"  {'feature':<22}{'count':>10}{'missing':>9}{'mean':>13}{'std':>13}{'min':>12}{'50%':>12}"
-                   f"{'max':>12}")
-        for name, st in features.items():
-            if st["kind"] == "numeric" and st["count"]:
-                click.echo(f"  {name:<22}{st['count']:>10,}{st['missing']:>9,}{st['mean']:>13.5g}{st['std']:>13.5g}"
-                           f"{st['min']:>12.5g}{st['50%']:>12.5g}{st['max']:>12.5g}")
-            elif st["kind"] == "categorical":
-                top = ", ".join(f"{k} ({v:,})" for k, v in list(st["vocabulary"].items())[:4])
-                click.echo(f"  {name:<22}{st['count']:>10,}{st['missing']:>9,}  {st['distinct']} values: {top}")
-            else:
-                click.echo(f"  {name:<22}{0:>10}{st['missing']:>9,}")
-    if target:
-        click.echo(f"wrote {target}", err=True)
+    report = run_stats(path, splits, output=output, plot=plot)
+    click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.summary())
+    if report.written:
+        click.echo(f"wrote {report.written}", err=True)
 
 
 class _NumberList(click.ParamType):
@@ -439,32 +435,46 @@ class _NumberList(click.ParamType):
             self.fail(f"{value!r} is not a comma-separated list of {self.kind.__name__} values", param, ctx)
 
 
-def _fit_options(fn):
-    """Options every trainer shares."""
+def _fit_options(kind: str):
+    """Options every trainer shares: TrainOptions' fields (their defaults, and the ``kind``'s batch size and
+    learning rate) and what the command shows."""
+    model = MODEL_OPTIONS[kind]
     options = [
         click.option("--out", required=True, type=click.Path(file_okay=False),
                      help="Folder for model.keras, history.csv, metrics.json and learning_curves.png."),
-        click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True,
+        click.option("--epochs", type=click.IntRange(min=1), default=_TRAIN["epochs"], show_default=True,
                      help="Most epochs to run (early stopping may end sooner)."),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
-                     help="Records per training batch (default: 128 for wide&deep, 32 otherwise)."),
+                     help=f"Records per training batch (default: {model.BATCH_SIZE})."),
         click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Initial learning rate, halved when the validation loss stalls (default: 5e-4 for "
-                          "the CNN, 1e-3 otherwise)."),
-        click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop", "nadam"]), default="adam",
+                     help="Initial learning rate, halved when the validation loss stalls (default: "
+                          f"{model.LEARNING_RATE:g})."),
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=_TRAIN["optimizer"],
                      show_default=True, help="Optimizer."),
-        click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
+        click.option("--patience", type=click.IntRange(min=1), default=_TRAIN["patience"], show_default=True,
                      help="Early stopping: epochs without improvement before stopping (best weights kept)."),
-        click.option("--min-delta", type=float, default=1e-4, show_default=True,
+        click.option("--min-delta", type=float, default=_TRAIN["min_delta"], show_default=True,
                      help="Early stopping: smallest change that counts as an improvement."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=int, default=_TRAIN["seed"], show_default=True,
                      help="Seed for initialisation and shuffling: two runs give the same metrics."),
         click.option("--quiet", "-q", is_flag=True, help="No line per epoch."),
         click.option("--json", "as_json", is_flag=True, help="Print metrics.json when done."),
     ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
+
+    def decorate(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return decorate
+
+
+def _fit(kind: str, data: str, model: ModelOptions, options: dict) -> None:
+    """Fit with the command's model options and the shared options, then show the result."""
+    from .train import fit
+
+    quiet, as_json, out = options.pop("quiet"), options.pop("as_json"), options.pop("out")
+    result = fit(kind, data, out, model, TrainOptions(**options), FitRunOptions(verbose=not quiet and not as_json))
+    click.echo(json.dumps(result.metrics, indent=2) if as_json else result.summary())
 
 
 @main.group()
@@ -474,62 +484,66 @@ def train() -> None:
 
 @train.command("wide-deep")
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
-@click.option("--variant", type=click.Choice(["concat", "two-input", "multi-output"]), default="two-input",
+@click.option("--variant", type=click.Choice(VARIANTS), default=_WIDE_DEEP["variant"],
               show_default=True, help="One input with the deep output concatenated to it; wide and deep "
               "inputs from the schema's groups; or the latter with an auxiliary output on the deep tower.")
-@click.option("--hidden", type=_NumberList(int), default="100,100,50", show_default=True,
-              help="Units of the deep tower's hidden layers.")
-@click.option("--activation", type=click.Choice(["relu", "selu", "elu", "tanh"]), default="relu",
+@click.option("--hidden", type=_NumberList(int), default=",".join(map(str, _WIDE_DEEP["hidden"])),
+              show_default=True, help="Units of the deep tower's hidden layers.")
+@click.option("--activation", type=click.Choice(DENSE_ACTIVATIONS), default=_WIDE_DEEP["activation"],
               show_default=True, help="Activation of the hidden layers.")
-@click.option("--loss", type=click.Choice(["mse", "redef_mse", "huber", "mae"]), default="mse",
+@click.option("--loss", type=click.Choice(LOSSES), default=_TRAIN["loss"],
               show_default=True, help="Loss; redef_mse is the seed's hand-written mean squared error.")
-@_fit_options
+@_fit_options("wide-deep")
 def train_wide_deep(data, variant, hidden, activation, loss, **options):
     """Fit a wide&deep regression model on DATA (a converted folder with train/valid/test splits)."""
-    _report_fit("wide-deep", data, options, variant=variant, hidden=hidden, activation=activation, loss=loss)
+    _fit("wide-deep", data, WideDeepOptions(activation=activation, variant=variant, hidden=tuple(hidden)),
+         {**options, "loss": loss})
 
 
 @train.command("cnn")
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
 @click.option("--separable", is_flag=True, help="SeparableConv2D instead of Conv2D.")
-@click.option("--dropout", type=_NumberList(float), default="0.25,0.5", show_default=True,
+@click.option("--dropout", type=_NumberList(float), default=",".join(map(str, _CNN["dropout"])), show_default=True,
               help="Dropout after the conv stack and before the softmax head.")
-@click.option("--filters", type=click.IntRange(min=1), default=32, show_default=True,
+@click.option("--filters", type=click.IntRange(min=1), default=_CNN["filters"], show_default=True,
               help="Filters of the first block (doubling per block).")
 @click.option("--blocks", type=click.IntRange(min=1), default=None,
               help="Conv blocks (default: as many as leave at least 2x2 pixels, at most 3).")
-@click.option("--activation", type=click.Choice(["relu", "selu"]), default="relu", show_default=True,
+@click.option("--activation", type=click.Choice(CNN_ACTIVATIONS), default=_CNN["activation"], show_default=True,
               help="Activation after batch normalisation.")
 @click.option("--augment", is_flag=True, help="Random shifts of up to one pixel and small rotations while fitting.")
-@_fit_options
+@_fit_options("cnn")
 def train_cnn(data, separable, dropout, filters, blocks, activation, augment, **options):
-    """Fit a CNN classifier on DATA's image feature and integer label."""
-    _report_fit("cnn", data, options, separable=separable, dropout=dropout, filters=filters, blocks=blocks,
-                activation=activation, augment=augment)
+    """Fit a CNN classifier on DATA's image feature and its label (int64 class ids, or strings with a
+    vocabulary)."""
+    _fit("cnn", data, CNNOptions(activation=activation, separable=separable, dropout=tuple(dropout), filters=filters,
+                                 blocks=blocks, augment=augment), options)
 
 
 @train.command("rnn")
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
-@click.option("--cell", type=click.Choice(["gru", "lstm"]), default="gru", show_default=True,
+@click.option("--cell", type=click.Choice(CELLS), default=_RNN["cell"], show_default=True,
               help="Recurrent layer type.")
-@click.option("--units", type=click.IntRange(min=1), default=64, show_default=True, help="Units per layer.")
-@click.option("--layers", type=click.IntRange(min=1), default=2, show_default=True, help="Recurrent layers.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
+@click.option("--units", type=click.IntRange(min=1), default=_RNN["units"], show_default=True,
+              help="Units per layer.")
+@click.option("--layers", type=click.IntRange(min=1), default=_RNN["layers"], show_default=True,
+              help="Recurrent layers.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=_RNN["dropout"], show_default=True,
               help="Dropout on each recurrent layer's inputs.")
 @click.option("--window", type=click.IntRange(min=2), default=None,
               help="Next step: train on overlapping windows of this many steps (many more updates per epoch "
                    "than whole sequences); evaluation always uses whole sequences.")
-@_fit_options
+@_fit_options("rnn")
 def train_rnn(data, cell, units, layers, dropout, window, **options):
     """Fit a GRU/LSTM on DATA's sequence feature: next-step prediction when the schema has no label (int
     steps as classes), else one label per sequence. Reports accuracy next to repeating the previous step."""
-    _report_fit("rnn", data, options, cell=cell, units=units, layers=layers, dropout=(dropout,), window=window)
+    _fit("rnn", data, RNNOptions(cell=cell, units=units, layers=layers, dropout=dropout, window=window), options)
 
 
 @main.command("tune")
-@click.argument("kind", type=click.Choice(["wide-deep", "cnn", "rnn"]))
+@click.argument("kind", type=click.Choice(KINDS))
 @click.argument("data", type=click.Path(exists=True, file_okay=False))
-@click.option("--search", type=click.Choice(["grid", "random", "genetic", "tpe"]), default="random",
+@click.option("--search", type=click.Choice(SEARCHES), default=_SEARCH["search"],
               show_default=True, help="Every combination; random draws; NSGA-II evolution; TPE (model-based).")
 @click.option("--param", "params", multiple=True, required=True, metavar="NAME=SPEC",
               help="A searched option: NAME=V1,V2,... or NAME=LOW..HIGH[:log] (repeatable), e.g. "
@@ -538,24 +552,27 @@ def train_rnn(data, cell, units, layers, dropout, window, **options):
               help="A fixed option for every trial, e.g. variant=concat (repeatable).")
 @click.option("--trials", type=click.IntRange(min=1), default=None,
               help="Finished trials wanted (default: the whole grid, else 20); a re-run resumes up to it.")
-@click.option("--population", type=click.IntRange(min=2), default=10, show_default=True,
+@click.option("--population", type=click.IntRange(min=2), default=_SEARCH["population"], show_default=True,
               help="Population size of the genetic search.")
-@click.option("--epochs", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--epochs", type=click.IntRange(min=1), default=_SEARCH["epochs"], show_default=True,
               help="Most epochs per trial (early stopping on the validation loss).")
-@click.option("--patience", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--patience", type=click.IntRange(min=1), default=_SEARCH["patience"], show_default=True,
               help="Early stopping patience of each trial.")
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--jobs", type=click.IntRange(min=1), default=_SEARCH["jobs"], show_default=True,
               help="Trials run at once, in separate processes (at most the number of cores).")
 @click.option("--prune", is_flag=True,
-              help="Stop trials whose validation score after an epoch is below the median of earlier trials.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler and of every fit.")
+              help="Stop trials whose validation score after an epoch is worse than the median of earlier trials "
+                   "at that epoch.")
+@click.option("--seed", type=int, default=_SEARCH["seed"], show_default=True,
+              help="Seed of the sampler and of every fit.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Study folder: study.db, trials.csv, best.json, tuning.png, best/ (the refitted best model).")
 @click.option("--quiet", "-q", is_flag=True, help="No line per trial.")
 def tune(kind, data, search, params, fixed, trials, population, epochs, patience, jobs, prune, seed, out, quiet):
     """Search hyper-parameters of a trainer on DATA, scored on its valid split; the best is refitted and
     evaluated on test. Re-running the same command resumes the study."""
-    from .train.tune import parse_param, tune as run_tune
+    from .train.tuning import parse_param
+    from .train.tuning import tune as run_tune
 
     fixed_values = {}
     for item in fixed:
@@ -563,32 +580,10 @@ def tune(kind, data, search, params, fixed, trials, population, epochs, patience
         if p.choices is None or len(p.choices) != 1:
             raise click.BadParameter(f"{item!r}: expected NAME=VALUE", param_hint="--set")
         fixed_values[p.name] = p.choices[0]
-    result = run_tune(kind, data, out, list(params), search=search, trials=trials, population=population,
-                      epochs=epochs, patience=patience, jobs=jobs, seed=seed, fixed=fixed_values, prune=prune,
-                      verbose=not quiet)
-    click.echo(f"wrote {result.out}/trials.csv, best.json, tuning.png and best/ ({len(result.trials)} trials)")
-
-
-def _report_fit(kind: str, data: str, options: dict, **model_options) -> None:
-    from .train import fit
-
-    quiet, as_json = options.pop("quiet"), options.pop("as_json")
-    result = fit(kind, data, options.pop("out"), verbose=not quiet and not as_json, **options, **model_options)
-    if as_json:
-        click.echo(json.dumps(result.metrics, indent=2))
-        return
-    m = result.metrics
-    test = m.get("test", {})
-    shown = ", ".join(f"{k} {v:,.4f}" for k, v in test.items() if k in ("rmse", "mae", "accuracy"))
-    click.echo(f"{m['model']}: {m['epochs_run']} epochs in {m['seconds']} s ({m['seconds_per_epoch']} s/epoch); "
-               f"test {shown or 'n/a'}")
-    if "model_element_accuracy" in test:
-        click.echo(f"next step, test: accuracy per element {test['model_element_accuracy']:.4f} "
-                   f"(repeating the previous step: {test['repeat_previous_element_accuracy']:.4f}), per whole "
-                   f"step {test['model_step_accuracy']:.4f} (repeating: {test['repeat_previous_step_accuracy']:.4f})")
-    if "linear_regression_baseline" in m:
-        click.echo(f"linear regression on the same split: test rmse {m['linear_regression_baseline']['test_rmse']:,.4f}")
-    click.echo(f"wrote {result.out}/model.keras, history.csv, metrics.json, learning_curves.png")
+    options = SearchOptions(search=search, trials=trials, population=population, epochs=epochs, patience=patience,
+                            jobs=jobs, seed=seed, prune=prune)
+    result = run_tune(kind, data, out, list(params), options, fixed=fixed_values, verbose=not quiet)
+    click.echo(result.summary())
 
 
 def _size(n: int) -> str:

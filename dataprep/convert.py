@@ -25,6 +25,7 @@ import numpy as np
 
 from .badrows import BadRows
 from .errors import Interrupted, OutputError
+from .feature_stats import folder_stats
 from .job import Job
 from .manifest import STATS, build_manifest, write_manifest
 from .options import ConvertOptions
@@ -32,7 +33,6 @@ from .outputs import check_out, check_quarantine, foreign_files, staging
 from .schema import Schema, load_schema
 from .shards import ShardResult, Spool, write_shards
 from .sources import Source, resolve_source
-from .stats import folder_stats
 from .version import __version__
 from .workdir import WorkFolder, fingerprint
 

@@ -19,12 +19,45 @@ def _commands(group: click.Group, prefix=()):
 
 
 def test_every_command_and_option_has_help(runner):
-    for path, cmd in _commands(main):
+    """Every command, group and option (the top-level ones too) says what it does, and --help runs."""
+    for path, cmd in [((), main), *_commands(main)]:
         assert cmd.help, path
         for param in cmd.params:
             if isinstance(param, click.Option):
                 assert param.help, (path, param.name)
         assert runner.invoke(main, [*path, "--help"]).exit_code == 0
+
+
+def test_training_options_show_the_library_defaults_and_choices():
+    """The train and tune commands take their defaults and choices from the option dataclasses."""
+    from dataprep.train.options import (
+        KINDS,
+        SEARCHES,
+        VARIANTS,
+        CNNOptions,
+        RNNOptions,
+        SearchOptions,
+        TrainOptions,
+        WideDeepOptions,
+        defaults,
+    )
+
+    def default(param: click.Parameter):
+        if getattr(param, "is_flag", False):
+            return False  # a flag is off unless given
+        return None if param.default is None else param.type.convert(param.default, param, None)
+
+    commands = dict(_commands(main))
+    for name, cls in (("wide-deep", WideDeepOptions), ("cnn", CNNOptions), ("rnn", RNNOptions)):
+        params = {p.name: p for p in commands[("train", name)].params}
+        for field, value in {**defaults(TrainOptions), **defaults(cls)}.items():
+            if field in params and field not in ("batch_size", "learning_rate"):
+                assert default(params[field]) == (list(value) if isinstance(value, tuple) else value), (name, field)
+        assert f"default: {cls.BATCH_SIZE})" in params["batch_size"].help
+    tune = {p.name: p for p in commands[("tune",)].params}
+    assert all(default(tune[k]) == v for k, v in defaults(SearchOptions).items())
+    assert tuple(tune["kind"].type.choices) == KINDS and tuple(tune["search"].type.choices) == SEARCHES
+    assert tuple({p.name: p for p in commands[("train", "wide-deep")].params}["variant"].type.choices) == VARIANTS
 
 
 def test_infer_then_convert(runner, tmp_path):

@@ -19,8 +19,8 @@ import dataprep
 from dataprep import DataError, SchemaError, load_schema
 from dataprep.columns import Column
 from dataprep.encode.example import encode_examples
+from dataprep.feature_stats import folder_stats
 from dataprep.records import RaggedArray, SplitReader, iter_batches
-from dataprep.stats import folder_stats
 
 
 def _bits(*patterns: int) -> list[float]:
@@ -371,7 +371,7 @@ def test_numpy_source_keeps_nan_payloads_and_signs(tmp_path):
 
 
 def test_wide_deep_trains_on_float64_features_and_label(tmp_path):
-    from dataprep.train.fit import fit
+    from dataprep.train import fit
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal(120)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import dataprep
-import dataprep.stats as stats
+import dataprep.feature_stats as stats
 from dataprep.cli import main
 from tests.conftest import PENGUINS, PENGUINS_SCHEMA, SCHEMAS, needs_shared, shared
 
@@ -82,3 +82,18 @@ def test_convert_stats_equal_pandas_describe_of_each_split(tmp_path):
         df = df.apply(lambda c: c.astype("float64") if c.dtype.kind == "f" else
                       c.map(lambda v: v.decode() if isinstance(v, bytes) else v))
         assert_describe(data["splits"][split], df)
+
+
+def test_the_library_function_is_what_the_command_prints(tmp_path):
+    """``dataprep.stats`` computes, writes and plots what ``dataprep stats`` shows; a raw input's report is
+    written only where asked."""
+    report = dataprep.stats(SAMPLE_CSV)
+    assert report.written is None and report.to_dict() == stats.source_stats(SAMPLE_CSV).to_dict()
+    r = CliRunner().invoke(main, ["stats", str(SAMPLE_CSV)])
+    assert r.exit_code == 0 and r.stdout == report.summary() + "\n" and r.stderr == ""
+    assert report.summary().splitlines()[0] == "input:" and "species" in report.summary()
+    out = tmp_path / "o"
+    dataprep.convert(SAMPLE_CSV, Path(__file__).parent.parent / "schemas/penguins.yaml", out, on_error="skip")
+    folder = dataprep.stats(out, ["train"], output=tmp_path / "s.json")
+    assert folder.written == tmp_path / "s.json" and not (out / "stats.json").exists()
+    assert json.loads((tmp_path / "s.json").read_text()) == folder.to_dict() and list(folder.splits) == ["train"]

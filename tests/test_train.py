@@ -12,7 +12,18 @@ from click.testing import CliRunner
 import dataprep
 from dataprep import SchemaError
 from dataprep.cli import main
-from dataprep.train import cnn, fit, wide_deep
+from dataprep.train import (
+    CNNOptions,
+    FitResult,
+    RNNOptions,
+    RunOptions,
+    TrainOptions,
+    WideDeepOptions,
+    cnn,
+    fit,
+    wide_deep,
+)
+from dataprep.train.options import fit_options
 from dataprep.train.prep import train_stats
 from tests.conftest import DIGITS, DIGITS_SCHEMA
 
@@ -50,7 +61,7 @@ def digits(tmp_path_factory):
                                               ("multi-output", ["main", "aux"])])
 def test_wide_deep_variants_build(table, variant, outputs):
     m = dataprep.load_manifest(table)
-    model = wide_deep.build_model(m.schema, train_stats(m), variant, hidden=(8, 4))
+    model = wide_deep.build_model(m.schema, train_stats(m), WideDeepOptions(variant=variant, hidden=(8, 4)))
     assert sorted(model.output_names) == sorted(outputs)
     assert sorted(model.input.keys()) == ["a", "b", "c", "k"]
     assert model.count_params() > 0
@@ -59,7 +70,8 @@ def test_wide_deep_variants_build(table, variant, outputs):
 @pytest.mark.parametrize("separable, activation", [(False, "relu"), (True, "relu"), (False, "selu")])
 def test_cnn_variants_build(digits, separable, activation):
     m = dataprep.load_manifest(digits)
-    model = cnn.build_model(m.schema, train_stats(m), 10, filters=8, separable=separable, activation=activation)
+    model = cnn.build_model(m.schema, train_stats(m), 10, CNNOptions(filters=8, separable=separable,
+                                                                     activation=activation))
     layers = [type(layer).__name__ for layer in model.layers]
     assert ("SeparableConv2D" if separable else "Conv2D") in layers and "BatchNormalization" in layers
     assert layers.count("Dropout") == 2 and model.get_layer("main").output.shape == (None, 10)
@@ -95,7 +107,7 @@ def test_two_input_needs_groups(tmp_path):
                      tmp_path / "o")
     m = dataprep.load_manifest(tmp_path / "o")
     with pytest.raises(SchemaError, match="group 'wide' and 'deep'"):
-        wide_deep.build_model(m.schema, train_stats(m), "two-input")
+        wide_deep.build_model(m.schema, train_stats(m), WideDeepOptions(variant="two-input"))
     with pytest.raises(SchemaError, match="shape \\[height, width, channels\\]"):
         cnn.build_model(m.schema, train_stats(m), 2)
 
@@ -131,6 +143,29 @@ def test_cnn_fit_and_cli(digits, tmp_path):
     labels = dataprep.load_numpy(digits, "test")["label"]
     majority = np.unique(labels, return_counts=True)[1].max() / len(labels)
     assert metrics["test"]["accuracy"] > max(0.4, 3 * majority), (metrics["test"], majority)
+    assert metrics["options"]["batch_size"] == CNNOptions.BATCH_SIZE and metrics["options"]["filters"] == 8
     assert (tmp_path / "cnn" / "learning_curves.png").exists()
     r = CliRunner().invoke(main, ["train", "wide-deep", str(digits), "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "Error:" in r.output
+
+
+def test_keywords_set_fields_of_the_option_objects():
+    """fit()'s keywords are the fields of its option objects: the two spellings give the same options."""
+    by_keyword = fit_options("cnn", epochs=3, filters=8, dropout=[0.1, 0.2], verbose=False, cell="lstm")
+    assert by_keyword == (CNNOptions(filters=8, dropout=(0.1, 0.2)), TrainOptions(epochs=3), RunOptions(verbose=False))
+    assert fit_options("rnn", RNNOptions(units=8), dropout=(0.0,))[0] == RNNOptions(units=8, dropout=0.0)
+    assert TrainOptions().for_model(CNNOptions()) == TrainOptions(batch_size=32, learning_rate=5e-4)
+    with pytest.raises(TypeError, match="momentum"):
+        fit_options("wide-deep", momentum=0.9)
+    with pytest.raises(dataprep.UsageError, match="not the options of a rnn model"):
+        fit_options("rnn", CNNOptions())
+
+
+def test_the_summary_shows_the_scores_and_the_baselines(tmp_path):
+    metrics = {"model": "wide_deep_concat", "epochs_run": 3, "seconds": 1.5, "seconds_per_epoch": 0.5,
+               "test": {"rmse": 2.0, "mae": 1.25, "loss_standardised": 0.3},
+               "linear_regression_baseline": {"test_rmse": 3.5, "test_mse": 12.25}}
+    assert FitResult(tmp_path, None, {}, metrics).summary().splitlines() == [
+        "wide_deep_concat: 3 epochs in 1.5 s (0.5 s/epoch); test rmse 2.0000, mae 1.2500",
+        "linear regression on the same split: test rmse 3.5000",
+        f"wrote {tmp_path}/model.keras, history.csv, metrics.json, learning_curves.png"]

@@ -82,7 +82,7 @@ def test_failures_become_one_line_or_a_traceback_with_debug(runner, monkeypatch,
     def fail(*args, **kwargs):
         raise make()
 
-    monkeypatch.setattr("dataprep.stats.source_stats", fail)
+    monkeypatch.setattr("dataprep.feature_stats.source_stats", fail)
     r = runner.invoke(main, ["--debug"] * debug + ["stats", str(PENGUINS)])
     assert isinstance(r.exception, SystemExit) and r.exit_code == code, (r.exception, r.output)
     if debug:
@@ -97,7 +97,7 @@ def test_a_bug_is_not_hidden(runner, monkeypatch):
     def fail(*args, **kwargs):
         raise ValueError("bug")
 
-    monkeypatch.setattr("dataprep.stats.source_stats", fail)
+    monkeypatch.setattr("dataprep.feature_stats.source_stats", fail)
     r = runner.invoke(main, ["stats", str(PENGUINS)])
     assert isinstance(r.exception, ValueError) and "Error:" not in r.output
 

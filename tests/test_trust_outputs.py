@@ -375,8 +375,7 @@ def test_resume_refuses_an_input_changed_with_size_and_mtime_restored(tmp_path, 
 # --- train --out / tune --out replace only their own earlier results -----------------------------------------
 def test_train_and_tune_refuse_to_clobber_files_they_did_not_write(tmp_path):
     pytest.importorskip("tensorflow")
-    from dataprep.train.fit import fit
-    from dataprep.train.tune import tune
+    from dataprep.train import fit, tune
 
     data, mine = tmp_path / "data", tmp_path / "mine"
     data.mkdir()

@@ -171,8 +171,8 @@ def _reframe(folder, compression="none"):
 
 
 def test_a_reframed_record_with_a_changed_value_never_comes_back(copy):
+    from dataprep.feature_stats import folder_stats
     from dataprep.readers.inspect import head
-    from dataprep.stats import folder_stats
 
     path = _reframe(copy)
     reads = tf_free_reads(copy)[:3] + [lambda: dataprep.load_numpy(copy), lambda: dataprep.as_dataframe(copy),

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import dataprep
 from dataprep import UsageError
 from dataprep.cli import main
-from dataprep.train.tune import Param, parse_param, tune
+from dataprep.train.tuning import Param, parse_param, tune
 from tests.conftest import DIGITS, PENGUINS, PENGUINS_SCHEMA
 
 FAST = dict(epochs=2, patience=2, verbose=False)
@@ -152,7 +152,7 @@ def test_cnn_classifier_on_digits():
 def test_pruning(penguins, tmp_path):
     """Trials whose validation score falls behind the median of earlier trials stop early; they count as
     finished, show no score, and cannot be the best."""
-    from dataprep.train.tune import _EpochReport
+    from dataprep.train.tuning import _EpochReport
 
     class Trial:
         reported: list = []

@@ -24,8 +24,8 @@ import tensorflow as tf
 from ..errors import UsageError
 from ..manifest import Manifest, load_manifest
 from .decode import IMAGE_MODES, batch_decoder, batch_finisher, batch_parser
-from .integrity import CORRUPT_POLICIES, ShardCheck
 from .inputs import assembler
+from .integrity import CORRUPT_POLICIES, ShardCheck
 
 WHOLE_SHARD_MAX_BYTES = 1 << 30  # shards up to this size (uncompressed) are read whole
 

@@ -21,9 +21,10 @@ import tensorflow as tf
 
 from ..errors import SchemaError, UsageError
 from ..schema import FLOAT_DTYPES, Feature, Schema
+from .options import CELLS, RNNOptions
 from .prep import TrainStats
 
-CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+CELL_LAYERS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}  # by options.CELLS
 LENGTH = "length"  # the extra model input of per-sequence models: real steps per sequence
 
 
@@ -85,9 +86,11 @@ def sequence_task(schema: Schema, stats: TrainStats) -> SequenceTask:
     raise SchemaError(f"label {label.name!r}: expected float32/float64 (regression), int64 or strings with a vocabulary")
 
 
-def build_model(task: SequenceTask, stats: TrainStats, cell: str = "gru", units: int = 64, layers: int = 2,
-                dropout: float = 0.2, embedding_dim: int = 8) -> keras.Model:
+def build_model(task: SequenceTask, stats: TrainStats, options: RNNOptions | None = None,
+                embedding_dim: int = 8) -> keras.Model:
     """The recurrent model for ``task``; outputs are named ``main`` like the other trainers'."""
+    options = options or RNNOptions()
+    cell, units, layers, dropout = options.cell, options.units, options.layers, options.dropout
     if cell not in CELLS:
         raise UsageError(f"unknown cell {cell!r}; expected one of {', '.join(CELLS)}")
     if units < 1 or layers < 1 or not 0 <= dropout < 1:
@@ -99,7 +102,7 @@ def build_model(task: SequenceTask, stats: TrainStats, cell: str = "gru", units:
         h = keras.layers.Embedding(task.classes, embedding_dim, name=f"{f.name}_embedding")(x)
         h = keras.layers.Reshape((-1, k * embedding_dim), name=f"{f.name}_steps")(h)
         for i in range(layers):
-            h = CELLS[cell](units, return_sequences=True, dropout=dropout, name=f"{cell}_{i + 1}")(h)
+            h = CELL_LAYERS[cell](units, return_sequences=True, dropout=dropout, name=f"{cell}_{i + 1}")(h)
         logits = keras.layers.Dense(k * task.classes, name="logits")(h)
         out = keras.layers.Reshape((-1, k, task.classes), name="per_element")(logits)
         out = keras.layers.Softmax(name="main")(out)
@@ -112,7 +115,7 @@ def build_model(task: SequenceTask, stats: TrainStats, cell: str = "gru", units:
     h = keras.layers.Normalization(mean=mean, variance=var, name=f"{f.name}_norm")(h)
     mask = LengthMask(name="mask")(h, lengths)
     for i in range(layers):
-        h = CELLS[cell](units, return_sequences=i < layers - 1, dropout=dropout, name=f"{cell}_{i + 1}")(
+        h = CELL_LAYERS[cell](units, return_sequences=i < layers - 1, dropout=dropout, name=f"{cell}_{i + 1}")(
             h, mask=mask)
     out = keras.layers.Dense(1 if task.regression else task.classes,
                              activation=None if task.regression else "softmax", name="main")(h)

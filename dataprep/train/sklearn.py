@@ -14,6 +14,7 @@ The seed's code needs one changed line::
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -21,6 +22,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from ..convert import convert
+from .options import CNNOptions, ModelOptions, RunOptions, TrainOptions, WideDeepOptions
 
 
 class _DataprepEstimator(BaseEstimator):
@@ -31,14 +33,18 @@ class _DataprepEstimator(BaseEstimator):
     def _schema(self, x: np.ndarray, y: np.ndarray) -> dict:
         raise NotImplementedError
 
-    def _fit_options(self) -> dict:
+    def _model_options(self) -> ModelOptions:
         raise NotImplementedError
+
+    def _train_options(self, epochs: int | None) -> TrainOptions:
+        return TrainOptions(epochs=epochs or self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                            patience=self.patience, seed=self.seed, optimizer=self.optimizer)
 
     def _fit_arrays(self, x: np.ndarray, y: np.ndarray, epochs: int | None, validation_data,
                     callbacks: Sequence | None) -> None:
         import keras
 
-        from .fit import fit
+        from .fitting import fit
 
         arrays, split = {"x": x, "y": y}, {"split": "train=0.9,valid=0.1"}
         if validation_data is not None:
@@ -48,10 +54,10 @@ class _DataprepEstimator(BaseEstimator):
             split = {"split": "train,valid", "split_column": "part"}
         with tempfile.TemporaryDirectory(prefix="dataprep-sklearn-") as tmp:
             convert(arrays, self._schema(x, y), Path(tmp) / "data", seed=self.seed, **split)
-            result = fit(self.kind, Path(tmp) / "data", Path(tmp) / "run", epochs=epochs or self.epochs,
-                         batch_size=self.batch_size, learning_rate=self.learning_rate, patience=self.patience,
-                         seed=self.seed, verbose=self.verbose, plot=False, linear_baseline=False, test=False,
-                         callbacks=list(callbacks or ()), **self._fit_options())
+            run = RunOptions(verbose=self.verbose, plot=False, linear_baseline=False, test=False,
+                             callbacks=list(callbacks or ()))
+            result = fit(self.kind, Path(tmp) / "data", Path(tmp) / "run", self._model_options(),
+                         self._train_options(epochs), run)
             self.model_ = keras.saving.load_model(Path(tmp) / "run" / "model.keras")
         self.history_ = result.history
         self.metrics_ = result.metrics
@@ -120,11 +126,14 @@ class WideDeepRegressor(RegressorMixin, _DataprepEstimator):
                           "shape": [stop - start], "group": name})
         return {"features": [*parts, label]}
 
-    def _fit_options(self) -> dict:
+    def _train_options(self, epochs: int | None) -> TrainOptions:
+        return replace(super()._train_options(epochs), loss=self.loss)
+
+    def _model_options(self) -> WideDeepOptions:
         layers = self.hiddenlayer if self.hiddenlayer is not None else self.hidden_layers
         units = self.layersize if self.layersize is not None else self.units
-        return {"variant": "two-input" if self._two_inputs else "concat", "hidden": [int(units)] * int(layers),
-                "activation": self.activation, "optimizer": self.optimizer, "loss": self.loss}
+        return WideDeepOptions(variant="two-input" if self._two_inputs else "concat",
+                               hidden=(int(units),) * int(layers), activation=self.activation)
 
 
 class CNNClassifier(ClassifierMixin, _DataprepEstimator):
@@ -178,8 +187,7 @@ class CNNClassifier(ClassifierMixin, _DataprepEstimator):
                               "shape": list(x.shape[1:])},
                              {"name": "y", "dtype": "int64", "shape": [], "role": "label"}]}
 
-    def _fit_options(self) -> dict:
+    def _model_options(self) -> CNNOptions:
         dropout = (self.dropout, self.dropout) if np.isscalar(self.dropout) else tuple(self.dropout)
-        return {"filters": self.filters, "blocks": self.blocks, "dense": self.dense, "dropout": dropout,
-                "separable": self.separable, "activation": self.activation, "augment": self.augment,
-                "optimizer": self.optimizer}
+        return CNNOptions(filters=self.filters, blocks=self.blocks, dense=self.dense, dropout=dropout,
+                          separable=self.separable, activation=self.activation, augment=self.augment)

@@ -7,20 +7,18 @@
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import keras
 
 from ..errors import SchemaError, UsageError
 from ..schema import Schema
+from .options import VARIANTS, WideDeepOptions
 from .prep import TrainStats, encode, feature_input
 
-VARIANTS = ("concat", "two-input", "multi-output")
 
-
-def build_model(schema: Schema, stats: TrainStats, variant: str = "two-input",
-                hidden: Sequence[int] = (100, 100, 50), activation: str = "relu") -> keras.Model:
+def build_model(schema: Schema, stats: TrainStats, options: WideDeepOptions | None = None) -> keras.Model:
     """A regression model whose output(s) predict the label standardised with the training statistics."""
+    options = options or WideDeepOptions()
+    variant = options.variant
     if variant not in VARIANTS:
         raise UsageError(f"unknown wide&deep variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     features = schema.inputs
@@ -40,8 +38,8 @@ def build_model(schema: Schema, stats: TrainStats, variant: str = "two-input",
         wide_x = encode(wide, inputs, stats, "wide")
         deep_x = encode(deep, inputs, stats, "deep")
     tower = deep_x
-    for i, units in enumerate(hidden):
-        tower = keras.layers.Dense(units, activation=activation, name=f"hidden{i + 1}")(tower)
+    for i, units in enumerate(options.hidden):
+        tower = keras.layers.Dense(units, activation=options.activation, name=f"hidden{i + 1}")(tower)
     joined = keras.layers.Concatenate(name="wide_and_deep")([wide_x, tower])
     outputs = {"main": keras.layers.Dense(1, name="main")(joined)}
     if variant == "multi-output":

@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,13 +26,14 @@ import keras
 
 from ..errors import UsageError
 from ..schema import FLOAT_DTYPES
+from .options import KINDS, MODEL_OPTIONS, SEARCHES, RunOptions, SearchOptions, TrainOptions
 
-SEARCHES = ("grid", "random", "genetic", "tpe")
 STUDY = "dataprep-tune"
 FILES = ("study.db", "trials.csv", "best.json", "tuning.png", "trials", "best")  # what a search writes into out
-# fit() options a search may set, and the conveniences below
-TUNABLE = ("learning_rate", "batch_size", "optimizer", "activation", "loss", "variant", "hidden", "patience",
-           "separable", "filters", "blocks", "dense", "augment", "cell", "units", "layers", "dropout", "window")
+# fit() options a search may set (every model option, and the training options but the search's own epochs and
+# seed), and the conveniences below
+TUNABLE = tuple(dict.fromkeys(f.name for cls in (TrainOptions, *MODEL_OPTIONS.values()) for f in fields(cls)
+                              if f.name not in ("epochs", "seed")))
 ALIASES = {"hiddenlayer": "hidden_layers", "layersize": "units", "n_hidden": "hidden_layers",
            "n_neurons": "units"}  # the seed's names
 
@@ -95,7 +96,7 @@ def _value(text: str) -> Any:
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def fit_options(kind: str, values: dict) -> dict:
+def fit_keywords(kind: str, values: dict) -> dict:
     """Searched values as :func:`fit` keyword arguments: ``hidden_layers`` and ``units`` make wide&deep's
     ``hidden`` (``units`` alone keeps the default depth of 3); a scalar ``dropout`` is used for every
     dropout of the CNN."""
@@ -120,20 +121,27 @@ class TuneResult:
     best: dict
     trials: list[dict]
 
+    def summary(self) -> str:
+        """The line ``dataprep tune`` prints when done."""
+        return f"wrote {self.out}/trials.csv, best.json, tuning.png and best/ ({len(self.trials)} trials)"
 
-def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | str], *, search: str = "random",
-         trials: int | None = None, population: int = 10, epochs: int = 50, patience: int = 10, jobs: int = 1,
-         seed: int = 0, fixed: dict | None = None, prune: bool = False, verbose: bool = True) -> TuneResult:
+
+def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | str],
+         options: SearchOptions | None = None, *, fixed: dict | None = None, verbose: bool = True,
+         **keywords: Any) -> TuneResult:
     """Search ``params`` for ``kind`` on ``data``; writes ``OUT/trials.csv``, ``OUT/best.json``,
     ``OUT/tuning.png``, the study (``OUT/study.db``) and the best configuration refitted in ``OUT/best``.
 
-    ``trials`` is the number of finished trials wanted (default: the whole grid for ``grid``, else 20); a
-    re-run continues the study in ``out`` (same search and parameters) until that many are done. ``prune``
-    stops a trial early when its validation score after an epoch is worse than the median of earlier trials
-    at that epoch (optuna's MedianPruner, after 5 trials and 5 epochs); pruned trials count as finished."""
+    ``options`` (:class:`~.options.SearchOptions`; ``keywords`` set single fields of it): ``trials`` is the
+    number of finished trials wanted; a re-run continues the study in ``out`` (same search and parameters)
+    until that many are done. ``prune`` stops a trial early when its validation score after an epoch is worse
+    than the median of earlier trials at that epoch (optuna's MedianPruner, after 5 trials and 5 epochs);
+    pruned trials count as finished. ``fixed`` sets fit options for every trial."""
     from ..manifest import load_manifest
-    from .fit import KINDS, check_out
+    from .fitting import check_out
 
+    o = replace(options or SearchOptions(), **keywords)
+    search, trials, population, jobs = o.search, o.trials, o.population, o.jobs
     try:
         import optuna  # noqa: F401
     except ImportError:
@@ -146,7 +154,7 @@ def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | 
     params = [parse_param(p) if isinstance(p, str) else p for p in params]
     if not params:
         raise UsageError("give at least one --param to search")
-    fit_options(kind, {p.name: p.choices[0] if p.choices else p.low for p in params})  # names are tunable
+    fit_keywords(kind, {p.name: p.choices[0] if p.choices else p.low for p in params})  # names are tunable
     if search == "grid" and any(p.choices is None for p in params):
         raise UsageError("grid search needs lists of values (NAME=V1,V2,...), not ranges")
     manifest = load_manifest(data)
@@ -159,9 +167,9 @@ def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | 
         raise UsageError("jobs and trials must be positive and population at least 2")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    config = {"kind": kind, "data": str(Path(data).resolve()), "search": search, "epochs": epochs,
-              "patience": patience, "seed": seed, "population": population, "fixed": fixed or {}, "prune": prune,
-              "params": [p.__dict__ for p in params]}
+    config = {"kind": kind, "data": str(Path(data).resolve()), "search": search, "epochs": o.epochs,
+              "patience": o.patience, "seed": o.seed, "population": population, "fixed": fixed or {},
+              "prune": o.prune, "params": [p.__dict__ for p in params]}
     with _locked(out):
         _check_same_study(out, config)
         study = _study(out, config)
@@ -233,7 +241,7 @@ def _run_trials(out: Path, config: dict, count: int, total: int, verbose: bool, 
     if jobs > 1:  # share the cores between the worker processes
         tf.config.threading.set_intra_op_parallelism_threads(max(1, (os.cpu_count() or 1) // jobs))
         tf.config.threading.set_inter_op_parallelism_threads(max(1, (os.cpu_count() or 1) // jobs))
-    from .fit import fit
+    from .fitting import fit
 
     study = _study(out, config, stream)
     params = [Param(**p) for p in config["params"]]
@@ -242,10 +250,10 @@ def _run_trials(out: Path, config: dict, count: int, total: int, verbose: bool, 
     def objective(trial) -> float:
         values = {p.name: p.suggest(trial) for p in params}
         started = time.perf_counter()
-        result = fit(config["kind"], config["data"], out / "trials" / f"{trial.number:04d}",
-                     epochs=config["epochs"], patience=config["patience"], seed=config["seed"], verbose=False,
-                     plot=False, linear_baseline=False, test=False, callbacks=[_EpochReport(trial)],
-                     **{**fit_options(config["kind"], config["fixed"]), **fit_options(config["kind"], values)})
+        run = RunOptions(verbose=False, plot=False, linear_baseline=False, test=False, callbacks=[_EpochReport(trial)])
+        result = fit(config["kind"], config["data"], out / "trials" / f"{trial.number:04d}", train=_train(config),
+                     run=run, **{**fit_keywords(config["kind"], config["fixed"]),
+                                 **fit_keywords(config["kind"], values)})
         trial.set_user_attr("epochs", result.metrics["epochs_run"])
         trial.set_user_attr("seconds", round(time.perf_counter() - started, 2))
         trial.set_user_attr("valid", result.metrics["valid"])
@@ -266,6 +274,11 @@ def _run_trials(out: Path, config: dict, count: int, total: int, verbose: bool, 
               f"{trial.user_attrs.get('seconds', _seconds(trial)) or 0:.1f} s", flush=True)
 
     study.optimize(objective, n_trials=count, callbacks=[progress])
+
+
+def _train(config: dict) -> TrainOptions:
+    """The training options every fit of a search shares (what a trial sets overrides them)."""
+    return TrainOptions(epochs=config["epochs"], patience=config["patience"], seed=config["seed"])
 
 
 def _completed(study) -> int:
@@ -325,14 +338,14 @@ def _write_trials(path: Path, study, params: list[Param]) -> list[dict]:
 
 def _refit_best(out: Path, config: dict, study, verbose: bool) -> dict:
     """Fit the best trial's configuration again (same seed: the same model) and evaluate it on test."""
-    from .fit import fit
+    from .fitting import fit
 
     metric, direction = _metric(config["kind"], config["data"])
     trial = study.best_trial
-    options = {**fit_options(config["kind"], config["fixed"]), **fit_options(config["kind"], trial.params)}
+    options = {**fit_keywords(config["kind"], config["fixed"]), **fit_keywords(config["kind"], trial.params)}
     shutil.rmtree(out / "best", ignore_errors=True)  # an earlier refit of this study's (its folder is ours)
-    result = fit(config["kind"], config["data"], out / "best", epochs=config["epochs"], patience=config["patience"],
-                 seed=config["seed"], verbose=False, **options)
+    result = fit(config["kind"], config["data"], out / "best", train=_train(config), run=RunOptions(verbose=False),
+                 **options)
     best = {"search": config["search"], "metric": f"valid {metric}", "direction": direction,
             "trial": trial.number + 1, "valid_score": trial.value, "params": trial.params,
             "fit_options": {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()},

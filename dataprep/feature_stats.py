@@ -1,5 +1,5 @@
 """Feature statistics in one streaming pass with bounded memory: count, missing, min, max, mean, std and
-quantiles for numbers, value counts for categoricals.
+quantiles for numbers, value counts for categoricals (``dataprep.stats``, and ``stats.json``).
 
 Means and variances are merged batch by batch (Chan et al.), so they are exact. Quantiles come from a
 uniform random sample of at most ``SAMPLE`` values per feature (bottom-k of random keys), so they are
@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -88,11 +88,30 @@ class CategoricalStats:
 
 
 class StatsReport:
-    """Accumulated statistics per split and feature; ``to_dict`` is what ``stats.json`` holds."""
+    """Accumulated statistics per split and feature; ``to_dict`` is what ``stats.json`` holds, ``summary``
+    the table ``dataprep stats`` prints; ``written`` is where :func:`stats` wrote it (None: nowhere)."""
 
     def __init__(self, path: str):
         self.path = path
         self.splits: dict[str, dict[str, NumericStats | CategoricalStats]] = {}
+        self.written: Path | None = None
+
+    def summary(self) -> str:
+        """A table per split: count, missing and the moments of numbers, the commonest values of categoricals."""
+        lines = []
+        for split, features in self.to_dict()["splits"].items():
+            lines += [f"{split}:", (f"  {'feature':<22}{'count':>10}{'missing':>9}{'mean':>13}{'std':>13}{'min':>12}"
+                                    f"{'50%':>12}{'max':>12}")]
+            for name, st in features.items():
+                if st["kind"] == "numeric" and st["count"]:
+                    lines.append(f"  {name:<22}{st['count']:>10,}{st['missing']:>9,}{st['mean']:>13.5g}"
+                                 f"{st['std']:>13.5g}{st['min']:>12.5g}{st['50%']:>12.5g}{st['max']:>12.5g}")
+                elif st["kind"] == "categorical":
+                    top = ", ".join(f"{k} ({v:,})" for k, v in list(st["vocabulary"].items())[:4])
+                    lines.append(f"  {name:<22}{st['count']:>10,}{st['missing']:>9,}  {st['distinct']} values: {top}")
+                else:
+                    lines.append(f"  {name:<22}{0:>10}{st['missing']:>9,}")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict:
         return {"path": self.path, "sample_size": SAMPLE,
@@ -126,6 +145,30 @@ class StatsReport:
         fig.tight_layout()
         fig.savefig(path, dpi=80, metadata=PNG_METADATA)
         plt.close(fig)
+
+
+def stats(path: str | Path, splits: Sequence[str] | None = None, *, output: str | Path | None = None,
+          plot: str | Path | None = None, seed: int = 0) -> StatsReport:
+    """Statistics of ``path``: of each split (``splits``: default all) of a converted folder, written to
+    ``stats.json`` beside its shards (or to ``output``), or of every scalar column of a raw input, written to
+    ``output`` only. ``plot`` draws a histogram per numeric feature and a bar chart per categorical of the
+    first split into a PNG. Neither file may be an input or a file dataprep did not write; both are checked
+    before the pass."""
+    from .manifest import MANIFEST
+    from .outputs import check_file_target
+
+    folder = Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
+    target = Path(output) if output else Path(path) / STATS if folder else None
+    for file, kind, option in ((target, "stats", "-o"), (plot, "png", "--plot")):
+        if file:
+            check_file_target(file, [Path(path)], kind, option)
+    report = folder_stats(path, list(splits) if splits else None, seed) if folder else source_stats(path, seed)
+    if target:
+        report.write(target)
+        report.written = target
+    if plot:
+        report.plot(plot, splits[0] if splits else None)
+    return report
 
 
 def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 0) -> StatsReport:

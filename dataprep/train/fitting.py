@@ -1,0 +1,382 @@
+"""``fit``: build a model from a converted folder's schema, fit it on the readers' datasets with early
+stopping, evaluate it on the test split, and write the model, history, metrics and learning curves.
+
+Regression labels are standardised with the training split's mean and standard deviation while fitting
+(any optimizer then sees a well-scaled loss); metrics are reported in the label's own units and the saved
+model predicts in those units.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..errors import SchemaError, UsageError
+from ..manifest import Manifest, load_manifest
+from ..readers.dataset import make_dataset
+from ..schema import Feature, Schema
+from . import cnn, rnn, wide_deep
+from .options import (
+    LOSSES,
+    OPTIMIZERS,
+    CNNOptions,
+    ModelOptions,
+    RNNOptions,
+    RunOptions,
+    TrainOptions,
+    WideDeepOptions,
+    fit_options,
+)
+from .prep import TrainStats, encode, single_label, train_stats
+
+OPTIMIZER_CLASSES = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+                     "rmsprop": keras.optimizers.RMSprop, "nadam": keras.optimizers.Nadam}  # options.OPTIMIZERS
+FILES = ("model.keras", "history.csv", "metrics.json", "learning_curves.png")  # what a fit writes into out
+
+
+@keras.saving.register_keras_serializable(package="dataprep")
+def redef_mse(y_true, y_pred):
+    """The seed's hand-written loss: the mean of squared errors (as a named, serialisable choice)."""
+    return keras.ops.mean(keras.ops.square(y_pred - keras.ops.cast(y_true, y_pred.dtype)), axis=-1)
+
+
+@dataclass
+class FitResult:
+    """What a fit wrote and measured (``metrics`` is ``metrics.json``)."""
+
+    out: Path
+    model: keras.Model
+    history: dict
+    metrics: dict
+
+    def summary(self) -> str:
+        """The lines ``dataprep train`` prints: epochs and time, the test scores, the baselines, the files."""
+        m = self.metrics
+        test = m.get("test", {})
+        shown = ", ".join(f"{k} {v:,.4f}" for k, v in test.items() if k in ("rmse", "mae", "accuracy"))
+        lines = [(f"{m['model']}: {m['epochs_run']} epochs in {m['seconds']} s ({m['seconds_per_epoch']} s/epoch); "
+                  f"test {shown or 'n/a'}")]
+        if "model_element_accuracy" in test:
+            lines.append(f"next step, test: accuracy per element {test['model_element_accuracy']:.4f} (repeating the "
+                         f"previous step: {test['repeat_previous_element_accuracy']:.4f}), per whole step "
+                         f"{test['model_step_accuracy']:.4f} (repeating: {test['repeat_previous_step_accuracy']:.4f})")
+        if "linear_regression_baseline" in m:
+            lines.append("linear regression on the same split: test rmse "
+                         f"{m['linear_regression_baseline']['test_rmse']:,.4f}")
+        lines.append(f"wrote {self.out}/{', '.join(FILES)}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What the schema asks a fit to learn: the label, regression or classes, and the RNN's sequence task."""
+
+    label: Feature | None
+    regression: bool
+    sequence: rnn.SequenceTask | None
+    center: float = 0.0  # regression labels are standardised with these while fitting
+    scale: float = 1.0
+
+    @property
+    def next_step(self) -> bool:
+        return self.sequence is not None and self.sequence.next_step
+
+
+def fit(kind: str, data: str | Path, out: str | Path, model: ModelOptions | None = None,
+        train: TrainOptions | None = None, run: RunOptions | None = None, **keywords: Any) -> FitResult:
+    """Fit a ``wide-deep`` regression model, a ``cnn`` classifier or an ``rnn`` (GRU/LSTM: next-step
+    prediction, or a label per sequence) on ``data`` and write into ``out``: ``model.keras``,
+    ``history.csv``, ``metrics.json`` and ``learning_curves.png``.
+
+    ``model`` (the kind's :class:`~.options.WideDeepOptions`, :class:`~.options.CNNOptions` or
+    :class:`~.options.RNNOptions`), ``train`` (:class:`~.options.TrainOptions`) and ``run``
+    (:class:`~.options.RunOptions`) default to their documented defaults; ``keywords`` set single fields of
+    any of them (``fit("cnn", data, out, epochs=5, filters=16)``). A sequence of ``dropout`` rates gives the
+    RNN its first."""
+    model_options, train, run = fit_options(kind, model, train, run, **keywords)
+    check_out(Path(out), Path(data), FILES, "metrics.json", "train")
+    train = train.for_model(model_options)
+    if train.optimizer not in OPTIMIZERS:
+        raise UsageError(f"unknown optimizer {train.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+    if train.epochs < 1 or train.batch_size < 1 or train.learning_rate <= 0:
+        raise UsageError("epochs, batch_size and learning_rate must be positive")
+    keras.utils.set_random_seed(train.seed)
+    tf.config.experimental.enable_op_determinism()
+    manifest = load_manifest(data)
+    stats = train_stats(manifest)
+    task = _task(kind, manifest.schema, stats, train)
+    net = _build(model_options, manifest.schema, stats, task)
+    _compile(net, task, train)
+    splits = [s for s in manifest.splits if manifest.num_records(s)]  # empty splits are left out
+    batches = _Batches(manifest, net, task, train, model_options)
+    valid = batches("valid", False) if "valid" in splits else None
+    started = time.perf_counter()
+    history = net.fit(batches("train", True), validation_data=valid, epochs=train.epochs,
+                      steps_per_epoch=batches.train_steps(stats),
+                      validation_steps=batches.steps("valid") if valid is not None else None,
+                      callbacks=_callbacks(train, run, "val_loss" if valid is not None else "loss"),
+                      verbose=0, shuffle=False).history  # the dataset shuffles
+    seconds = time.perf_counter() - started
+    result = {"model": net.name, "kind": kind, "label": task.label.name if task.label else None,
+              "task": ("next_step" if task.next_step else "sequence") if task.sequence else None,
+              "train_rows": stats.rows, "epochs_run": len(history["loss"]), "seconds": round(seconds, 2),
+              "seconds_per_epoch": round(seconds / max(1, len(history["loss"])), 3)}
+    for split in ("valid", "test") if run.test else ("valid",):
+        if split in splits:
+            result[split] = _evaluate(net, batches, split, task)
+    if kind == "wide-deep" and run.linear_baseline and run.test and "test" in splits:
+        result["linear_regression_baseline"] = _linear_baseline(manifest, net, stats, task.label.name)
+    recorded = replace(train, loss=train.loss if task.regression else "sparse_categorical_crossentropy")
+    result["options"] = {**recorded.to_dict(), **model_options.to_dict(), "label_mean": task.center,
+                         "label_std": task.scale}
+    _write(Path(out), net, history, result, task, run)
+    return FitResult(Path(out), net, history, result)
+
+
+def _task(kind: str, schema: Schema, stats: TrainStats, train: TrainOptions) -> _Task:
+    """The label and task of ``kind`` on ``schema``, with the label's moments for a regression."""
+    sequence = rnn.sequence_task(schema, stats) if kind == "rnn" else None
+    label = sequence.label if sequence else single_label(schema)
+    regression = kind == "wide-deep" or (sequence is not None and sequence.regression)
+    if not regression:
+        return _Task(label, False, sequence)
+    if not label.is_numeric:
+        raise SchemaError(f"label {label.name!r} is {label.dtype}: wide&deep regression needs a number")
+    if train.loss not in LOSSES:
+        raise UsageError(f"unknown loss {train.loss!r}; expected one of {', '.join(LOSSES)}")
+    return _Task(label, True, sequence, float(stats.mean[label.name].reshape(-1)[0]),
+                 float(np.sqrt(stats.var[label.name]).reshape(-1)[0]))
+
+
+def _build(options: ModelOptions, schema: Schema, stats: TrainStats, task: _Task) -> keras.Model:
+    if isinstance(options, WideDeepOptions):
+        return wide_deep.build_model(schema, stats, options)
+    if isinstance(options, CNNOptions):
+        return cnn.build_model(schema, stats, _num_classes(task.label, stats), options)
+    return rnn.build_model(task.sequence, stats, options)
+
+
+def _compile(model: keras.Model, task: _Task, train: TrainOptions) -> None:
+    """Losses and metrics per output: RMSE and MAE for a regression, accuracy for classes (weighted by the
+    real steps for next-step prediction); an auxiliary output's loss weighs a tenth."""
+    if task.regression:
+        loss: object = redef_mse if train.loss == "redef_mse" else train.loss
+        metrics = {name: [keras.metrics.RootMeanSquaredError(name="rmse"), keras.metrics.MeanAbsoluteError(
+            name="mae")] for name in model.output_names}
+    else:
+        loss = "sparse_categorical_crossentropy"
+        metrics = {"main": ["accuracy"]}
+    outputs = list(model.output_names)
+    model.compile(optimizer=OPTIMIZER_CLASSES[train.optimizer](learning_rate=train.learning_rate),
+                  loss={name: loss for name in outputs},
+                  loss_weights={"main": 0.9, "aux": 0.1} if len(outputs) > 1 else None,
+                  metrics=None if task.next_step else metrics, weighted_metrics=metrics if task.next_step else None)
+
+
+class _Batches:
+    """The readers' datasets of a fit, mapped to the model's inputs and targets."""
+
+    def __init__(self, manifest: Manifest, model: keras.Model, task: _Task, train: TrainOptions,
+                 options: ModelOptions):
+        self.manifest, self.task, self.train = manifest, task, train
+        self.window = options.window if isinstance(options, RNNOptions) and task.next_step else None
+        self.outputs = list(model.output_names)
+        self.inputs = [task.sequence.feature.name] if task.sequence else list(model.input.keys()) \
+            if isinstance(model.input, dict) else None
+        self.class_ids = None if task.regression or task.label is None else _class_ids(task.label)
+
+    def __call__(self, split: str, train: bool) -> tf.data.Dataset:
+        task, batch_size, seed = self.task, self.train.batch_size, self.train.seed
+        ds = make_dataset(self.manifest.folder, split, batch_size, shuffle=train, seed=seed,
+                          num_epochs=None if train else 1, features=self.inputs, deterministic=True)
+        if train and self.window:
+            return rnn.windows(ds, task.sequence, self.window, batch_size, seed).map(
+                rnn.next_step_batches(task.sequence)).repeat()
+        if task.next_step:
+            return ds.map(rnn.next_step_batches(task.sequence))
+        if task.sequence is not None:
+            return ds.map(rnn.sequence_batches(task.sequence, self.class_ids, task.center, task.scale))
+
+        def targets(x, y):
+            y = (tf.cast(y, tf.float32) - task.center) / task.scale if task.regression else self.class_ids(y)
+            return x, {name: y for name in self.outputs}
+        return ds.map(targets)
+
+    def steps(self, split: str) -> int:
+        return math.ceil(self.manifest.num_records(split) / self.train.batch_size)
+
+    def train_steps(self, stats: TrainStats) -> int:
+        """Steps per epoch: one pass over the training records (or, with windows, over their windows)."""
+        if self.window:
+            windows = rnn.window_count(stats.steps[self.task.sequence.feature.name], self.window)
+            return max(1, math.ceil(windows / self.train.batch_size))
+        return max(1, self.steps("train"))
+
+
+def _callbacks(train: TrainOptions, run: RunOptions, monitor: str) -> list:
+    return [*run.callbacks,
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=train.patience, min_delta=train.min_delta,
+                                          restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, train.patience // 3),
+                                              min_delta=train.min_delta),
+            _EpochLine(train.epochs, run.verbose)]
+
+
+def _evaluate(model: keras.Model, batches: _Batches, split: str, task: _Task) -> dict:
+    """Scores on ``split`` in the label's units (next step: with the repeat-the-previous-step baseline)."""
+    steps = batches.steps(split)
+    scores = _in_label_units(model.evaluate(batches(split, False), verbose=0, return_dict=True, steps=steps),
+                             task.scale, task.regression)
+    if task.next_step:
+        scores.update(rnn.next_step_scores(model, batches(split, False), steps))
+    return scores
+
+
+def _write(out: Path, model: keras.Model, history: dict, result: dict, task: _Task, run: RunOptions) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    _inference_model(model, task.center, task.scale, task.regression).save(out / "model.keras")
+    _write_history(out / "history.csv", history)
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    if run.plot:
+        _plot(out / "learning_curves.png", history, "rmse" if task.regression else "accuracy")
+
+
+def _num_classes(label, stats: TrainStats) -> int:
+    if label.shape != () or not (label.dtype == "int64" or label.is_categorical):
+        raise SchemaError(f"label {label.name!r}: the CNN classifier needs an int64 class id or a string label "
+                          "with a vocabulary (class names)")
+    return stats.label_classes[label.name]
+
+
+def _class_ids(label):
+    """Label values to class ids: int64 labels are ids already; class names map to their vocabulary index."""
+    if not label.is_text:
+        return lambda y: y
+    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        tf.constant(list(label.vocabulary)), tf.range(len(label.vocabulary), dtype=tf.int64)), default_value=-1)
+    return table.lookup
+
+
+def _in_label_units(scores: dict, scale: float, regression: bool) -> dict:
+    """Evaluation results with regression errors converted back from standardised units."""
+    out = {}
+    for key, value in scores.items():
+        if regression and (key.endswith("rmse") or key.endswith("mae")):
+            value *= scale
+        elif regression and key.endswith("loss"):
+            out[f"{key}_standardised"] = round(float(value), 6)
+            continue
+        out[key] = round(float(value), 6)
+    if regression:
+        out["rmse"] = out.get("main_rmse", out.get("rmse"))
+        out["mse"] = round(out["rmse"] ** 2, 6)
+    return out
+
+
+def _inference_model(model: keras.Model, center: float, scale: float, regression: bool) -> keras.Model:
+    """The fitted model with regression outputs mapped back to the label's units."""
+    if not regression:
+        return model
+    outputs = {name: keras.layers.Rescaling(scale, offset=center, name=f"{name}_units")(tensor)
+               for name, tensor in zip(model.output_names, keras.tree.flatten(model.outputs))}
+    return keras.Model(model.inputs, outputs, name=model.name)
+
+
+def _linear_baseline(manifest: Manifest, model: keras.Model, stats: TrainStats, label: str) -> dict:
+    """Ordinary least squares on the same split and the same inputs (numbers normalised, categoricals
+    one-hot): the bar a wide&deep model has to beat."""
+    from ..readers.numpy_access import iter_numpy_batches
+
+    schema = manifest.schema
+    used = [schema[name] for name in model.input.keys()]
+    inputs = {f.name: model.input[f.name] for f in used}
+    design = keras.Model(inputs, encode(used, inputs, stats, "wide"))
+
+    def matrix(split: str):
+        xs, ys = [], []
+        for batch in iter_numpy_batches(manifest, split):
+            xs.append(np.asarray(design({f.name: batch[f.name] for f in used})))
+            ys.append(batch[label].astype(np.float64))
+        x = np.concatenate(xs).astype(np.float64)
+        return np.hstack([x, np.ones((len(x), 1))]), np.concatenate(ys)
+
+    x_train, y_train = matrix("train")
+    coef, *_ = np.linalg.lstsq(x_train, y_train, rcond=None)
+    x_test, y_test = matrix("test")
+    rmse = float(np.sqrt(np.mean((x_test @ coef - y_test) ** 2)))
+    return {"test_rmse": round(rmse, 6), "test_mse": round(rmse ** 2, 6)}
+
+
+class _EpochLine(keras.callbacks.Callback):
+    """One line of progress per epoch."""
+
+    def __init__(self, epochs: int, verbose: bool):
+        super().__init__()
+        self.epochs, self.verbose, self.started = epochs, verbose, 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.verbose:
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in sorted((logs or {}).items())
+                              if k.endswith(("loss", "rmse", "accuracy")))
+            print(f"epoch {epoch + 1:>3}/{self.epochs}  {shown}  ({time.perf_counter() - self.started:.1f}s)",
+                  flush=True)
+
+
+def check_out(out: Path, data: Path, files: Sequence[str], marker: str, command: str) -> None:
+    """Refuse an ``out`` whose ``files`` a run would replace when it is not an earlier result of ``command``
+    (its ``marker`` JSON, with the model ``kind``, is missing), and one that is, holds or lies in the converted
+    folder (whose files are the manifest's)."""
+    real, folder = out.resolve(), data.resolve()
+    if real == folder or real in folder.parents or folder in real.parents:
+        raise UsageError(f"--out {out} is, holds or lies in the data folder {data}; give a folder of its own")
+    taken = [name for name in files if (out / name).exists()]
+    try:
+        earlier = json.loads((out / marker).read_text())
+    except (OSError, ValueError):
+        earlier = None
+    ours = isinstance(earlier, dict) and "kind" in earlier
+    if taken and not ours:
+        raise UsageError(f"--out {out} holds {', '.join(taken)} but is not an earlier `dataprep {command}` "
+                         "result; give another --out, dataprep never replaces files it did not write")
+
+
+def _write_history(path: Path, history: dict) -> None:
+    keys = sorted(history)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["epoch", *keys])
+        for i in range(len(history[keys[0]]) if keys else 0):
+            w.writerow([i + 1, *(history[k][i] for k in keys)])
+
+
+def _plot(path: Path, history: dict, metric: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in history if not k.startswith("val_")]
+    panels = [k for k in ("loss", f"main_{metric}", metric) if k in keys][:2]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, key in zip(axes[0], panels):
+        epochs = range(1, len(history[key]) + 1)
+        ax.plot(epochs, history[key], label="train")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], label="valid")
+        ax.set_xlabel("epoch")
+        ax.set_title(key + (" (standardised)" if metric == "rmse" else ""))
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
