@@ -154,7 +154,7 @@ def stats(path: str | Path, splits: Sequence[str] | None = None, *, output: str 
     ``output`` only. ``plot`` draws a histogram per numeric feature and a bar chart per categorical of the
     first split into a PNG. Neither file may be an input or a file dataprep did not write; both are checked
     before the pass."""
-    from .manifest import MANIFEST
+    from .manifest import MANIFEST, STATS
     from .outputs import check_file_target
 
     folder = Path(path).is_dir() and (Path(path) / MANIFEST).is_file()

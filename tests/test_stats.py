@@ -87,13 +87,13 @@ def test_convert_stats_equal_pandas_describe_of_each_split(tmp_path):
 def test_the_library_function_is_what_the_command_prints(tmp_path):
     """``dataprep.stats`` computes, writes and plots what ``dataprep stats`` shows; a raw input's report is
     written only where asked."""
-    report = dataprep.stats(SAMPLE_CSV)
-    assert report.written is None and report.to_dict() == stats.source_stats(SAMPLE_CSV).to_dict()
-    r = CliRunner().invoke(main, ["stats", str(SAMPLE_CSV)])
+    report = dataprep.stats(PENGUINS)
+    assert report.written is None and report.to_dict() == stats.source_stats(PENGUINS).to_dict()
+    r = CliRunner().invoke(main, ["stats", str(PENGUINS)])
     assert r.exit_code == 0 and r.stdout == report.summary() + "\n" and r.stderr == ""
     assert report.summary().splitlines()[0] == "input:" and "species" in report.summary()
     out = tmp_path / "o"
-    dataprep.convert(SAMPLE_CSV, Path(__file__).parent.parent / "schemas/penguins.yaml", out, on_error="skip")
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, out, on_error="skip")
     folder = dataprep.stats(out, ["train"], output=tmp_path / "s.json")
     assert folder.written == tmp_path / "s.json" and not (out / "stats.json").exists()
     assert json.loads((tmp_path / "s.json").read_text()) == folder.to_dict() and list(folder.splits) == ["train"]
