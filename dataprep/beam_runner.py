@@ -17,9 +17,10 @@ holds 12 bytes per record on one worker. Shards are written with plain file I/O 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

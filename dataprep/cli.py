@@ -555,7 +555,8 @@ def train_rnn(data, cell, units, layers, dropout, window, **options):
 def tune(kind, data, search, params, fixed, trials, population, epochs, patience, jobs, prune, seed, out, quiet):
     """Search hyper-parameters of a trainer on DATA, scored on its valid split; the best is refitted and
     evaluated on test. Re-running the same command resumes the study."""
-    from .train.tune import parse_param, tune as run_tune
+    from .train.tune import parse_param
+    from .train.tune import tune as run_tune
 
     fixed_values = {}
     for item in fixed:

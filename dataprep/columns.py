@@ -9,9 +9,10 @@ message naming the origin, line or row, and column, so a policy can fail on the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Callable, Union
+from typing import Union
 
 import numpy as np
 import pyarrow as pa

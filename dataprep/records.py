@@ -9,17 +9,18 @@ record.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from .encode.parse import parse_example, value_spans
 from .errors import OutputError, UsageError
 from .manifest import Manifest, load_manifest
-from .shardread import check_record, read_index, read_shard, verify_open
 from .schema import STORED_TYPES, Feature
+from .shardread import check_record, read_index, read_shard, verify_open
 
 
 class RaggedArray(NamedTuple):

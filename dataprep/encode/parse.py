@@ -8,7 +8,7 @@ skipped as protobuf skips them. Malformed bytes raise :class:`WireError` in time
 from __future__ import annotations
 
 import struct
-from typing import Iterator
+from collections.abc import Iterator
 
 from .wire import (
     ELEMENTS,

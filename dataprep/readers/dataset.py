@@ -15,8 +15,8 @@ Otherwise batches of serialized records are parsed by one vectorised op each (``
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -24,8 +24,8 @@ import tensorflow as tf
 from ..errors import UsageError
 from ..manifest import Manifest, load_manifest
 from .decode import IMAGE_MODES, batch_decoder, batch_finisher, batch_parser
-from .integrity import CORRUPT_POLICIES, ShardCheck
 from .inputs import assembler
+from .integrity import CORRUPT_POLICIES, ShardCheck
 
 WHOLE_SHARD_MAX_BYTES = 1 << 30  # shards up to this size (uncompressed) are read whole
 

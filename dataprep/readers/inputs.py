@@ -5,7 +5,7 @@ input belongs to, so the reader's output matches the model the trainers build fr
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 

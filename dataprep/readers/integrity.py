@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 

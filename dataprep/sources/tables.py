@@ -3,8 +3,9 @@ DataFrames and dicts of numpy arrays keep their types; a batch holds at most ``b
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa

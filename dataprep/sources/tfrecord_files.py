@@ -4,8 +4,8 @@ without TensorFlow: the framing and CRCs are checked by :mod:`dataprep.tfrecord`
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 
