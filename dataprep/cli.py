@@ -588,7 +588,8 @@ def _report_fit(kind: str, data: str, options: dict, **model_options) -> None:
                    f"(repeating the previous step: {test['repeat_previous_element_accuracy']:.4f}), per whole "
                    f"step {test['model_step_accuracy']:.4f} (repeating: {test['repeat_previous_step_accuracy']:.4f})")
     if "linear_regression_baseline" in m:
-        click.echo(f"linear regression on the same split: test rmse {m['linear_regression_baseline']['test_rmse']:,.4f}")
+        baseline = m["linear_regression_baseline"]
+        click.echo(f"linear regression on the same split: test rmse {baseline['test_rmse']:,.4f}")
     click.echo(f"wrote {result.out}/model.keras, history.csv, metrics.json, learning_curves.png")
 
 

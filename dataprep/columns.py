@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Union
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -23,7 +23,7 @@ from .errors import DataError
 from .ragged import Ragged
 from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, OOV_TOKEN, Feature, ImageOptions, Schema
 
-Values = Union[np.ndarray, Ragged]
+Values: TypeAlias = np.ndarray | Ragged
 _INT_RE = r"^[+-]?[0-9]+$"
 _FLOAT_RE = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)$"
 

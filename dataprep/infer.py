@@ -7,7 +7,8 @@ A float column is float32 only when float32 keeps every value as written (the sh
 value is its shortest float64 text), float64 otherwise; the feature's description says which and why.
 An image folder gives an image feature (shape of its first image), the path and a label whose vocabulary is
 the class names. Feature columns with blanks get a default (the mean for numbers, the most frequent value for
-categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with few distinct values become categoricals with a vocabulary ordered by frequency.
+categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with
+few distinct values become categoricals with a vocabulary ordered by frequency.
 """
 from __future__ import annotations
 

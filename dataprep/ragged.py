@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeAlias
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class Ragged:
 
 
 # A part of every row: the same constant bytes, a fixed-width uint8 matrix [n, w], or ragged rows.
-Part = Union[bytes, np.ndarray, Ragged]
+Part: TypeAlias = bytes | np.ndarray | Ragged
 
 
 def part_lengths(part: Part, n: int) -> np.ndarray:

@@ -316,10 +316,7 @@ def check_framing(path: str | Path, compression: str | None = None, max_record_b
     path = Path(path)
     compression = compression or guess_compression(path)
     if compression != "none":
-        count = 0
-        for count, _ in enumerate(_headers(path, compression, max_record_bytes), 1):
-            pass
-        return count
+        return sum(1 for _ in _headers(path, compression, max_record_bytes))
     size = path.stat().st_size
     if size == 0:
         return 0

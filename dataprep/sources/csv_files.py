@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +24,8 @@ from .tables import first_line, select_columns
 
 CSV_BLOCK_BYTES = 4 << 20  # Arrow's parse block; grown for longer rows
 MAX_CSV_RECORD_BYTES = 64 << 20  # a CSV row (its fields together) may be up to this long
+# on_malformed(file, text, line, row, why): True when it has counted the row and it is to be skipped
+MalformedHandler: TypeAlias = Callable[[str, str, int | str, int | str, str], bool]
 
 
 def csv_header(path: Path) -> list[str]:
@@ -85,7 +88,7 @@ class _CsvLines:
         return int(np.searchsorted(self._lines, line)) + 1
 
 
-def csv_batches(path: Path, columns, on_malformed) -> Iterator[Batch]:
+def csv_batches(path: Path, columns: Sequence[str] | None, on_malformed: MalformedHandler | None) -> Iterator[Batch]:
     """Rows of a CSV file; the file's records are counted by a scan of their own, so no row can vanish
     into a quoted field that never closes (such a record is cut out; each of its lines is a malformed row)."""
     delimiter = "\t" if ".tsv" in path.name.lower() else ","
@@ -152,7 +155,7 @@ def csv_batches(path: Path, columns, on_malformed) -> Iterator[Batch]:
                           f"the file finds {scan.records - 1:,}; stopping rather than losing rows")
 
 
-def _cut_record(path: Path, bad: BadRecord, on_malformed, line_of: _CsvLines) -> None:
+def _cut_record(path: Path, bad: BadRecord, on_malformed: MalformedHandler | None, line_of: _CsvLines) -> None:
     """Each line of a record cut out of the parse is a malformed row (or the error, without a policy)."""
     row, number = line_of.row_at(bad.line), bad.line
     with pa.input_stream(str(path), compression="detect") as stream:
