@@ -25,7 +25,7 @@ def test_multi_member_gzip_is_read_whole(tmp_path):
 
     path = tmp_path / "cat.tfrecord.gz"
     path.write_bytes(gzip.compress(records(5)) + gzip.compress(records(7, 5)))  # what `cat a.gz b.gz` writes
-    assert [r.index for r in iter_records(path, "gzip")] == list(range(12))
+    assert [r.number for r in iter_records(path, "gzip")] == list(range(12))
     summary = dataprep.convert(path, SCHEMA, tmp_path / "out", shuffle=False)
     assert summary.rows_read == 12 and summary.rows_written == 12
     report = validate(path)

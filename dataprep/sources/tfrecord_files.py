@@ -50,7 +50,7 @@ def _example_batch(path: Path, records: list, columns, start: int) -> Batch:
         try:
             parsed.append(parse_example(rec.data))
         except WireError as e:
-            raise SourceError(f"{path}: record {rec.index} at offset {rec.offset} is not a tf.train.Example: "
+            raise SourceError(f"{path}: record {rec.number} at offset {rec.offset} is not a tf.train.Example: "
                               f"{e}") from None
     list_type = {kind: pa.list_(t.arrow_type) for kind, t in STORED_TYPES.items()}
     kinds = {k: kind for p in parsed for k, (kind, _) in p.items() if kind != "empty"}
