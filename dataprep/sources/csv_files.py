@@ -51,31 +51,33 @@ class _CsvLines:
 
     def __init__(self, path: Path, delimiter: str, fields: int):
         self.path, self.delimiter, self.width = path, delimiter, fields
-        self._good: np.ndarray | None = None
+        self._scanned = False
 
     def _scan(self) -> None:
+        """Scan the file, once."""
+        if self._scanned:
+            return
         scan = scan_csv(self.path, self.delimiter, CSV_BLOCK_BYTES, detail=True)
+        assert scan.lines is not None and scan.fields is not None  # a detailed scan has both
         lines, fields = scan.lines[1:], scan.fields[1:]  # the header is no row
         ok = fields == self.width
         self._good, self._good_rows, self._bad = lines[ok], np.flatnonzero(ok) + 1, np.flatnonzero(~ok)
         self._lines = lines
         self._end = int(lines[-1]) + 1 if len(lines) else 2
+        self._scanned = True
 
     def __call__(self, row: int) -> int:
-        if self._good is None:
-            self._scan()
+        self._scan()
         return int(self._good[row]) if row < len(self._good) else self._end
 
     def row(self, row: int) -> int:
         """The 1-based row among all the file's records (malformed ones too) of parsed row ``row``."""
-        if self._good is None:
-            self._scan()
+        self._scan()
         return int(self._good_rows[row]) if row < len(self._good_rows) else len(self._lines) + 1
 
     def malformed(self, k: int) -> tuple[int | str, int | str]:
         """Line and 1-based row of the ``k``-th malformed record."""
-        if self._good is None:
-            self._scan()
+        self._scan()
         if k >= len(self._bad):
             return "?", "?"
         i = int(self._bad[k])
@@ -83,8 +85,7 @@ class _CsvLines:
 
     def row_at(self, line: int) -> int:
         """The 1-based row of the first record starting at or after ``line``."""
-        if self._good is None:
-            self._scan()
+        self._scan()
         return int(np.searchsorted(self._lines, line)) + 1
 
 

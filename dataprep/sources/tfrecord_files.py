@@ -55,6 +55,6 @@ def _example_batch(path: Path, records: list, columns, start: int) -> Batch:
     list_type = {kind: pa.list_(t.arrow_type) for kind, t in STORED_TYPES.items()}
     kinds = {k: kind for p in parsed for k, (kind, _) in p.items() if kind != "empty"}
     wanted = select_columns(str(path), sorted(set(kinds) | {k for p in parsed for k in p}), columns)
-    cols = {k: pa.array([p[k][1] if k in p else None for p in parsed], list_type.get(kinds.get(k), pa.list_(
-        pa.float32()))) for k in wanted}
+    cols = {k: pa.array([p[k][1] if k in p else None for p in parsed],
+                        list_type[kinds[k]] if k in kinds else pa.list_(pa.float32())) for k in wanted}
     return Batch(cols, len(parsed), str(path), start)
