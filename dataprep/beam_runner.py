@@ -176,7 +176,7 @@ def _load(path: Path) -> Any:
     return pickle.loads(path.read_bytes())
 
 
-def _dataprep_cause(e: BaseException) -> DataprepError | None:
+def _dataprep_cause(e: BaseException | None) -> DataprepError | None:
     seen = set()
     while e is not None and id(e) not in seen:
         if isinstance(e, DataprepError):

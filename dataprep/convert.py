@@ -277,6 +277,7 @@ def _commit_quarantine(bad_rows: BadRows) -> None:
     if bad_rows.quarantine is None:
         return
     if bad_rows.written:
+        assert bad_rows.staging is not None  # a quarantine is written to its staging path
         os.replace(bad_rows.staging, bad_rows.quarantine)
     else:
         bad_rows.quarantine.unlink(missing_ok=True)

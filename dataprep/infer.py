@@ -197,7 +197,7 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
     dtype = {"int": "int64", "float": "float32", "string": "string", "bytes": "bytes", "uint8": "uint8"}[kind]
     if dtype == "float32" and st.float32_change is not None:
         dtype = "float64"
-    default = None
+    default: float | int | str | None = None
     vocabulary = None
     nullable = missing > 0
     impute = nullable and role == "feature"  # a missing label or weight is a bad row, never made up
@@ -217,6 +217,7 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
             default = ""
     notes = [f"{missing} of {st.count} values missing"] if nullable else []
     if dtype == "float64":
+        assert st.float32_change is not None  # the reason the column is float64
         notes.append("float64: float32 would change {} to {}".format(*st.float32_change))
     elif dtype == "float32" and st.count > st.missing:
         notes.append("float32 keeps every value as written")
