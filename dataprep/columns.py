@@ -28,6 +28,20 @@ _INT_RE = r"^[+-]?[0-9]+$"
 _FLOAT_RE = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)$"
 
 
+def as_ragged(values: Values) -> Ragged:
+    """Values that are byte strings by the feature's dtype (text, bytes, images), as such."""
+    if not isinstance(values, Ragged):
+        raise TypeError(f"expected byte strings, got an array of {values.dtype}")
+    return values
+
+
+def as_array(values: Values) -> np.ndarray:
+    """Values that are numbers by the feature's dtype, as such."""
+    if not isinstance(values, np.ndarray):
+        raise TypeError("expected numbers, got byte strings")
+    return values
+
+
 @dataclass(frozen=True)
 class Column:
     """One feature over ``n`` records: ``values`` (float32/float64/int64 array, or Ragged bytes elements) and
@@ -35,6 +49,11 @@ class Column:
 
     values: Values
     row_splits: np.ndarray
+
+    @property
+    def byte_values(self) -> Ragged:
+        """``values`` of a text, bytes or image feature: its elements as byte strings."""
+        return as_ragged(self.values)
 
     def take(self, index: np.ndarray) -> Column:
         """The records at ``index``, in that order."""
