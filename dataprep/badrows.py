@@ -11,6 +11,7 @@ import csv
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -35,7 +36,7 @@ class BadRows:
     set_aside: int = 0
     by_reason: Counter = field(default_factory=Counter)
     _writer: object = None
-    _file: object = None
+    _file: TextIO | None = None
     _first: str | None = None
 
     def __post_init__(self) -> None:

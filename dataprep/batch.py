@@ -6,8 +6,8 @@ dataprep, so neither side has to import the other.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -17,9 +17,10 @@ holds 12 bytes per record on one worker. Shards are written with plain file I/O 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -175,7 +176,7 @@ def _load(path: Path) -> Any:
     return pickle.loads(path.read_bytes())
 
 
-def _dataprep_cause(e: BaseException) -> DataprepError | None:
+def _dataprep_cause(e: BaseException | None) -> DataprepError | None:
     seen = set()
     while e is not None and id(e) not in seen:
         if isinstance(e, DataprepError):

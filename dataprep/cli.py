@@ -117,8 +117,7 @@ def _failure(e: BaseException) -> tuple[int, str] | None:
         return 130, "interrupted"
     if isinstance(e, MemoryError):
         return 1, "out of memory"
-    if isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] in _EXTRAS:
-        module = e.name.split(".")[0]
+    if isinstance(e, ModuleNotFoundError) and (module := (e.name or "").split(".")[0]) in _EXTRAS:
         return 2, f"this command needs {module}, which is not installed: pip install 'dataprep[{_EXTRAS[module]}]'"
     if isinstance(e, OSError) and e.errno != errno.EPIPE:  # a closed pipe (| head) is click's to handle
         return (2 if e.errno in _PATH_ERRNOS else 1), _os_message(e)
@@ -586,7 +585,7 @@ def tune(kind, data, search, params, fixed, trials, population, epochs, patience
     click.echo(result.summary())
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

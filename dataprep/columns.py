@@ -9,9 +9,10 @@ message naming the origin, line or row, and column, so a policy can fail on the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Callable, Union
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -22,9 +23,23 @@ from .errors import DataError
 from .ragged import Ragged
 from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, OOV_TOKEN, Feature, ImageOptions, Schema
 
-Values = Union[np.ndarray, Ragged]
+Values: TypeAlias = np.ndarray | Ragged
 _INT_RE = r"^[+-]?[0-9]+$"
 _FLOAT_RE = r"^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)$"
+
+
+def as_ragged(values: Values) -> Ragged:
+    """Values that are byte strings by the feature's dtype (text, bytes, images), as such."""
+    if not isinstance(values, Ragged):
+        raise TypeError(f"expected byte strings, got an array of {values.dtype}")
+    return values
+
+
+def as_array(values: Values) -> np.ndarray:
+    """Values that are numbers by the feature's dtype, as such."""
+    if not isinstance(values, np.ndarray):
+        raise TypeError("expected numbers, got byte strings")
+    return values
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,11 @@ class Column:
 
     values: Values
     row_splits: np.ndarray
+
+    @property
+    def byte_values(self) -> Ragged:
+        """``values`` of a text, bytes or image feature: its elements as byte strings."""
+        return as_ragged(self.values)
 
     def take(self, index: np.ndarray) -> Column:
         """The records at ``index``, in that order."""
@@ -101,9 +121,9 @@ def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
         parts = [_scalar_values(batch.columns[c], f, c, checks) for c in f.source]
         if isinstance(parts[0], Ragged):
             order = np.arange(n * len(parts)).reshape(len(parts), n).T.reshape(-1)
-            values: Values = Ragged.concat(parts).take(order)
+            values: Values = Ragged.concat([as_ragged(p) for p in parts]).take(order)
         else:
-            values = np.stack(parts, axis=1).reshape(-1)
+            values = np.stack([as_array(p) for p in parts], axis=1).reshape(-1)
         return _finish(f, values, np.arange(n + 1, dtype=np.int64) * len(parts), n)
 
     column = f.sources[0]
@@ -119,7 +139,7 @@ def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
                             "but the column holds one scalar per row")
         values = _scalar_values(col, f, column, checks)
         if f.encoding == "raw_uint8":
-            values = Ragged.from_matrix(values.reshape(n, 1))
+            values = Ragged.from_matrix(as_array(values).reshape(n, 1))
         return Column(values, np.arange(n + 1, dtype=np.int64))
     if isinstance(col, np.ndarray) and col.dtype != object:
         return _dense_array_column(batch, f, col, checks)
@@ -128,12 +148,12 @@ def _feature_column(batch: Batch, f: Feature, checks: _Checks) -> Column:
 
 def _stacked_sequences(batch: Batch, f: Feature, checks: _Checks) -> Column:
     """Columns of equal-length lists stacked into rows of a [null, k] feature (k = number of columns)."""
-    n, k = batch.num_rows, len(f.source)
+    n, k = batch.num_rows, len(f.sources)
     cols = [_list_column(batch, replace(f, shape=(None,), source=c, default=None), batch.columns[c], checks)
-            for c in f.source]
+            for c in f.sources]
     counts = np.stack([np.diff(c.row_splits) for c in cols])
     ragged = (counts != counts[0]).any(axis=0)
-    checks.flag(ragged, f.source[0], "wrong_shape",
+    checks.flag(ragged, f.sources[0], "wrong_shape",
                 lambda i: f"feature {f.name!r}: its columns hold {counts[:, i].tolist()} values in this row; "
                           "they must be equally long")
     if ragged.any():  # flagged rows are dropped or fail; give them an empty, consistent layout
@@ -148,8 +168,8 @@ def _stacked_sequences(batch: Batch, f: Feature, checks: _Checks) -> Column:
     if isinstance(cols[0].values, Ragged):
         total = len(cols[0].values)
         order = (np.arange(total)[:, None] + np.arange(k)[None, :] * total).reshape(-1)
-        return Column(Ragged.concat([c.values for c in cols]).take(order), splits)
-    return Column(np.stack([c.values for c in cols], axis=1).reshape(-1), splits)
+        return Column(Ragged.concat([c.byte_values for c in cols]).take(order), splits)
+    return Column(np.stack([as_array(c.values) for c in cols], axis=1).reshape(-1), splits)
 
 
 def _is_flat(col) -> bool:
@@ -315,6 +335,7 @@ def _parse_integers(text: pa.Array, f: Feature, column: str, checks: _Checks, sp
     for i in np.flatnonzero(todo).tolist():
         kind, value = _exact_integer(texts[i])
         if kind == "ok":
+            assert value is not None  # an "ok" integer has its value
             result[i] = value
         else:
             found[kind][i] = True
@@ -388,28 +409,31 @@ def _image_column(batch: Batch, f: Feature, column: str, col, checks: _Checks) -
                         f"{arr.type}" + ("" if options.from_paths else "; file paths need image: {from_paths: true}"))
     arr = _fill_missing(arr, f, column, checks, None, fill=False) if arr.null_count else arr
     blobs = arr.to_pylist()
+    made: list[np.ndarray | bytes | images.Rejection | None]
     if f.dtype == "uint8":
         made = [images.pixels(b, f.shape, options.resize) if b is not None else None for b in blobs]
     else:
         made = [images.prepare(b, options, f.shape) if b is not None else None for b in blobs]
-    refused = [m if isinstance(m, images.Rejection) else None for m in made]
-    for reason in dict.fromkeys(r.reason for r in refused if r is not None):
-        checks.flag(np.array([r is not None and r.reason == reason for r in refused]), column, reason,
+    refused = {i: m for i, m in enumerate(made) if isinstance(m, images.Rejection)}
+    for reason in dict.fromkeys(r.reason for r in refused.values()):
+        checks.flag(np.array([i in refused and refused[i].reason == reason for i in range(len(made))]), column,
+                    reason,
                     lambda i: f"{'' if names is None else f'image file {names[i]!r}: '}{refused[i].detail} "
                               f"(feature {f.name!r})")
     checks.flag(np.array([b is not None and m is None for b, m in zip(blobs, made)]), column, "undecodable_image",
                 lambda i: f"cannot decode the image (feature {f.name!r})")
-    made = [None if r is not None else m for m, r in zip(made, refused)]
     if f.dtype == "uint8":
-        checks.flag(np.array([p is not None and p.shape != f.shape for p in made]), column, "wrong_shape",
-                    lambda i: f"the image is {'x'.join(map(str, made[i].shape))}, feature {f.name!r} holds "
+        shapes = [m.shape if isinstance(m, np.ndarray) else None for m in made]
+        checks.flag(np.array([s is not None and s != f.shape for s in shapes]), column, "wrong_shape",
+                    lambda i: f"the image is {'x'.join(map(str, shapes[i] or ()))}, feature {f.name!r} holds "
                               f"{'x'.join(map(str, f.shape))} (set image: {{resize: true}} to resize)")
         matrix = np.zeros((n, f.inner_size), np.uint8)
         for i, p in enumerate(made):
-            if p is not None and p.shape == f.shape:
+            if isinstance(p, np.ndarray) and p.shape == f.shape:
                 matrix[i] = p.reshape(-1)
         return Column(Ragged.from_matrix(matrix), np.arange(n + 1, dtype=np.int64))
-    return Column(Ragged.from_list([s or b"" for s in made]), np.arange(n + 1, dtype=np.int64))
+    stored = [m if isinstance(m, bytes) else b"" for m in made]  # refused and undecodable rows are flagged
+    return Column(Ragged.from_list(stored), np.arange(n + 1, dtype=np.int64))
 
 
 def _read_image_files(arr: pa.Array, batch: Batch, f: Feature, column: str, checks: _Checks
@@ -555,6 +579,7 @@ def _list_column(batch: Batch, f: Feature, col, checks: _Checks) -> Column:
 def _with_defaults(col: Column, f: Feature, missing: np.ndarray, n: int) -> Column:
     """Fixed-shape rows that were missing get the default's elements (others keep theirs)."""
     default = f.filled_default() or [0] * f.inner_size
+    fill: Values
     if isinstance(col.values, Ragged):
         fill = Ragged.from_list([v.encode("utf-8") for v in default] * int(missing.sum()))
     else:
@@ -568,14 +593,14 @@ def _with_defaults(col: Column, f: Feature, missing: np.ndarray, n: int) -> Colu
 
 def _concat_values(a: Values, b: Values) -> Values:
     if isinstance(a, Ragged):
-        return Ragged.concat([a, b])
-    return np.concatenate([a, b])
+        return Ragged.concat([a, as_ragged(b)])
+    return np.concatenate([a, as_array(b)])
 
 
 def _finish(f: Feature, values: Values, splits: np.ndarray, n: int) -> Column:
     """Pixel arrays become one raw bytes value per record; everything else keeps its elements."""
     if f.encoding == "raw_uint8":
-        return Column(Ragged.from_matrix(values.reshape(n, f.inner_size)), np.arange(n + 1, dtype=np.int64))
+        return Column(Ragged.from_matrix(as_array(values).reshape(n, f.inner_size)), np.arange(n + 1, dtype=np.int64))
     return Column(values, splits)
 
 

@@ -6,8 +6,9 @@ written 15-20x faster than zlib's default level at about the same size.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 from isal import isal_zlib
 

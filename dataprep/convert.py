@@ -15,11 +15,12 @@ import shutil
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -276,6 +277,7 @@ def _commit_quarantine(bad_rows: BadRows) -> None:
     if bad_rows.quarantine is None:
         return
     if bad_rows.written:
+        assert bad_rows.staging is not None  # a quarantine is written to its staging path
         os.replace(bad_rows.staging, bad_rows.quarantine)
     else:
         bad_rows.quarantine.unlink(missing_ok=True)

@@ -147,13 +147,14 @@ class _Scanner:
             return (int(ends[i - 1]) + 1, int(end_lines[i - 1]) + 1) if i else (self.last_end + 1,
                                                                                  self.last_end_line + 1)
 
-        lines_open = np.r_[[self.open[1]] if self.open is not None else [], open_lines].astype(np.int64)
+        carried_open = self.open  # a quoted field still open from the block before
+        carried = carried_open is not None
+        lines_open = np.r_[[carried_open[1]] if carried_open is not None else [], open_lines].astype(np.int64)
         paired = min(len(lines_open), len(closes))
         over = np.flatnonzero(close_lines[:paired] - lines_open[:paired] > MAX_FIELD_LINES)
-        carried = self.open is not None
         for k in over.tolist():
-            if carried and k == 0:
-                start, line = self.open[2], self.open[3]
+            if carried_open is not None and k == 0:
+                start, line = carried_open[2], carried_open[3]
             else:
                 start, line = record_start(int(opens[k - carried]))
             self._bad(start, line, f"a quoted field spans more than {MAX_FIELD_LINES:,} lines "
@@ -175,6 +176,7 @@ class _Scanner:
             self._close_bad(int(after[0]) + 1)
 
     def _close_bad(self, end: int) -> None:
+        assert self.waiting is not None, "only a waiting bad record is closed"
         start, line, why = self.waiting
         self.scan.bad.append(BadRecord(start, end, line, why))
         self.bad_closed.append(end - 1)

@@ -8,7 +8,8 @@ one :class:`ShardFormat` subclass registered in :data:`FORMATS`; the CLI's choic
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

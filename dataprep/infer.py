@@ -7,14 +7,16 @@ A float column is float32 only when float32 keeps every value as written (the sh
 value is its shortest float64 text), float64 otherwise; the feature's description says which and why.
 An image folder gives an image feature (shape of its first image), the path and a label whose vocabulary is
 the class names. Feature columns with blanks get a default (the mean for numbers, the most frequent value for
-categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with few distinct values become categoricals with a vocabulary ordered by frequency.
+categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with
+few distinct values become categoricals with a vocabulary ordered by frequency.
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -195,7 +197,7 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
     dtype = {"int": "int64", "float": "float32", "string": "string", "bytes": "bytes", "uint8": "uint8"}[kind]
     if dtype == "float32" and st.float32_change is not None:
         dtype = "float64"
-    default = None
+    default: float | int | str | None = None
     vocabulary = None
     nullable = missing > 0
     impute = nullable and role == "feature"  # a missing label or weight is a bad row, never made up
@@ -215,6 +217,7 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
             default = ""
     notes = [f"{missing} of {st.count} values missing"] if nullable else []
     if dtype == "float64":
+        assert st.float32_change is not None  # the reason the column is float64
         notes.append("float64: float32 would change {} to {}".format(*st.float32_change))
     elif dtype == "float32" and st.count > st.missing:
         notes.append("float32 keeps every value as written")

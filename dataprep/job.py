@@ -6,8 +6,8 @@ runner pickles the job to its workers.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -67,6 +67,7 @@ class Job:
         kept = None
         if problems:
             columns, kept = bad_rows.apply(batch, columns, problems)
+            assert kept is not None  # apply gives the kept rows whenever there are problems
             records = self.options.layout.shard_format.encode(self.schema, columns, len(kept)) if len(kept) else None
         key = self.options.splits.key
         return records, key.buckets(batch, kept, self.options.splits.ratios) if key else None

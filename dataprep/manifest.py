@@ -172,7 +172,7 @@ def load_manifest(folder: str | Path) -> Manifest:
     _check(data, folder, path)
     manifest = Manifest(folder, data, handle)
     try:
-        manifest.schema
+        Schema.from_dict(data["schema"], origin=str(path))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise OutputError(f"{path}: key 'schema' is invalid ({type(e).__name__}: {e})") from None
     return manifest

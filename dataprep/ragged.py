@@ -6,8 +6,9 @@ of a Python loop per row.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import TypeAlias
 
 import numpy as np
 
@@ -49,6 +50,8 @@ class Ragged:
 
     def matrix(self) -> np.ndarray:
         """The rows as a [n, width] view (fixed-width rows only)."""
+        if self.width is None:
+            raise ValueError("matrix() needs fixed-width rows")
         start = int(self.offsets[0])
         return self.data[start:start + len(self) * self.width].reshape(len(self), self.width)
 
@@ -90,7 +93,7 @@ class Ragged:
 
 
 # A part of every row: the same constant bytes, a fixed-width uint8 matrix [n, w], or ragged rows.
-Part = Union[bytes, np.ndarray, Ragged]
+Part: TypeAlias = bytes | np.ndarray | Ragged
 
 
 def part_lengths(part: Part, n: int) -> np.ndarray:
@@ -108,7 +111,7 @@ def concat_rows(parts: Sequence[Part], n: int) -> Ragged:
     Runs of constant and fixed-width parts are assembled as one matrix; a result with no ragged part at
     all is built as a single 2-D matrix, the fastest layout numpy offers.
     """
-    merged: list[Part] = []
+    merged: list[np.ndarray | Ragged] = []
     run: list[np.ndarray] = []
     for p in parts:
         if isinstance(p, Ragged) and p.width is not None:
@@ -124,10 +127,11 @@ def concat_rows(parts: Sequence[Part], n: int) -> Ragged:
                 run.append(mat)
     if run:
         merged.append(_hstack(run, n))
-    if all(isinstance(p, np.ndarray) for p in merged):
-        if not merged:
+    matrices = [p for p in merged if isinstance(p, np.ndarray)]
+    if len(matrices) == len(merged):
+        if not matrices:
             return Ragged(np.zeros(0, np.uint8), np.zeros(n + 1, np.int64))
-        return Ragged.from_matrix(merged[0] if len(merged) == 1 else np.hstack(merged))
+        return Ragged.from_matrix(matrices[0] if len(matrices) == 1 else np.hstack(matrices))
 
     lengths = [part_lengths(p, n) for p in merged]
     offsets = np.zeros(n + 1, np.int64)

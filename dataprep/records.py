@@ -9,9 +9,10 @@ record.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -107,7 +108,7 @@ class SplitReader:
         return _decode_examples(self.schema.features, raws)
 
 
-def _decode_examples(features: list[Feature], raws: list[bytes]) -> dict:
+def _decode_examples(features: Sequence[Feature], raws: list[bytes]) -> dict:
     """Decode Examples, with one vectorised pass when every record has the same layout."""
     fast = _same_layout(features, raws)
     if fast is not None:
@@ -120,7 +121,7 @@ def _decode_examples(features: list[Feature], raws: list[bytes]) -> dict:
     return out
 
 
-def _same_layout(features: list[Feature], raws: list[bytes]) -> dict | None:
+def _same_layout(features: Sequence[Feature], raws: list[bytes]) -> dict | None:
     """Records of one layout (same length, every byte outside the float values and pixel arrays equal):
     each feature's values are a column block of the records matrix."""
     if not raws or any(f.stored_dtype == "int64" or not f.is_fixed or f.encoding in ("utf8", "encoded_image")
@@ -130,17 +131,22 @@ def _same_layout(features: list[Feature], raws: list[bytes]) -> dict | None:
     if any(len(r) != width for r in raws):
         return None
     spans = value_spans(raws[0])
-    if any(spans.get(f.name) is None for f in features):
-        return None
+    own = {}  # each feature's (kind, start, end)
+    for f in features:
+        span = spans.get(f.name)
+        if span is None:
+            return None
+        own[f.name] = span
     mat = np.frombuffer(b"".join(raws), np.uint8).reshape(len(raws), width)
     layout = np.ones(width, bool)
-    for _, start, end in spans.values():
-        layout[start:end] = False
+    for other in spans.values():
+        if other is not None:
+            layout[other[1]:other[2]] = False
     if (mat[:, layout] != mat[0, layout]).any():
         return None
     out = {}
     for f in features:
-        kind, start, end = spans[f.name]
+        kind, start, end = own[f.name]
         block = np.ascontiguousarray(mat[:, start:end])
         out[f.name] = (block.view("<f4") if kind == "float" else block).reshape(len(raws), *f.shape)
     return out

@@ -11,10 +11,10 @@ memory once and each shard gathered from it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -96,7 +96,7 @@ class Spool:
         self.offsets = np.zeros(1, np.int64)
 
     def append(self, records: Ragged) -> None:
-        self._file.write(memoryview(records.data[records.offsets[0]:records.offsets[-1]]))
+        self._file.write(records.data[records.offsets[0]:records.offsets[-1]].data)
         self._lengths.append(records.lengths)
 
     def finish(self) -> int:
@@ -166,9 +166,10 @@ def write_shards(spool: Spool, plan: list[Shard], folder: Path, compression: Com
     record is appended to its shard's bucket file; then each bucket (one shard, in memory) is put in its
     planned order, compressed, hashed and written, ``workers`` at a time (compression, hashing and file
     writes release the GIL). Memory is bounded by a shard, not by the input."""
-    def run(jobs: list) -> list[ShardResult]:
-        def one(job) -> ShardResult:
-            result = write_shard(*job, spool.lengths, folder, compression, header)
+    def run(jobs: list[tuple[Shard, Ragged | Path]]) -> list[ShardResult]:
+        def one(job: tuple[Shard, Ragged | Path]) -> ShardResult:
+            shard, source = job
+            result = write_shard(shard, source, spool.lengths, folder, compression, header)
             if on_done:
                 on_done(result)
             return result
@@ -200,8 +201,8 @@ def _scatter(spool: Spool, shards: list[Shard], folder: Path) -> list[Path]:
             who = owner[first:first + len(chunk)]
             order = np.argsort(who, kind="stable")
             bounds = np.searchsorted(who[order], np.arange(len(shards) + 1))
-            for i in np.flatnonzero(np.diff(bounds)):
-                files[i].write(memoryview(chunk.take(order[bounds[i]:bounds[i + 1]]).data))
+            for i in np.flatnonzero(np.diff(bounds)).tolist():
+                files[i].write(chunk.take(order[bounds[i]:bounds[i + 1]]).data.data)
     finally:
         for f in files:
             f.close()
@@ -233,7 +234,7 @@ def write_shard(shard: Shard, source: Ragged | Path, lengths: np.ndarray, folder
     written = 0
     for start in range(0, len(order), _COPY_RECORDS):
         chunk = records.take(order[start:start + _COPY_RECORDS])
-        sink.write(memoryview(chunk.data))
+        sink.write(chunk.data.data)
         written += len(chunk)
     sha = sink.close()
     if written != len(shard.records):

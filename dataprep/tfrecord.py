@@ -15,9 +15,10 @@ import functools
 import mmap
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import crc32c
 import numpy as np
@@ -98,7 +99,7 @@ def crc32c_rows(rows: Ragged) -> np.ndarray:
             step = _TABLE[(crc ^ mat[:, j]) & 0xFF] ^ (crc >> 8)
             crc = np.where(j >= pad, step, crc)
         return crc ^ np.uint32(0xFFFFFFFF)
-    buf = memoryview(rows.data)
+    buf = rows.data.data  # ndarray.data: the array's memoryview
     o = rows.offsets.tolist()
     return np.fromiter((crc32c.crc32c(buf[o[i]:o[i + 1]]) for i in range(n)), np.uint32, n)
 
@@ -112,7 +113,9 @@ def mask(crc: np.ndarray) -> np.ndarray:
 def frame_parts(parts: list[Part], n: int) -> Ragged:
     """Framed records from row parts. When every record has one length the framing is laid out with the
     data in a single matrix and filled in place; otherwise the records are assembled, then framed."""
-    lengths = sum(part_lengths(p, n) for p in parts) if parts else np.zeros(n, np.int64)
+    lengths = np.zeros(n, np.int64)
+    for p in parts:
+        lengths += part_lengths(p, n)
     fixed = n and all(not isinstance(p, Ragged) or p.width is not None for p in parts)
     if not fixed:
         return frame_records(concat_rows(parts, n))
@@ -158,9 +161,10 @@ class _StreamError(ValueError):
 
 
 class Record(NamedTuple):
-    """One record read back: its index in the file, its framing's offset in the uncompressed stream, its data."""
+    """One record read back: its number in the file (from 0), its framing's offset in the uncompressed stream,
+    its data. (A field ``index`` would hide the tuple's ``index()`` method.)"""
 
-    index: int
+    number: int
     offset: int
     data: bytes
 
@@ -315,10 +319,7 @@ def check_framing(path: str | Path, compression: str | None = None, max_record_b
     path = Path(path)
     compression = compression or guess_compression(path)
     if compression != "none":
-        count = 0
-        for count, _ in enumerate(_headers(path, compression, max_record_bytes), 1):
-            pass
-        return count
+        return sum(1 for _ in _headers(path, compression, max_record_bytes))
     size = path.stat().st_size
     if size == 0:
         return 0

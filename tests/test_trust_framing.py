@@ -12,7 +12,8 @@ import pytest
 
 import dataprep
 from dataprep import SourceError
-from dataprep.encode.parse import WireError, parse_example
+from dataprep.encode.parse import WireError, parse_example, value_spans
+from dataprep.records import SplitReader
 from dataprep.tfrecord import MAX_RECORD_BYTES, FramingError, check_framing, iter_records, scan_file
 from tests.framing import example, frame, len_field, masked_crc, records, run_capped
 
@@ -25,7 +26,7 @@ def test_multi_member_gzip_is_read_whole(tmp_path):
 
     path = tmp_path / "cat.tfrecord.gz"
     path.write_bytes(gzip.compress(records(5)) + gzip.compress(records(7, 5)))  # what `cat a.gz b.gz` writes
-    assert [r.index for r in iter_records(path, "gzip")] == list(range(12))
+    assert [r.number for r in iter_records(path, "gzip")] == list(range(12))
     summary = dataprep.convert(path, SCHEMA, tmp_path / "out", shuffle=False)
     assert summary.rows_read == 12 and summary.rows_written == 12
     report = validate(path)
@@ -181,3 +182,20 @@ def test_bad_record_in_a_source_is_named_by_index_and_offset(tmp_path):
     with pytest.raises(SourceError, match=f"{path.name}: record 5 at offset {len(good)} is not a "
                                           "tf.train.Example: packed floats of 5 bytes"):
         dataprep.convert(path, SCHEMA, tmp_path / "out", batch_size=2)
+
+
+
+NAMELESS = len_field(1, len_field(2, len_field(3, b"\x08\x05")))  # a feature entry with no key field: int64 [5]
+
+
+def test_a_feature_entry_without_a_key_is_named_as_protobuf_names_it(tmp_path):
+    """protobuf reads an absent map key as "" (``tf.train.Example.FromString`` gives ``{"": ...}``); the parser
+    gave None, and a TFRecord source mixing it with named features crashed sorting None among the names."""
+    raw = len_field(1, NAMELESS)
+    assert parse_example(raw) == {"": ("int64", [5])}
+    assert list(value_spans(raw)) == [""]
+    path = tmp_path / "x.tfrecord"
+    x = len_field(1, len_field(1, b"x") + len_field(2, len_field(2, len_field(1, struct.pack("<f", 7.0)))))
+    path.write_bytes(frame(len_field(1, x + NAMELESS)) + records(2))
+    dataprep.convert(path, SCHEMA, tmp_path / "out")
+    assert sorted(float(r["x"]) for r in SplitReader(tmp_path / "out", "train")) == [0.0, 1.0, 7.0]

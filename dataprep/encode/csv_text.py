@@ -28,7 +28,7 @@ def line_break_problems(schema: Schema, columns: dict[str, Column], batch: Batch
     for f in schema.features:
         if f.encoding != "utf8":
             continue
-        text = _ragged_to_arrow(columns[f.name].values)
+        text = _ragged_to_arrow(columns[f.name].byte_values)
         bad = pc.match_substring_regex(text, r"[\r\n]").to_numpy(zero_copy_only=False)
         if bad.any():
             rows = np.unique(np.flatnonzero(bad) // f.inner_size)
@@ -46,13 +46,14 @@ def encode_csv_lines(schema: Schema, columns: dict[str, Column], n: int) -> Ragg
         col = columns[f.name]
         k = f.inner_size
         if f.encoding == "utf8":
-            elements = col.values
+            elements = col.byte_values
             for i in range(k):
                 part = elements if k == 1 else elements.take(np.arange(i, n * k, k))
                 texts.append(_quoted(_ragged_to_arrow(part)))
         else:
             if f.encoding == "raw_uint8":
-                matrix = col.values.data[col.values.offsets[0]:col.values.offsets[-1]].reshape(n, k)
+                pixels = col.byte_values
+                matrix = pixels.data[pixels.offsets[0]:pixels.offsets[-1]].reshape(n, k)
             else:
                 matrix = np.asarray(col.values).reshape(n, k)
             texts += [pc.cast(pa.array(matrix[:, i]), pa.string()) for i in range(k)]

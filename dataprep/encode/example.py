@@ -61,7 +61,7 @@ def _list_payload(col: Column, f: Feature, n: int, fixed_count: int | None) -> l
             keep = np.arange(mat.shape[1])[None, :] < nbytes[:, None]
             body = Ragged(mat[keep], offs).regroup(splits)
         return [_prefix(_ELEMENTS, part_lengths(body, n), omit_empty=True), body]
-    elems: Ragged = col.values
+    elems = col.byte_values
     m = len(elems)
     if m == n and np.array_equal(splits, np.arange(n + 1)):  # one value per record: no regrouping needed
         return [_prefix(_ELEMENTS, elems.lengths), elems]
@@ -101,7 +101,9 @@ def _features_message(features: list[Feature], columns: dict[str, Column], n: in
 
 def _feature(f: Feature, body: list[Part], n: int) -> tuple[list[Part], np.ndarray]:
     """A ``Feature`` message (its one list) per row, from the list's body."""
-    list_len = sum(part_lengths(p, n) for p in body)
+    list_len = np.zeros(n, np.int64)
+    for p in body:
+        list_len += part_lengths(p, n)
     head = _prefix(LIST_TAG[f.stored_dtype], list_len)
     return [head, *body], part_lengths(head, n) + list_len
 

@@ -8,7 +8,7 @@ skipped as protobuf skips them. Malformed bytes raise :class:`WireError` in time
 from __future__ import annotations
 
 import struct
-from typing import Iterator
+from collections.abc import Iterator
 
 from .wire import (
     ELEMENTS,
@@ -92,15 +92,17 @@ def parse_example(buf: bytes) -> dict[str, tuple[str, list]]:
 
     A ``tf.train.SequenceExample`` parses too: its context like an Example's features, and each feature list
     as the values of all its steps, in order. Malformed bytes raise
-    :class:`WireError`, in time linear in the record's length."""
-    out = {}
+    :class:`WireError`, in time linear in the record's length. An entry without a key is named ``""``, the
+    default protobuf gives an absent string field."""
+    out: dict[str, tuple[str, list]] = {}
     for number, wire, start, end in _fields(buf, 0, len(buf)):
         if number not in (FEATURES, FEATURE_LISTS) or wire != LENGTH:
             continue
         for entry_no, e_wire, e_start, e_end in _fields(buf, start, end):
             if entry_no != ENTRY or e_wire != LENGTH:
                 continue
-            key, kind, values = None, "empty", []
+            key, kind = "", "empty"
+            values: list = []
             for f_no, f_wire, f_start, f_end in _fields(buf, e_start, e_end):
                 if f_wire != LENGTH:
                     continue
@@ -156,13 +158,14 @@ def _list_values(buf: bytes, kind: str, start: int, end: int) -> list:
     return values
 
 
-def value_spans(buf: bytes) -> dict[str, tuple[str, int, int]]:
+def value_spans(buf: bytes) -> dict[str, tuple[str, int, int] | None]:
     """Where each feature of an Example's first layout sits: the packed floats, or the single bytes value, as
     (kind, start, end); None where the list holds anything else. For the batch decoder's fast path."""
-    spans = {}
+    spans: dict[str, tuple[str, int, int] | None] = {}
     for number, _, start, end in _fields(buf, 0, len(buf)):
         for entry_no, _, e_start, e_end in _fields(buf, start, end) if number == FEATURES else ():
-            key, span = None, None
+            key = ""
+            span: tuple[str, int, int] | None = None
             for f_no, _, f_start, f_end in _fields(buf, e_start, e_end) if entry_no == ENTRY else ():
                 if f_no == KEY:
                     key = buf[f_start:f_end].decode("utf-8")

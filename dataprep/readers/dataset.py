@@ -15,8 +15,8 @@ Otherwise batches of serialized records are parsed by one vectorised op each (``
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import tensorflow as tf

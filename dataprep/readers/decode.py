@@ -9,7 +9,7 @@ patterns as int64: ``tf.bitcast`` gives them back exactly).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 

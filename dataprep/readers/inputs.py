@@ -5,7 +5,7 @@ input belongs to, so the reader's output matches the model the trainers build fr
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
@@ -22,16 +22,17 @@ def select_inputs(schema: Schema, features: Sequence[str] | None) -> list[Featur
     return [schema[name] for name in features]
 
 
-def assembler(schema: Schema, mode: str, features: Sequence[str] | None = None) -> Callable[[dict], tuple]:
+def assembler(schema: Schema, mode: str, features: Sequence[str] | None = None) -> Callable[[dict], dict | tuple]:
     """A function from decoded features to ``x``, ``(x, y)`` or ``(x, y, weight)`` as Keras expects."""
     if mode not in INPUT_MODES:
         raise UsageError(f"unknown inputs mode {mode!r}; expected one of {', '.join(INPUT_MODES)}")
     inputs = select_inputs(schema, features)
     labels = schema.labels
     weights = [f for f in schema.features if f.role == "weight"]
-    groups = wide_deep_groups(schema, inputs) if mode == "wide_deep" else None
+    groups = wide_deep_groups(schema, inputs) if mode == "wide_deep" else {}
 
-    def assemble(decoded: dict):
+    def assemble(decoded: dict) -> dict | tuple:
+        x: dict | tuple
         if mode == "dict":
             x = {f.name: decoded[f.name] for f in inputs}
         elif mode == "tuple":
@@ -66,6 +67,8 @@ def wide_deep_groups(schema: Schema, inputs: list[Feature]) -> dict[str, list[Fe
 def as_float_matrix(f: Feature, value: tf.Tensor) -> tf.Tensor:
     """A feature as float32 [batch, k]: numbers flattened, categoricals one-hot (last slot: out of vocabulary)."""
     if f.is_text:
+        if f.vocabulary is None:
+            raise SchemaError(f"feature {f.name!r}: strings join a float input only with a listed vocabulary")
         lookup = tf.constant(list(f.vocabulary))
         index = tf.argmax(tf.cast(tf.equal(tf.reshape(value, [-1, f.inner_size, 1]), lookup), tf.int32), -1,
                           output_type=tf.int32)

@@ -102,7 +102,7 @@ def _bare_files(path: Path) -> list[Path]:
 
 
 def _bare_head(files: list[Path], n: int) -> list[dict]:
-    rows = []
+    rows: list[dict] = []
     for f in files:
         for i, raw in enumerate(_first_records(f, n - len(rows))):
             try:

@@ -7,8 +7,8 @@ it is decoded.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -83,7 +83,7 @@ def as_dataframe(path: str | Path, split: str = "train"):
 
     manifest = load_manifest(path)
     data = load_numpy(manifest, split)  # the same folder, read once
-    columns = {}
+    columns: dict[str, np.ndarray | list] = {}
     for f in manifest.schema.features:
         value = data[f.name]
         if f.is_text:

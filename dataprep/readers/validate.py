@@ -151,12 +151,12 @@ def _record_batches(path: Path, compression: str, scan: ScanResult):
             scan.lengths.append(len(rec.data))
             batch.append(rec)
             if len(batch) == _PARSE_BATCH:
-                yield batch[0].index, batch
+                yield batch[0].number, batch
                 batch = []
     except FramingError as e:
         scan.error = e.problem
     if batch:
-        yield batch[0].index, batch
+        yield batch[0].number, batch
 
 
 def _first_unparseable(records: list[bytes], decode, first: int = 0) -> tuple[int, str] | None:
@@ -210,7 +210,7 @@ def _validate_bare(path: Path, named: bool = False) -> FileReport:
         try:
             ex = tf.train.Example.FromString(rec.data)
         except Exception as e:  # protobuf's DecodeError has no stable import path across versions
-            not_example = f"record {rec.index} at offset {rec.offset}: not a tf.train.Example ({e})"
+            not_example = f"record {rec.number} at offset {rec.offset}: not a tf.train.Example ({e})"
             continue
         for key, feat in ex.features.feature.items():
             kind = feat.WhichOneof("kind") or "empty"

@@ -9,15 +9,16 @@ columns plus the file and row they came from, so later errors can name them. The
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from ..batch import Batch
 from ..errors import DataprepError, SourceError
-from .csv_files import csv_batches
+from .csv_files import MalformedHandler, csv_batches
 from .image_folders import image_folder_batches
 from .paths import file_kind
 from .sequences import RowGrouping, group_sequences
@@ -26,12 +27,13 @@ from .tables import dataframe_batches, first_line, npz_batches, numpy_batches, p
 from .tfrecord_files import tfrecord_batches
 
 DEFAULT_BATCH_ROWS = 65536
+ONE_RECORD_PER_ROW = RowGrouping()  # the default grouping (frozen, so one instance serves every call)
 
 __all__ = ["DEFAULT_BATCH_ROWS", "FILES", "IMAGE_FOLDER", "RowGrouping", "Source", "iter_batches", "resolve_source"]
 
 
 def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: int = DEFAULT_BATCH_ROWS,
-                 on_malformed: Callable[[str, str], bool] | None = None, grouping: RowGrouping = RowGrouping()
+                 on_malformed: MalformedHandler | None = None, grouping: RowGrouping = ONE_RECORD_PER_ROW
                  ) -> Iterator[Batch]:
     """Yield column batches of ``columns`` (all when None) from any supported source (or a resolved
     :class:`Source`).

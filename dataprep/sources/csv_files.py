@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterator
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +24,8 @@ from .tables import first_line, select_columns
 
 CSV_BLOCK_BYTES = 4 << 20  # Arrow's parse block; grown for longer rows
 MAX_CSV_RECORD_BYTES = 64 << 20  # a CSV row (its fields together) may be up to this long
+# on_malformed(file, text, line, row, why): True when it has counted the row and it is to be skipped
+MalformedHandler: TypeAlias = Callable[[str, str, int | str, int | str, str], bool]
 
 
 def csv_header(path: Path) -> list[str]:
@@ -48,31 +51,33 @@ class _CsvLines:
 
     def __init__(self, path: Path, delimiter: str, fields: int):
         self.path, self.delimiter, self.width = path, delimiter, fields
-        self._good: np.ndarray | None = None
+        self._scanned = False
 
     def _scan(self) -> None:
+        """Scan the file, once."""
+        if self._scanned:
+            return
         scan = scan_csv(self.path, self.delimiter, CSV_BLOCK_BYTES, detail=True)
+        assert scan.lines is not None and scan.fields is not None  # a detailed scan has both
         lines, fields = scan.lines[1:], scan.fields[1:]  # the header is no row
         ok = fields == self.width
         self._good, self._good_rows, self._bad = lines[ok], np.flatnonzero(ok) + 1, np.flatnonzero(~ok)
         self._lines = lines
         self._end = int(lines[-1]) + 1 if len(lines) else 2
+        self._scanned = True
 
     def __call__(self, row: int) -> int:
-        if self._good is None:
-            self._scan()
+        self._scan()
         return int(self._good[row]) if row < len(self._good) else self._end
 
     def row(self, row: int) -> int:
         """The 1-based row among all the file's records (malformed ones too) of parsed row ``row``."""
-        if self._good is None:
-            self._scan()
+        self._scan()
         return int(self._good_rows[row]) if row < len(self._good_rows) else len(self._lines) + 1
 
     def malformed(self, k: int) -> tuple[int | str, int | str]:
         """Line and 1-based row of the ``k``-th malformed record."""
-        if self._good is None:
-            self._scan()
+        self._scan()
         if k >= len(self._bad):
             return "?", "?"
         i = int(self._bad[k])
@@ -80,12 +85,11 @@ class _CsvLines:
 
     def row_at(self, line: int) -> int:
         """The 1-based row of the first record starting at or after ``line``."""
-        if self._good is None:
-            self._scan()
+        self._scan()
         return int(np.searchsorted(self._lines, line)) + 1
 
 
-def csv_batches(path: Path, columns, on_malformed) -> Iterator[Batch]:
+def csv_batches(path: Path, columns: Sequence[str] | None, on_malformed: MalformedHandler | None) -> Iterator[Batch]:
     """Rows of a CSV file; the file's records are counted by a scan of their own, so no row can vanish
     into a quoted field that never closes (such a record is cut out; each of its lines is a malformed row)."""
     delimiter = "\t" if ".tsv" in path.name.lower() else ","
@@ -152,7 +156,7 @@ def csv_batches(path: Path, columns, on_malformed) -> Iterator[Batch]:
                           f"the file finds {scan.records - 1:,}; stopping rather than losing rows")
 
 
-def _cut_record(path: Path, bad: BadRecord, on_malformed, line_of: _CsvLines) -> None:
+def _cut_record(path: Path, bad: BadRecord, on_malformed: MalformedHandler | None, line_of: _CsvLines) -> None:
     """Each line of a record cut out of the parse is a malformed row (or the error, without a policy)."""
     row, number = line_of.row_at(bad.line), bad.line
     with pa.input_stream(str(path), compression="detect") as stream:

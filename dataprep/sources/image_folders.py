@@ -5,8 +5,8 @@ files); the class names become the label's vocabulary. Every image is read with 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pyarrow as pa
 

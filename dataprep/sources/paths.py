@@ -29,14 +29,14 @@ def expand_paths(source: Any) -> list[Path]:
     paths: list[Path] = []
     for item in items:
         text = os.fspath(item)
+        seen: dict[Path, bool] = {}
         if any(ch in text for ch in "*?["):
-            found = sorted(glob.glob(text, recursive=True))
-            if not found:
+            matches = sorted(glob.glob(text, recursive=True))
+            if not matches:
                 raise SourceError(f"no files match {text}")
-            root, seen = Path(_literal_prefix(text)), {}
-            paths += [Path(p) for p in found if not _under_ours(Path(p), root, seen)]
+            root = Path(_literal_prefix(text))
+            paths += [Path(p) for p in matches if not _under_ours(Path(p), root, seen)]
         elif os.path.isdir(text):
-            seen = {}
             found = sorted(p for p in Path(text).rglob("*") if p.is_file() and file_kind(p) is not None
                            and not _under_ours(p, Path(text), seen))
             if not found:

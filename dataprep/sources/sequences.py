@@ -9,8 +9,8 @@ per-sequence value) keep the sequence's one value and must be constant within it
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa

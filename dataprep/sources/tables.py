@@ -3,8 +3,9 @@ DataFrames and dicts of numpy arrays keep their types; a batch holds at most ``b
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -67,10 +68,10 @@ def numpy_batches(arrays: dict, columns, origin: str, batch_size: int) -> Iterat
     names = [str(k) for k in arrays]
     wanted = select_columns(origin, names, columns)
     arrs = {c: np.asarray(arrays[c]) if not isinstance(arrays[c], np.ndarray) else arrays[c] for c in wanted}
-    lengths = {c: (len(a) if a.ndim else None) for c, a in arrs.items()}
-    if any(v is None for v in lengths.values()):
-        raise SourceError(f"{origin}: array(s) {[c for c, v in lengths.items() if v is None]} are 0-d; "
-                          "each array needs one entry per row")
+    scalars = [c for c, a in arrs.items() if not a.ndim]
+    if scalars:
+        raise SourceError(f"{origin}: array(s) {scalars} are 0-d; each array needs one entry per row")
+    lengths = {c: len(a) for c, a in arrs.items()}
     if len(set(lengths.values())) > 1:
         raise SourceError(f"{origin}: arrays have different numbers of rows: {lengths}")
     n = next(iter(lengths.values()), 0)

@@ -4,8 +4,8 @@ without TensorFlow: the framing and CRCs are checked by :mod:`dataprep.tfrecord`
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 
@@ -50,11 +50,11 @@ def _example_batch(path: Path, records: list, columns, start: int) -> Batch:
         try:
             parsed.append(parse_example(rec.data))
         except WireError as e:
-            raise SourceError(f"{path}: record {rec.index} at offset {rec.offset} is not a tf.train.Example: "
+            raise SourceError(f"{path}: record {rec.number} at offset {rec.offset} is not a tf.train.Example: "
                               f"{e}") from None
     list_type = {kind: pa.list_(t.arrow_type) for kind, t in STORED_TYPES.items()}
     kinds = {k: kind for p in parsed for k, (kind, _) in p.items() if kind != "empty"}
     wanted = select_columns(str(path), sorted(set(kinds) | {k for p in parsed for k in p}), columns)
-    cols = {k: pa.array([p[k][1] if k in p else None for p in parsed], list_type.get(kinds.get(k), pa.list_(
-        pa.float32()))) for k in wanted}
+    cols = {k: pa.array([p[k][1] if k in p else None for p in parsed],
+                        list_type[kinds[k]] if k in kinds else pa.list_(pa.float32())) for k in wanted}
     return Batch(cols, len(parsed), str(path), start)
