@@ -92,14 +92,14 @@ class _Task:
         return self.sequence is not None and self.sequence.next_step
 
     @property
-    def labelled(self) -> Feature:
+    def known_label(self) -> Feature:
         """The label, for the tasks that have one (all but next-step prediction)."""
         if self.label is None:
             raise SchemaError("next-step prediction has no label")
         return self.label
 
     @property
-    def sequences(self) -> rnn.SequenceTask:
+    def known_sequence(self) -> rnn.SequenceTask:
         """The RNN's sequence task (only RNN fits have one)."""
         if self.sequence is None:
             raise SchemaError("only the RNN trainer fits a sequence feature")
@@ -149,7 +149,7 @@ def fit(kind: str, data: str | Path, out: str | Path, model: ModelOptions | None
         if split in splits:
             result[split] = _evaluate(net, batches, split, task)
     if kind == "wide-deep" and run.linear_baseline and run.test and "test" in splits:
-        result["linear_regression_baseline"] = _linear_baseline(manifest, net, stats, task.labelled.name)
+        result["linear_regression_baseline"] = _linear_baseline(manifest, net, stats, task.known_label.name)
     recorded = replace(train, loss=train.loss if task.regression else "sparse_categorical_crossentropy")
     result["options"] = {**recorded.to_dict(), **model_options.to_dict(), "label_mean": task.center,
                          "label_std": task.scale}
@@ -181,8 +181,8 @@ def _build(options: ModelOptions, schema: Schema, stats: TrainStats, task: _Task
     if isinstance(options, WideDeepOptions):
         return wide_deep.build_model(schema, stats, options)
     if isinstance(options, CNNOptions):
-        return cnn.build_model(schema, stats, _num_classes(task.labelled, stats), options)
-    return rnn.build_model(task.sequences, stats, options)
+        return cnn.build_model(schema, stats, _num_classes(task.known_label, stats), options)
+    return rnn.build_model(task.known_sequence, stats, options)
 
 
 def _compile(model: keras.Model, task: _Task, train: ResolvedTrainOptions) -> None:
@@ -219,10 +219,10 @@ class _Batches:
         ds = make_dataset(self.manifest.folder, split, batch_size, shuffle=train, seed=seed,
                           num_epochs=None if train else 1, features=self.inputs, deterministic=True)
         if train and self.window:
-            return rnn.windows(ds, task.sequences, self.window, batch_size, seed).map(
-                rnn.next_step_batches(task.sequences)).repeat()
+            return rnn.windows(ds, task.known_sequence, self.window, batch_size, seed).map(
+                rnn.next_step_batches(task.known_sequence)).repeat()
         if task.next_step:
-            return ds.map(rnn.next_step_batches(task.sequences))
+            return ds.map(rnn.next_step_batches(task.known_sequence))
         if task.sequence is not None:
             return ds.map(rnn.sequence_batches(task.sequence, self.class_ids, task.center, task.scale))
 
@@ -237,7 +237,7 @@ class _Batches:
     def train_steps(self, stats: TrainStats) -> int:
         """Steps per epoch: one pass over the training records (or, with windows, over their windows)."""
         if self.window:
-            windows = rnn.window_count(stats.steps[self.task.sequences.feature.name], self.window)
+            windows = rnn.window_count(stats.steps[self.task.known_sequence.feature.name], self.window)
             return max(1, math.ceil(windows / self.train.batch_size))
         return max(1, self.steps("train"))
 
