@@ -23,7 +23,7 @@ from dataprep.train import (
     fit,
     wide_deep,
 )
-from dataprep.train.options import fit_options
+from dataprep.train.options import ResolvedTrainOptions, fit_options
 from dataprep.train.prep import train_stats
 from tests.conftest import DIGITS, DIGITS_SCHEMA
 
@@ -154,7 +154,8 @@ def test_keywords_set_fields_of_the_option_objects():
     by_keyword = fit_options("cnn", epochs=3, filters=8, dropout=[0.1, 0.2], verbose=False, cell="lstm")
     assert by_keyword == (CNNOptions(filters=8, dropout=(0.1, 0.2)), TrainOptions(epochs=3), RunOptions(verbose=False))
     assert fit_options("rnn", RNNOptions(units=8), dropout=(0.0,))[0] == RNNOptions(units=8, dropout=0.0)
-    assert TrainOptions().for_model(CNNOptions()) == TrainOptions(batch_size=32, learning_rate=5e-4)
+    assert TrainOptions().for_model(CNNOptions()) == ResolvedTrainOptions(batch_size=32, learning_rate=5e-4)
+    assert TrainOptions(batch_size=8).for_model(RNNOptions()).to_dict() == TrainOptions(8, 1e-3).to_dict()
     with pytest.raises(TypeError, match="momentum"):
         fit_options("wide-deep", momentum=0.9)
     with pytest.raises(dataprep.UsageError, match="not the options of a rnn model"):

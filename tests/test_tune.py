@@ -137,6 +137,26 @@ def test_seed_grid_search_cv_with_a_one_line_change():
     assert two.metrics_["options"]["variant"] == "two-input" and np.isfinite(two.score(xvalid, yvalid))
 
 
+def test_estimators_options_and_schema():
+    """What the estimators hand to convert and fit, without fitting: a scalar CNN dropout (numpy's too) is used
+    for both rates; the two column slices make the two inputs' features and split X the same way."""
+    from dataprep.train.sklearn import CNNClassifier, WideDeepRegressor
+
+    for rate in (0.3, np.float32(0.3)):
+        assert CNNClassifier(dropout=rate)._model_options().dropout == (rate, rate)
+    assert CNNClassifier(dropout=[0.1, 0.2])._model_options().dropout == (0.1, 0.2)
+    x = np.arange(24, dtype=np.float32).reshape(3, 8)
+    two = WideDeepRegressor(wide_columns="0:5", deep_columns="2:8")
+    features = two._schema(x, x[:, 0])["features"]
+    assert [(f["name"], f.get("select"), f["shape"]) for f in features] == [
+        ("wide", "0:5", [5]), ("deep", "2:8", [6]), ("y", None, [])]
+    inputs = two._inputs(x)
+    assert (inputs["wide"] == x[:, 0:5]).all() and (inputs["deep"] == x[:, 2:8]).all()
+    assert two._model_options().variant == "two-input"
+    one = WideDeepRegressor(wide_columns="0:5")
+    assert one._model_options().variant == "concat" and list(one._inputs(x)) == ["x"]
+
+
 def test_cnn_classifier_on_digits():
     from dataprep.train.sklearn import CNNClassifier
 

@@ -11,9 +11,10 @@ import csv
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -29,6 +30,7 @@ from .options import (
     OPTIMIZERS,
     CNNOptions,
     ModelOptions,
+    ResolvedTrainOptions,
     RNNOptions,
     RunOptions,
     TrainOptions,
@@ -89,6 +91,20 @@ class _Task:
     def next_step(self) -> bool:
         return self.sequence is not None and self.sequence.next_step
 
+    @property
+    def known_label(self) -> Feature:
+        """The label, for the tasks that have one (all but next-step prediction)."""
+        if self.label is None:
+            raise SchemaError("next-step prediction has no label")
+        return self.label
+
+    @property
+    def known_sequence(self) -> rnn.SequenceTask:
+        """The RNN's sequence task (only RNN fits have one)."""
+        if self.sequence is None:
+            raise SchemaError("only the RNN trainer fits a sequence feature")
+        return self.sequence
+
 
 def fit(kind: str, data: str | Path, out: str | Path, model: ModelOptions | None = None,
         train: TrainOptions | None = None, run: RunOptions | None = None, **keywords: Any) -> FitResult:
@@ -133,7 +149,7 @@ def fit(kind: str, data: str | Path, out: str | Path, model: ModelOptions | None
         if split in splits:
             result[split] = _evaluate(net, batches, split, task)
     if kind == "wide-deep" and run.linear_baseline and run.test and "test" in splits:
-        result["linear_regression_baseline"] = _linear_baseline(manifest, net, stats, task.label.name)
+        result["linear_regression_baseline"] = _linear_baseline(manifest, net, stats, task.known_label.name)
     recorded = replace(train, loss=train.loss if task.regression else "sparse_categorical_crossentropy")
     result["options"] = {**recorded.to_dict(), **model_options.to_dict(), "label_mean": task.center,
                          "label_std": task.scale}
@@ -144,7 +160,12 @@ def fit(kind: str, data: str | Path, out: str | Path, model: ModelOptions | None
 def _task(kind: str, schema: Schema, stats: TrainStats, train: TrainOptions) -> _Task:
     """The label and task of ``kind`` on ``schema``, with the label's moments for a regression."""
     sequence = rnn.sequence_task(schema, stats) if kind == "rnn" else None
-    label = sequence.label if sequence else single_label(schema)
+    if sequence is None:
+        label = single_label(schema)
+    elif sequence.label is None:  # next step: the steps are the classes
+        return _Task(None, False, sequence)
+    else:
+        label = sequence.label
     regression = kind == "wide-deep" or (sequence is not None and sequence.regression)
     if not regression:
         return _Task(label, False, sequence)
@@ -160,11 +181,11 @@ def _build(options: ModelOptions, schema: Schema, stats: TrainStats, task: _Task
     if isinstance(options, WideDeepOptions):
         return wide_deep.build_model(schema, stats, options)
     if isinstance(options, CNNOptions):
-        return cnn.build_model(schema, stats, _num_classes(task.label, stats), options)
-    return rnn.build_model(task.sequence, stats, options)
+        return cnn.build_model(schema, stats, _num_classes(task.known_label, stats), options)
+    return rnn.build_model(task.known_sequence, stats, options)
 
 
-def _compile(model: keras.Model, task: _Task, train: TrainOptions) -> None:
+def _compile(model: keras.Model, task: _Task, train: ResolvedTrainOptions) -> None:
     """Losses and metrics per output: RMSE and MAE for a regression, accuracy for classes (weighted by the
     real steps for next-step prediction); an auxiliary output's loss weighs a tenth."""
     if task.regression:
@@ -184,24 +205,24 @@ def _compile(model: keras.Model, task: _Task, train: TrainOptions) -> None:
 class _Batches:
     """The readers' datasets of a fit, mapped to the model's inputs and targets."""
 
-    def __init__(self, manifest: Manifest, model: keras.Model, task: _Task, train: TrainOptions,
+    def __init__(self, manifest: Manifest, model: keras.Model, task: _Task, train: ResolvedTrainOptions,
                  options: ModelOptions):
         self.manifest, self.task, self.train = manifest, task, train
         self.window = options.window if isinstance(options, RNNOptions) and task.next_step else None
         self.outputs = list(model.output_names)
         self.inputs = [task.sequence.feature.name] if task.sequence else list(model.input.keys()) \
             if isinstance(model.input, dict) else None
-        self.class_ids = None if task.regression or task.label is None else _class_ids(task.label)
+        self.class_ids = _class_ids(task.label)
 
     def __call__(self, split: str, train: bool) -> tf.data.Dataset:
         task, batch_size, seed = self.task, self.train.batch_size, self.train.seed
         ds = make_dataset(self.manifest.folder, split, batch_size, shuffle=train, seed=seed,
                           num_epochs=None if train else 1, features=self.inputs, deterministic=True)
         if train and self.window:
-            return rnn.windows(ds, task.sequence, self.window, batch_size, seed).map(
-                rnn.next_step_batches(task.sequence)).repeat()
+            return rnn.windows(ds, task.known_sequence, self.window, batch_size, seed).map(
+                rnn.next_step_batches(task.known_sequence)).repeat()
         if task.next_step:
-            return ds.map(rnn.next_step_batches(task.sequence))
+            return ds.map(rnn.next_step_batches(task.known_sequence))
         if task.sequence is not None:
             return ds.map(rnn.sequence_batches(task.sequence, self.class_ids, task.center, task.scale))
 
@@ -216,12 +237,12 @@ class _Batches:
     def train_steps(self, stats: TrainStats) -> int:
         """Steps per epoch: one pass over the training records (or, with windows, over their windows)."""
         if self.window:
-            windows = rnn.window_count(stats.steps[self.task.sequence.feature.name], self.window)
+            windows = rnn.window_count(stats.steps[self.task.known_sequence.feature.name], self.window)
             return max(1, math.ceil(windows / self.train.batch_size))
         return max(1, self.steps("train"))
 
 
-def _callbacks(train: TrainOptions, run: RunOptions, monitor: str) -> list:
+def _callbacks(train: ResolvedTrainOptions, run: RunOptions, monitor: str) -> list:
     return [*run.callbacks,
             keras.callbacks.EarlyStopping(monitor=monitor, patience=train.patience, min_delta=train.min_delta,
                                           restore_best_weights=True),
@@ -249,17 +270,20 @@ def _write(out: Path, model: keras.Model, history: dict, result: dict, task: _Ta
         _plot(out / "learning_curves.png", history, "rmse" if task.regression else "accuracy")
 
 
-def _num_classes(label, stats: TrainStats) -> int:
+def _num_classes(label: Feature, stats: TrainStats) -> int:
     if label.shape != () or not (label.dtype == "int64" or label.is_categorical):
         raise SchemaError(f"label {label.name!r}: the CNN classifier needs an int64 class id or a string label "
                           "with a vocabulary (class names)")
     return stats.label_classes[label.name]
 
 
-def _class_ids(label):
-    """Label values to class ids: int64 labels are ids already; class names map to their vocabulary index."""
-    if not label.is_text:
+def _class_ids(label: Feature | None) -> Callable:
+    """Label values to class ids: int64 labels are ids already; class names map to their vocabulary index
+    (numbers, and no label, pass through)."""
+    if label is None or not label.is_text:
         return lambda y: y
+    if label.vocabulary is None:
+        raise SchemaError(f"label {label.name!r}: string labels need a vocabulary (their class names)")
     table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
         tf.constant(list(label.vocabulary)), tf.range(len(label.vocabulary), dtype=tf.int64)), default_value=-1)
     return table.lookup
@@ -276,7 +300,7 @@ def _in_label_units(scores: dict, scale: float, regression: bool) -> dict:
             continue
         out[key] = round(float(value), 6)
     if regression:
-        out["rmse"] = out.get("main_rmse", out.get("rmse"))
+        out["rmse"] = out["main_rmse"] if "main_rmse" in out else out["rmse"]
         out["mse"] = round(out["rmse"] ** 2, 6)
     return out
 

@@ -8,8 +8,9 @@ The CLI takes its choices and defaults from here, so this module imports no Tens
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 KINDS = ("wide-deep", "cnn", "rnn")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "nadam")
@@ -90,10 +91,19 @@ class TrainOptions(_Options):
     seed: int = 0  # initialisation and shuffling: two runs give the same metrics
     epochs: int = 100  # the most epochs to run
 
-    def for_model(self, model: ModelOptions) -> TrainOptions:
+    def for_model(self, model: ModelOptions) -> ResolvedTrainOptions:
         """These options with the model kind's batch size and learning rate where they are not set."""
-        return replace(self, batch_size=self.batch_size or model.BATCH_SIZE,
-                       learning_rate=self.learning_rate or model.LEARNING_RATE)
+        given = {f.name: getattr(self, f.name) for f in fields(self)}
+        return ResolvedTrainOptions(**{**given, "batch_size": self.batch_size or model.BATCH_SIZE,
+                                       "learning_rate": self.learning_rate or model.LEARNING_RATE})
+
+
+@dataclass(frozen=True)
+class ResolvedTrainOptions(TrainOptions):
+    """:class:`TrainOptions` as a fit uses them (:meth:`TrainOptions.for_model`): batch size and learning rate set."""
+
+    batch_size: int
+    learning_rate: float
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
     count = {f.name: 0 for f in numeric}
     steps: dict[str, list[np.ndarray]] = {}
     stats = TrainStats()
-    top = {}
-    counts = {f.name: Counter() for f in schema.features if f.vocabulary_from_stats}
+    top: dict[str, int] = {}
+    counts: dict[str, Counter[str]] = {f.name: Counter() for f in schema.features if f.vocabulary_from_stats}
     for batch in iter_numpy_batches(manifest, split, batch_size):
         for name, counter in counts.items():
             counter.update(v.decode("utf-8") for v in np.asarray(batch[name]).reshape(-1))
@@ -69,7 +69,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
             stats.low[f.name] = np.minimum(stats.low.get(f.name, low), low)
             stats.high[f.name] = np.maximum(stats.high.get(f.name, high), high)
         for f in schema.labels:
-            if f.is_categorical:
+            if f.is_text and f.vocabulary:  # categorical: its classes are the vocabulary
                 top[f.name] = len(f.vocabulary)
             elif f.dtype == "int64" and f.shape == ():
                 top[f.name] = max(top.get(f.name, 0), int(batch[f.name].max(initial=0)) + 1)

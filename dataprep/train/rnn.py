@@ -12,8 +12,8 @@ The schema chooses the task:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 import numpy as np
@@ -83,7 +83,8 @@ def sequence_task(schema: Schema, stats: TrainStats) -> SequenceTask:
         return SequenceTask(feature, label, 0)
     if label.dtype == "int64" or label.is_categorical:
         return SequenceTask(feature, label, stats.label_classes[label.name])
-    raise SchemaError(f"label {label.name!r}: expected float32/float64 (regression), int64 or strings with a vocabulary")
+    raise SchemaError(f"label {label.name!r}: expected float32/float64 (regression), int64 or strings with a "
+                      "vocabulary")
 
 
 def build_model(task: SequenceTask, stats: TrainStats, options: RNNOptions | None = None,

@@ -14,14 +14,15 @@ The seed's code needs one changed line::
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from ..convert import convert
+from ..schema import load_schema
 from .options import CNNOptions, ModelOptions, RunOptions, TrainOptions, WideDeepOptions
 
 
@@ -46,14 +47,15 @@ class _DataprepEstimator(BaseEstimator):
 
         from .fitting import fit
 
-        arrays, split = {"x": x, "y": y}, {"split": "train=0.9,valid=0.1"}
+        arrays, split, split_column = {"x": x, "y": y}, "train=0.9,valid=0.1", None
         if validation_data is not None:
             xv, yv = (np.asarray(a) for a in validation_data[:2])
             arrays = {"x": np.concatenate([x, xv.astype(x.dtype)]), "y": np.concatenate([y, yv.astype(y.dtype)]),
                       "part": np.array(["train"] * len(x) + ["valid"] * len(xv))}
-            split = {"split": "train,valid", "split_column": "part"}
+            split, split_column = "train,valid", "part"
         with tempfile.TemporaryDirectory(prefix="dataprep-sklearn-") as tmp:
-            convert(arrays, self._schema(x, y), Path(tmp) / "data", seed=self.seed, **split)
+            convert(arrays, load_schema(self._schema(x, y)), Path(tmp) / "data", seed=self.seed, split=split,
+                    split_column=split_column)
             run = RunOptions(verbose=self.verbose, plot=False, linear_baseline=False, test=False,
                              callbacks=list(callbacks or ()))
             result = fit(self.kind, Path(tmp) / "data", Path(tmp) / "run", self._model_options(),
@@ -105,25 +107,29 @@ class WideDeepRegressor(RegressorMixin, _DataprepEstimator):
         return np.asarray(self.model_.predict(self._inputs(x), verbose=0)["main"]).reshape(-1)
 
     def _inputs(self, x: np.ndarray) -> dict:
-        if not self._two_inputs:
+        columns = self._columns()
+        if not columns:
             return {"x": x}
-        return {name: x[:, slice(*map(int, cols.split(":")))] for name, cols in
-                (("wide", self.wide_columns), ("deep", self.deep_columns))}
+        return {name: x[:, start:stop] for name, (_, start, stop) in columns.items()}
 
-    @property
-    def _two_inputs(self) -> bool:
-        return self.wide_columns is not None and self.deep_columns is not None
+    def _columns(self) -> dict[str, tuple[str, int, int]]:
+        """The two inputs' columns of X (as given, start, stop) by input; none without both slices."""
+        if self.wide_columns is None or self.deep_columns is None:
+            return {}
+        columns = {}
+        for name, cols in (("wide", self.wide_columns), ("deep", self.deep_columns)):
+            start, stop = map(int, cols.split(":"))
+            columns[name] = (cols, start, stop)
+        return columns
 
     def _schema(self, x: np.ndarray, y: np.ndarray) -> dict:
         label = {"name": "y", "dtype": "float32", "shape": [], "role": "label"}
-        if not self._two_inputs:
+        columns = self._columns()
+        if not columns:
             return {"features": [{"name": "x", "dtype": "float32", "shape": [x.shape[1]], "group": "both"},
                                  label]}
-        parts = []
-        for name, cols in (("wide", self.wide_columns), ("deep", self.deep_columns)):
-            start, stop = map(int, cols.split(":"))
-            parts.append({"name": name, "source": "x", "select": cols, "dtype": "float32",
-                          "shape": [stop - start], "group": name})
+        parts = [{"name": name, "source": "x", "select": cols, "dtype": "float32", "shape": [stop - start],
+                  "group": name} for name, (cols, start, stop) in columns.items()]
         return {"features": [*parts, label]}
 
     def _train_options(self, epochs: int | None) -> TrainOptions:
@@ -132,7 +138,7 @@ class WideDeepRegressor(RegressorMixin, _DataprepEstimator):
     def _model_options(self) -> WideDeepOptions:
         layers = self.hiddenlayer if self.hiddenlayer is not None else self.hidden_layers
         units = self.layersize if self.layersize is not None else self.units
-        return WideDeepOptions(variant="two-input" if self._two_inputs else "concat",
+        return WideDeepOptions(variant="two-input" if self._columns() else "concat",
                                hidden=(int(units),) * int(layers), activation=self.activation)
 
 
@@ -188,6 +194,7 @@ class CNNClassifier(ClassifierMixin, _DataprepEstimator):
                              {"name": "y", "dtype": "int64", "shape": [], "role": "label"}]}
 
     def _model_options(self) -> CNNOptions:
-        dropout = (self.dropout, self.dropout) if np.isscalar(self.dropout) else tuple(self.dropout)
+        rates = self.dropout
+        dropout = tuple(rates) if isinstance(rates, Iterable) else (rates, rates)
         return CNNOptions(filters=self.filters, blocks=self.blocks, dense=self.dense, dropout=dropout,
                           separable=self.separable, activation=self.activation, augment=self.augment)

@@ -18,9 +18,10 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal
 
 import keras
 
@@ -52,6 +53,8 @@ class Param:
     def suggest(self, trial) -> Any:
         if self.choices is not None:
             return trial.suggest_categorical(self.name, list(self.choices))
+        if self.low is None or self.high is None:
+            raise UsageError(f"--param {self.name}: give a list of values or a range LOW..HIGH")
         if self.integer:
             return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(self.name, self.low, self.high, log=self.log)
@@ -83,6 +86,14 @@ def parse_param(text: str) -> Param:
     return Param(name, choices=tuple(_value(v.strip()) for v in spec.split(",") if v.strip()))
 
 
+def _grid(params: Sequence[Param]) -> dict[str, list]:
+    """The values a grid search combines, by parameter (each must list its choices)."""
+    ranges = [p.name for p in params if p.choices is None]
+    if ranges:
+        raise UsageError("grid search needs lists of values (NAME=V1,V2,...), not ranges")
+    return {p.name: list(p.choices) for p in params if p.choices is not None}
+
+
 def _is_int(text: str) -> bool:
     return re.fullmatch(r"\s*-?\d+\s*", text) is not None
 
@@ -101,7 +112,7 @@ def fit_keywords(kind: str, values: dict) -> dict:
     ``hidden`` (``units`` alone keeps the default depth of 3); a scalar ``dropout`` is used for every
     dropout of the CNN."""
     values = {ALIASES.get(k, k): v for k, v in values.items()}
-    out = {}
+    out: dict[str, Any] = {}
     if kind == "wide-deep" and ("hidden_layers" in values or "units" in values):
         out["hidden"] = [int(values.pop("units", 100))] * int(values.pop("hidden_layers", 3))
     if "dropout" in values and not isinstance(values["dropout"], (list, tuple)):
@@ -151,17 +162,16 @@ def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | 
     if search not in SEARCHES:
         raise UsageError(f"unknown search {search!r}; expected one of {', '.join(SEARCHES)}")
     check_out(Path(out), Path(data), FILES, "tune.json", "tune")
-    params = [parse_param(p) if isinstance(p, str) else p for p in params]
-    if not params:
+    searched = [parse_param(p) if isinstance(p, str) else p for p in params]
+    if not searched:
         raise UsageError("give at least one --param to search")
-    fit_keywords(kind, {p.name: p.choices[0] if p.choices else p.low for p in params})  # names are tunable
-    if search == "grid" and any(p.choices is None for p in params):
-        raise UsageError("grid search needs lists of values (NAME=V1,V2,...), not ranges")
+    fit_keywords(kind, {p.name: p.choices[0] if p.choices else p.low for p in searched})  # names are tunable
+    grid = _grid(searched) if search == "grid" else None
     manifest = load_manifest(data)
     if "valid" not in manifest.splits or not manifest.num_records("valid"):
         raise UsageError(f"{data}: tuning scores trials on a 'valid' split; convert with --split "
                          "train=...,valid=...,test=...")
-    grid_size = math.prod(len(p.choices) for p in params) if search == "grid" else None
+    grid_size = math.prod(len(values) for values in grid.values()) if grid is not None else None
     trials = trials or grid_size or 20
     if jobs < 1 or trials < 1 or population < 2:
         raise UsageError("jobs and trials must be positive and population at least 2")
@@ -169,7 +179,7 @@ def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | 
     out.mkdir(parents=True, exist_ok=True)
     config = {"kind": kind, "data": str(Path(data).resolve()), "search": search, "epochs": o.epochs,
               "patience": o.patience, "seed": o.seed, "population": population, "fixed": fixed or {},
-              "prune": o.prune, "params": [p.__dict__ for p in params]}
+              "prune": o.prune, "params": [p.__dict__ for p in searched]}
     with _locked(out):
         _check_same_study(out, config)
         study = _study(out, config)
@@ -189,9 +199,9 @@ def tune(kind: str, data: str | Path, out: str | Path, params: Sequence[Param | 
                     pool.starmap(_run_trials, [(out, config, share, trials, verbose, jobs, done + i)
                                                for i, share in enumerate(shares)])
         study = _study(out, config)
-        rows = _write_trials(out / "trials.csv", study, params)
+        rows = _write_trials(out / "trials.csv", study, searched)
         best = _refit_best(out, config, study, verbose)
-        _plot(out / "tuning.png", rows, params, best["metric"])
+        _plot(out / "tuning.png", rows, searched, best["metric"])
     return TuneResult(out, best, rows)
 
 
@@ -203,15 +213,17 @@ def _study(out: Path, config: dict, stream: int = 0):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     search, seed = config["search"], config["seed"] + 7919 * stream
     params = [Param(**p) for p in config["params"]]
+    sampler: optuna.samplers.BaseSampler
     if search == "grid":
-        sampler = optuna.samplers.GridSampler({p.name: list(p.choices) for p in params}, seed=seed)
+        sampler = optuna.samplers.GridSampler(_grid(params), seed=seed)
     elif search == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
     elif search == "genetic":
         sampler = optuna.samplers.NSGAIISampler(population_size=config["population"], seed=seed)
     else:
         sampler = optuna.samplers.TPESampler(seed=seed)
-    direction = "minimize" if _metric(config["kind"], config["data"])[1] == "minimize" else "maximize"
+    minimize = _metric(config["kind"], config["data"])[1] == "minimize"
+    direction: Literal["minimize", "maximize"] = "minimize" if minimize else "maximize"
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5) if config["prune"] else \
         optuna.pruners.NopPruner()
     return optuna.create_study(storage=f"sqlite:///{out / 'study.db'}", study_name=STUDY, sampler=sampler,
