@@ -48,7 +48,6 @@ class Compression:
         return isal_zlib.decompressobj(self.wbits)
 
 
-
 GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 2  # how many first bytes ``sniff`` reads
 NONE = Compression("none", "", (), "", None, lambda head: False)

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .columns import Batch, Column, Problem
+from .batch import Batch, Problem
+from .columns import Column
 from .compressions import Compression
 from .encode.csv_text import csv_header, encode_csv_lines, line_break_problems
 from .encode.example import example_parts

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .badrows import BadRows
-from .columns import Batch, to_columns
+from .batch import Batch
+from .columns import to_columns
 from .formats import ShardFormat
 from .options import ConvertOptions
 from .ragged import Ragged
