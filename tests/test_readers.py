@@ -90,6 +90,17 @@ def test_seeded_order_is_reproducible(folders, read_path):
     assert sorted(first[:1500]) == sorted(first[1500:])
 
 
+@pytest.mark.parametrize("fmt", ["tfrecord", "csv"])
+def test_cache_with_shuffle_reads_every_record_once_per_epoch_in_a_new_order(folders, fmt, read_path):
+    """``cache=True`` keeps the shards' records after the first epoch and still shuffles every epoch (it
+    once raised NameError when shuffling)."""
+    plain = ids(dataprep.make_dataset(folders[fmt], "train", shuffle=False, num_epochs=1))
+    both = ids(dataprep.make_dataset(folders[fmt], "train", batch_size=64, seed=3, num_epochs=2, cache=True,
+                                     deterministic=True))
+    first, second = both[:len(plain)], both[len(plain):]
+    assert sorted(first) == sorted(second) == sorted(plain) and first != second and first != plain
+
+
 def test_tfrecord_and_csv_give_equal_tensors(folders, read_path):
     def table(fmt):
         got = {}
