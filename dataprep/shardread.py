@@ -104,12 +104,16 @@ def decompress(manifest: Manifest, entry: dict, raw: bytes) -> bytes:
 
 def read_index(manifest: Manifest, entry: dict, length: int | None = None) -> np.ndarray:
     """The shard's record index (int64 offsets), checked against the manifest's record count and against
-    ``length``, the uncompressed stream's size (default: the manifest's ``uncompressed_bytes``)."""
+    ``length``, the uncompressed stream's size (default: the manifest's ``uncompressed_bytes``, or an
+    uncompressed shard's ``num_bytes``). Increasing offsets from a first one in the file to the stream's end
+    keep every record within the file, so no reader believes a hostile index's sizes."""
     if "index" not in entry:
         raise OutputError(f"{manifest.folder / entry['path']}: no record index (written by an older dataprep)")
     with manifest.open(entry["index"]) as fh:
         blob = fh.read()
-    length = entry.get("uncompressed_bytes") if length is None else length
+    if length is None:
+        length = entry.get("uncompressed_bytes", None if manifest.shard_compression.compressed else
+                           entry["num_bytes"])
 
     def bad(what: str) -> OutputError:
         return _index_error(manifest, entry, what)
@@ -121,12 +125,14 @@ def read_index(manifest: Manifest, entry: dict, length: int | None = None) -> np
     if len(offsets) != n + 1:
         raise bad(f"{len(offsets)} offsets, the manifest's {n} records need {n + 1}")
     framing = manifest.shard_format.framing
-    steps = np.diff(offsets)
-    if len(steps) and steps.min() < framing:
-        i = int(np.argmax(steps < framing))
-        raise bad(f"offset {i + 1} ({offsets[i + 1]}) is not after offset {i} ({offsets[i]}) by a record's framing")
     if offsets[0] < 0 or (not manifest.shard_format.has_header and offsets[0] != 0):
         raise bad(f"the first offset is {offsets[0]}")
+    # compared before any difference is taken: the difference of hostile int64 offsets wraps around (a step
+    # back of more than 2**63 looks like a long step forward); where none steps back, none wraps
+    short = (offsets[1:] <= offsets[:-1]) | (np.diff(offsets) < framing)
+    if short.any():
+        i = int(np.argmax(short))
+        raise bad(f"offset {i + 1} ({offsets[i + 1]}) is not after offset {i} ({offsets[i]}) by a record's framing")
     if length is not None and offsets[-1] != length:
         raise bad(f"the last offset is {offsets[-1]}, the stream holds {length} bytes")
     return offsets
