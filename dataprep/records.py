@@ -3,9 +3,9 @@
 For PyTorch or JAX users, and for debugging: ``len(SplitReader(path, "train"))`` comes from the manifest,
 ``reader[i]`` finds record ``i`` through the shard's record index, and ``iter_batches`` yields dicts of numpy
 arrays (variable-length features as :class:`RaggedArray`: flat values plus row splits). Examples are
-decoded from the protobuf wire format by :mod:`dataprep.encode.parse`; batches of records that share one
-layout (every record of a fixed-shape schema) are decoded with a few numpy slices instead of a parser per
-record.
+decoded from the protobuf wire format a batch at a time by :mod:`dataprep.encode.columnar` (all records in
+lockstep with numpy, any dtype), and by the per-record parser :mod:`dataprep.encode.parse` when a batch holds
+records dataprep did not lay out.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .encode.parse import parse_example, value_spans
+from .encode.columnar import decode_block
+from .encode.parse import parse_example
 from .errors import OutputError, UsageError
 from .manifest import Manifest, load_manifest
 from .schema import STORED_TYPES, Feature
@@ -109,46 +110,16 @@ class SplitReader:
 
 
 def _decode_examples(features: Sequence[Feature], raws: list[bytes]) -> dict:
-    """Decode Examples, with one vectorised pass when every record has the same layout."""
-    fast = _same_layout(features, raws)
+    """Decode Examples: in one lockstep numpy pass over all records when they are laid out as dataprep
+    writes them, else record by record (foreign or malformed records: the parser's values and errors)."""
+    fast = decode_block(features, raws)
     if fast is not None:
-        return fast
+        return {name: RaggedArray(*v) if isinstance(v, tuple) else v for name, v in fast.items()}
     parsed = [parse_example(r) for r in raws]
     out = {}
     for f in features:
         rows = [p.get(f.name, ("empty", []))[1] for p in parsed]
         out[f.name] = _column(f, rows)
-    return out
-
-
-def _same_layout(features: Sequence[Feature], raws: list[bytes]) -> dict | None:
-    """Records of one layout (same length, every byte outside the float values and pixel arrays equal):
-    each feature's values are a column block of the records matrix."""
-    if not raws or any(f.stored_dtype == "int64" or not f.is_fixed or f.encoding in ("utf8", "encoded_image")
-                       for f in features):
-        return None  # varints and text change the layout from record to record
-    width = len(raws[0])
-    if any(len(r) != width for r in raws):
-        return None
-    spans = value_spans(raws[0])
-    own = {}  # each feature's (kind, start, end)
-    for f in features:
-        span = spans.get(f.name)
-        if span is None:
-            return None
-        own[f.name] = span
-    mat = np.frombuffer(b"".join(raws), np.uint8).reshape(len(raws), width)
-    layout = np.ones(width, bool)
-    for other in spans.values():
-        if other is not None:
-            layout[other[1]:other[2]] = False
-    if (mat[:, layout] != mat[0, layout]).any():
-        return None
-    out = {}
-    for f in features:
-        kind, start, end = own[f.name]
-        block = np.ascontiguousarray(mat[:, start:end])
-        out[f.name] = (block.view("<f4") if kind == "float" else block).reshape(len(raws), *f.shape)
     return out
 
 

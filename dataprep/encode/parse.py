@@ -156,22 +156,3 @@ def _list_values(buf: bytes, kind: str, start: int, end: int) -> list:
         else:
             raise WireError(f"a {kind} list holds a value of wire type {wire}")
     return values
-
-
-def value_spans(buf: bytes) -> dict[str, tuple[str, int, int] | None]:
-    """Where each feature of an Example's first layout sits: the packed floats, or the single bytes value, as
-    (kind, start, end); None where the list holds anything else. For the batch decoder's fast path."""
-    spans: dict[str, tuple[str, int, int] | None] = {}
-    for number, _, start, end in _fields(buf, 0, len(buf)):
-        for entry_no, _, e_start, e_end in _fields(buf, start, end) if number == FEATURES else ():
-            key = ""
-            span: tuple[str, int, int] | None = None
-            for f_no, _, f_start, f_end in _fields(buf, e_start, e_end) if entry_no == ENTRY else ():
-                if f_no == KEY:
-                    key = buf[f_start:f_end].decode("utf-8")
-                elif f_no == VALUE:
-                    for k_no, _, l_start, l_end in _fields(buf, f_start, f_end):
-                        inner = list(_fields(buf, l_start, l_end))
-                        span = (LIST_KIND.get(k_no, "empty"), *inner[0][2:]) if len(inner) == 1 else None
-            spans[key] = span
-    return spans
