@@ -115,6 +115,11 @@ def _decode_examples(features: Sequence[Feature], raws: list[bytes]) -> dict:
     fast = decode_block(features, raws)
     if fast is not None:
         return {name: RaggedArray(*v) if isinstance(v, tuple) else v for name, v in fast.items()}
+    return _parse_examples(features, raws)
+
+
+def _parse_examples(features: Sequence[Feature], raws: list[bytes]) -> dict:
+    """Decode Examples of any writer record by record (the reference the lockstep decoder is tested against)."""
     parsed = [parse_example(r) for r in raws]
     out = {}
     for f in features:
