@@ -16,12 +16,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .encode.columnar import decode_block
+from .encode.columnar import decode_block, decode_spans
 from .encode.parse import parse_example
 from .errors import OutputError, UsageError
 from .manifest import Manifest, load_manifest
 from .schema import STORED_TYPES, Feature
 from .shardread import check_record, read_index, read_shard, verify_open
+
+_BLOCK_RECORDS = 1 << 15  # records decoded together by iter_batches
 
 
 class RaggedArray(NamedTuple):
@@ -95,13 +97,23 @@ class SplitReader:
         """Batches in file order: fixed shapes as ``[b, *shape]`` arrays, variable ones as RaggedArray."""
         if batch_size < 1:
             raise UsageError("batch_size must be positive")
-        for shard in self.shards:
+        block = batch_size * max(1, _BLOCK_RECORDS // batch_size)  # decoded at once: numpy's per-call cost
+        for shard in self.shards:  # is spread over many records, then the batches are slices of the block
             data, offsets = read_shard(self.manifest, shard.entry)
             lead, framing = self.manifest.shard_format.lead, self.manifest.shard_format.framing
             starts, ends = offsets[:-1] + lead, offsets[1:] - (framing - lead)
-            for b in range(0, len(starts), batch_size):
-                s, e = starts[b:b + batch_size], ends[b:b + batch_size]
-                yield self._decode([data[x:y] for x, y in zip(s.tolist(), e.tolist())])
+            for c in range(0, len(starts), block):
+                s, e = starts[c:c + block], ends[c:c + block]
+                decoded = None if self.manifest.shard_format.lines else self._spans(data, s, e)
+                if decoded is None:
+                    decoded = self._decode([data[x:y] for x, y in zip(s.tolist(), e.tolist())])
+                for b in range(0, len(s), batch_size):
+                    yield {name: _rows(v, b, b + batch_size) for name, v in decoded.items()}
+
+    def _spans(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> dict | None:
+        """Records of a shard's stream decoded in lockstep where they are, or None (see :func:`decode_spans`)."""
+        fast = decode_spans(self.schema.features, data, starts, ends)
+        return None if fast is None else _ragged(fast)
 
     def _decode(self, raws: list[bytes]) -> dict:
         if self.manifest.shard_format.lines:
@@ -109,12 +121,25 @@ class SplitReader:
         return _decode_examples(self.schema.features, raws)
 
 
+def _ragged(columns: dict) -> dict:
+    """The lockstep decoder's (values, row_splits) pairs as RaggedArray."""
+    return {name: RaggedArray(*v) if isinstance(v, tuple) else v for name, v in columns.items()}
+
+
+def _rows(value, a: int, b: int):
+    """Rows ``a:b`` of a decoded column (a RaggedArray's splits start again at 0)."""
+    if isinstance(value, RaggedArray):
+        splits = value.row_splits[a:b + 1]
+        return RaggedArray(value.values[splits[0]:splits[-1]], splits - splits[0])
+    return value[a:b]
+
+
 def _decode_examples(features: Sequence[Feature], raws: list[bytes]) -> dict:
     """Decode Examples: in one lockstep numpy pass over all records when they are laid out as dataprep
     writes them, else record by record (foreign or malformed records: the parser's values and errors)."""
     fast = decode_block(features, raws)
     if fast is not None:
-        return {name: RaggedArray(*v) if isinstance(v, tuple) else v for name, v in fast.items()}
+        return _ragged(fast)
     return _parse_examples(features, raws)
 
 

@@ -25,15 +25,19 @@ class _Foreign(Exception):
 def decode_block(features: Sequence[Feature], raws: Sequence[bytes]) -> dict[str, object] | None:
     """The Examples ``raws`` as numpy columns per feature (fixed shapes ``[n, *shape]``; variable ones as
     ``(values, row_splits)``), or None when a record is not in the layout dataprep writes."""
-    n = len(raws)
-    if n == 0:
-        return None
-    lengths = np.fromiter((len(r) for r in raws), np.int64, n)
+    lengths = np.fromiter((len(r) for r in raws), np.int64, len(raws))
     ends = np.cumsum(lengths)
-    starts = ends - lengths
-    data = b"".join(raws)
+    return decode_spans(features, b"".join(raws), ends - lengths, ends)
+
+
+def decode_spans(features: Sequence[Feature], data: bytes, starts: np.ndarray, ends: np.ndarray
+                 ) -> dict[str, object] | None:
+    """:func:`decode_block` of the records at ``data[starts[i]:ends[i]]`` (a shard's stream and its index,
+    framing left out), with no copy of the records."""
+    if len(starts) == 0:
+        return None
     try:
-        return _walk(features, data, starts, ends)
+        return _walk(features, data, np.asarray(starts, np.int64), np.asarray(ends, np.int64))
     except _Foreign:
         return None
 
@@ -78,14 +82,22 @@ def _expect(buf: np.ndarray, pos: np.ndarray, end: np.ndarray, want: bytes) -> n
         return pos
     if (pos + k > end).any():
         raise _Foreign
-    got = buf[pos[:, None] + np.arange(k)] if k > 1 else buf[pos][:, None]
-    if (got != np.frombuffer(want, np.uint8)).any():
+    if k == 1:
+        if (buf[pos] != want[0]).any():
+            raise _Foreign
+        return pos + 1
+    if (buf[pos[:, None] + np.arange(k)] != np.frombuffer(want, np.uint8)).any():
         raise _Foreign
     return pos + k
 
 
 def _varints(buf: np.ndarray, pos: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The varint at each position (as int64 lengths below 2**62) and the positions after them."""
+    """The varint at each position (as int64 lengths below 2**56) and the positions after them."""
+    if (pos >= end).any():
+        raise _Foreign
+    first = buf[pos]
+    if (first < 0x80).all():  # nearly every length
+        return first.astype(np.int64), pos + 1
     value = np.zeros(len(pos), np.int64)
     done = np.zeros(len(pos), bool)
     size = np.zeros(len(pos), np.int64)
