@@ -18,6 +18,8 @@ from __future__ import annotations
 import errno
 import gc
 import glob
+import importlib.abc
+import importlib.machinery
 import json
 import os
 import re
@@ -76,11 +78,38 @@ _PATH_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.E
                 errno.ENAMETOOLONG, errno.ELOOP}
 
 
+class _QuietImport(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` as usual but runs its import with file descriptor 2 pointed at /dev/null: its C++
+    libraries log at load time through absl (``absl::InitializeLog``, oneDNN) before any log level is read.
+    Only the import is silenced; errors raised later, ours or TensorFlow's, reach stderr."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            run = spec.loader.exec_module
+
+            def exec_module(module):
+                saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+                try:
+                    os.dup2(devnull, 2)
+                    run(module)
+                finally:
+                    os.dup2(saved, 2)
+                    os.close(saved)
+                    os.close(devnull)
+            spec.loader.exec_module = exec_module
+        return spec
+
+
 def _quiet_tensorflow() -> None:
     """Keep TensorFlow's C++ start-up and info lines (absl, CPU features, oneDNN) off the terminal; a level the
     user set wins. TensorFlow reads it when first imported, which only a command body does."""
     if not os.environ.get("TF_CPP_MIN_LOG_LEVEL"):
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        if "tensorflow" not in sys.modules:
+            sys.meta_path.insert(0, _QuietImport())
 
 
 _quiet_tensorflow()

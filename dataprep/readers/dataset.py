@@ -94,25 +94,33 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     # dense features are parsed a whole shard at a time; ragged ones per batch (rebatch needs dense)
     parse_whole = whole and all(f.is_fixed for f in manifest.schema.features)
     check = ShardCheck(manifest, entries, on_corrupt)
-    check.run()
+    check.start()  # hashing runs in threads while the graph is built; finish() waits before it is returned
     if whole:
         ds = _whole_shards(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size, check,
                            batch_parser(manifest) if parse_whole else None)
     else:
+        check.finish()  # the streamed graph holds the records before any damage
         ds = _streamed_windows(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size,
                                shuffle_window, check)
     ds = ds.rebatch(batch_size, drop_remainder=drop_remainder).repeat(num_epochs)
     finish = batch_finisher(manifest, images) if parse_whole else batch_decoder(manifest, images)
     ordered = deterministic or not shuffle  # unshuffled reads keep file order
     if bucket_boundaries:
-        ds = _bucketed(ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered), manifest,
-                       list(bucket_boundaries), batch_size, drop_remainder).map(assemble)
+        ds = _bucketed(ds.map(_plain(finish), num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered), manifest,
+                       list(bucket_boundaries), batch_size, drop_remainder).map(_plain(assemble))
     else:
-        ds = ds.map(lambda batch: assemble(_dense(finish(batch)) if padded else finish(batch)),
+        ds = ds.map(_plain(lambda batch: assemble(_dense(finish(batch)) if padded else finish(batch))),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
     ds = ds.prefetch(tf.data.AUTOTUNE)
+    check.finish()
     ds.dataprep_skipped = check.skipped
     return ds
+
+
+def _plain(fn):
+    """``fn`` traced as written: our mapped functions have no Python control flow on tensors, so AutoGraph's
+    conversion (source parsing and rewriting at every trace) is pure start-up cost."""
+    return tf.autograph.experimental.do_not_convert(fn)
 
 
 def _dense(features: dict) -> dict:
@@ -160,17 +168,18 @@ def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: 
     ds = tf.data.Dataset.range(len(entries))
     if shuffle and not cache:
         ds = ds.shuffle(len(entries), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(load)
+    ds = ds.map(_plain(load))
     if parse is not None:
-        ds = ds.map(parse)
+        ds = ds.map(_plain(parse))
     if cache:
         ds = ds.cache()
         if shuffle:
             ds = ds.shuffle(len(entries), seed=seed, reshuffle_each_iteration=True)
     if shuffle:
-        ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed, rerandomize_each_iteration=True)).map(_permute)
+        keys = tf.data.Dataset.random(seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip(ds, keys).map(_plain(_permute))
     block = max(1, batch_size // cycle)  # each batch mixes blocks of ``cycle`` shards
-    return ds.interleave(lambda shard: tf.data.Dataset.from_tensors(shard).rebatch(block),
+    return ds.interleave(_plain(lambda shard: tf.data.Dataset.from_tensors(shard).rebatch(block)),
                          cycle_length=cycle, block_length=1)
 
 
@@ -204,14 +213,14 @@ def _streamed_windows(manifest: Manifest, entries: list[dict], shuffle: bool, se
     ds = tf.data.Dataset.range(len(entries))
     if shuffle and not cache:
         ds = ds.shuffle(len(entries), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(read, cycle_length=cycle, block_length=1)
+    ds = ds.interleave(_plain(read), cycle_length=cycle, block_length=1)
     if cache:
         ds = ds.cache()
         if shuffle:
             ds = ds.shuffle(1024, seed=seed, reshuffle_each_iteration=True)
     if shuffle:
         keys = tf.data.Dataset.random(seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds.rebatch(window * cycle), keys).map(_permute)
+        ds = tf.data.Dataset.zip(ds.rebatch(window * cycle), keys).map(_plain(_permute))
     return ds
 
 

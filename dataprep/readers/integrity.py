@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +41,31 @@ class ShardCheck:
         self.skipped: list[str] = []  # one message per damaged shard
         self.before_damage: dict[str, list[bytes]] = {}  # path -> the sound records before the damage (skip)
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._problems: list[Future] = []
 
     def run(self) -> None:
         """Check every shard now; raise for the first damaged one, or note its sound records (``skip``)."""
+        self.start()
+        self.finish()
+
+    def start(self) -> None:
+        """Start checking every shard in threads (hashing releases the GIL), so that the caller can build its
+        pipeline meanwhile; :meth:`finish` waits for the outcome."""
         workers = max(1, min(8, os.cpu_count() or 1, len(self.entries)))
-        with ThreadPoolExecutor(workers) as pool:
-            problems = list(pool.map(self._problem, self.entries))
+        self._pool = ThreadPoolExecutor(workers)
+        self._problems = [self._pool.submit(self._problem, entry) for entry in self.entries]
+
+    def finish(self) -> None:
+        """Wait for :meth:`start`'s checks; raise for the first damaged shard, or note its sound records.
+        Once is enough: a second call does nothing."""
+        if self._pool is None:
+            return
+        try:
+            problems = [f.result() for f in self._problems]
+        finally:
+            self._pool.shutdown()
+            self._pool = None
         for entry, problem in zip(self.entries, problems):
             if problem is None:
                 continue
