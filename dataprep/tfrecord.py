@@ -1,8 +1,10 @@
 """TFRecord framing: ``u64 length | masked crc32c(length) | data | masked crc32c(data)`` for each record.
 
-Writing: CRC32C is computed for all records of a batch at once: records of similar length go through a
-vectorised table-driven CRC (one numpy step per byte column over every record), others through the
-``crc32c`` library, which uses the CPU's CRC instruction. Reading back (:func:`iter_records`,
+Writing: CRC32C is computed for all records of a batch at once. Records of one layout (every constant byte
+the same, values in fixed-width slots) are filled from a template whose CRC only needs the slot bytes'
+contributions (:class:`_Template`); records of similar length go through a vectorised table-driven CRC
+(one numpy step per byte column over every record), others through the ``crc32c`` library, which uses the
+CPU's CRC instruction. Reading back (:func:`iter_records`,
 :func:`scan_file`) walks the framing of a plain, GZIP or ZLIB file in a stream and checks every CRC, with no
 TensorFlow and bounded memory whatever the file claims: decompression yields at most ``_CHUNK`` bytes at a
 time, and a record longer than :data:`MAX_RECORD_BYTES` is refused before it is buffered.
@@ -26,7 +28,7 @@ import numpy as np
 from .compressions import COMPRESSIONS, SNIFF_BYTES, guess_compression
 from .errors import DataError
 from .limits import MAX_RECORD_BYTES
-from .ragged import Part, Ragged, concat_rows, part_lengths
+from .ragged import Part, Ragged, concat_rows
 
 _MASK_DELTA = np.uint32(0xA282EAD8)
 _POLY = 0x82F63B78  # CRC-32C (Castagnoli), reflected
@@ -111,21 +113,101 @@ def mask(crc: np.ndarray) -> np.ndarray:
 
 
 def frame_parts(parts: list[Part], n: int) -> Ragged:
-    """Framed records from row parts. When every record has one length the framing is laid out with the
-    data in a single matrix and filled in place; otherwise the records are assembled, then framed."""
-    lengths = np.zeros(n, np.int64)
-    for p in parts:
-        lengths += part_lengths(p, n)
-    fixed = n and all(not isinstance(p, Ragged) or p.width is not None for p in parts)
-    if not fixed:
+    """Framed records from row parts. When every record has one layout (constant bytes and fixed-width value
+    slots) the records are filled from that layout's template (:class:`_Template`); otherwise the records
+    are assembled, then framed."""
+    if not n or any(isinstance(p, Ragged) and p.width is None for p in parts):
         return frame_records(concat_rows(parts, n))
-    width = int(lengths[0])
-    mat = concat_rows([bytes(12), *parts, bytes(4)], n).matrix()
-    header = np.frombuffer(np.uint64(width).astype("<u8").tobytes(), np.uint8)
-    mat[:, :8] = header
-    mat[:, 8:12] = np.frombuffer(mask(crc32c_matrix(header[None, :])).astype("<u4").tobytes(), np.uint8)
-    mat[:, 12 + width:] = mask(crc32c_matrix(mat[:, 12:12 + width])).astype("<u4").view(np.uint8).reshape(n, 4)
-    return Ragged.from_matrix(mat)
+    pieces = [p if isinstance(p, bytes) else p.matrix() if isinstance(p, Ragged) else
+              p.tobytes() if p.shape[0] == 1 < n else p for p in parts]
+    template = _template(tuple(p if isinstance(p, bytes) else p.shape[1] for p in pieces))
+    return Ragged.from_matrix(template.fill([p for p in pieces if not isinstance(p, bytes)], n))
+
+
+_WORDS: dict[int, np.dtype] = {1: np.dtype(np.uint8), 2: np.dtype("<u2"), 4: np.dtype("<u4"), 8: np.dtype("<u8")}
+
+
+def _words(width: int) -> np.dtype:
+    """The dtype that copies ``width`` bytes as one element (a machine word where one fits)."""
+    return _WORDS[width] if width in _WORDS else np.dtype((np.void, width))
+
+
+def _slot(out: np.ndarray, offset: int, width: int) -> np.ndarray:
+    """Bytes ``offset:offset + width`` of every row of the [n, w] matrix ``out``, one element per row."""
+    return np.ndarray((out.shape[0],), _words(width), out, offset, (out.shape[1],))
+
+
+def _as_words(mat: np.ndarray) -> np.ndarray:
+    """A [n, w] uint8 matrix as n elements of :func:`_words` (w)."""
+    if mat.strides[1] != 1:
+        mat = np.ascontiguousarray(mat)
+    return mat.view(_words(mat.shape[1]))[:, 0]
+
+
+class _Template:
+    """The framed record of one layout: constant bytes (the Example's tags, keys and lengths, the length
+    header and its CRC) filled once, and value slots that differ per record.
+
+    The data CRC is the template's CRC XOR the contributions of the slot bytes (CRC32C is linear over GF(2)
+    once its init and final XOR are fixed by the constant length), looked up two bytes at a time in 16-bit
+    tables; records with more than ``_MAX_TABLE_COLUMNS`` slot bytes (pixels) take the CPU's CRC instruction
+    per record instead."""
+
+    def __init__(self, signature: tuple[bytes | int, ...]):
+        size = sum(p if isinstance(p, int) else len(p) for p in signature)
+        row = np.zeros(12 + size + 4, np.uint8)
+        header = np.frombuffer(struct.pack("<Q", size), np.uint8)
+        row[:8] = header
+        row[8:12] = np.frombuffer(struct.pack("<I", _mask_one(crc32c.crc32c(header.tobytes()))), np.uint8)
+        self.slots: list[tuple[int, int]] = []  # (offset in the framed record, width)
+        at = 12
+        for p in signature:
+            if isinstance(p, int):
+                self.slots.append((at, p))
+                at += p
+            else:
+                row[at:at + len(p)] = np.frombuffer(p, np.uint8)
+                at += len(p)
+        self.row, self.size = row, size
+        self.crc = crc32c.crc32c(row[12:12 + size].tobytes())
+        varying = sum(w for _, w in self.slots)
+        self.tables = None if varying > _MAX_TABLE_COLUMNS else [self._tables(at - 12, w) for at, w in self.slots]
+
+    def _tables(self, start: int, width: int) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """16-bit tables for the byte pairs of a slot at data offset ``start`` (little-endian pairs), and an
+        8-bit one for an odd last byte."""
+        one = _position_tables(self.size)
+        pairs = [(one[start + k][None, :] ^ one[start + k + 1][:, None]).reshape(-1)
+                 for k in range(0, width - 1, 2)]
+        return pairs, one[start + width - 1] if width % 2 else None
+
+    def fill(self, values: list[np.ndarray], n: int) -> np.ndarray:
+        """The [n, w] framed records with ``values`` (one [n, width] uint8 matrix per slot) in their slots."""
+        out = np.empty((n, len(self.row)), np.uint8)
+        out[:] = self.row
+        for (at, width), mat in zip(self.slots, values):
+            _slot(out, at, width)[:] = _as_words(mat)
+        if self.tables is None:
+            data = out[:, 12:12 + self.size]
+            crc = np.fromiter((crc32c.crc32c(row) for row in data), np.uint32, n)
+        else:
+            crc = np.full(n, self.crc, np.uint32)
+            for mat, (pairs, last) in zip(values, self.tables):
+                width = mat.shape[1]
+                if pairs:
+                    words = np.ascontiguousarray(mat[:, :width - width % 2]).view("<u2")
+                    for k, table in enumerate(pairs):
+                        crc ^= table[words[:, k]]
+                if last is not None:
+                    crc ^= last[mat[:, width - 1]]
+        _slot(out, 12 + self.size, 4)[:] = mask(crc)
+        return out
+
+
+@functools.lru_cache(maxsize=64)
+def _template(signature: tuple[bytes | int, ...]) -> _Template:
+    """The template of one layout (bytes: constant parts, ints: widths of value slots), built once."""
+    return _Template(signature)
 
 
 def frame_records(records: Ragged) -> Ragged:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import crc32c
 import numpy as np
+import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +13,7 @@ from dataprep.encode.example import encode_examples
 from dataprep.encode.wire import varint_matrix
 from dataprep.ragged import Ragged, concat_rows
 from dataprep.schema import Schema
-from dataprep.tfrecord import crc32c_rows, frame_records
+from dataprep.tfrecord import crc32c_rows, frame_parts, frame_records
 
 DTYPES = ["float32", "int64", "string", "bytes", "uint8"]
 int64s = st.integers(-(2**63), 2**63 - 1)
@@ -108,6 +109,24 @@ def test_framed_records_read_by_tensorflow(tmp_path):
     path = tmp_path / "f.tfrecord"
     path.write_bytes(framed.data.tobytes())
     assert [r.numpy() for r in tf.data.TFRecordDataset(str(path))] == items
+
+
+@pytest.mark.parametrize("widths", [(4, 1, 3), (8, 2), (5, 100)])  # odd slots; more slot bytes than the tables take
+def test_template_framing_matches_framing_each_record(widths):
+    """Fixed-layout records filled from a template carry the same bytes and CRCs as records framed one by one."""
+    rng = np.random.default_rng(0)
+    parts = [b"\x0a\x03"]
+    for w in widths:
+        parts += [rng.integers(0, 256, (50, w), dtype=np.uint8), b"\x12"]
+    records = concat_rows(parts, 50)
+    assert frame_parts(parts, 50).data.tobytes() == frame_records(records).data.tobytes()
+    assert frame_records(records).to_list() == [
+        len(r).to_bytes(8, "little") + _masked(crc32c.crc32c(len(r).to_bytes(8, "little"))).to_bytes(4, "little")
+        + r + _masked(crc32c.crc32c(r)).to_bytes(4, "little") for r in records.to_list()]
+
+
+def _masked(crc: int) -> int:
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def test_concat_rows_mixes_constant_fixed_and_ragged():
