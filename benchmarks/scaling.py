@@ -48,12 +48,13 @@ def main(argv=None) -> int:
         inputs = _write_inputs(workloads.table(args.rows), work, args.files)
         for kind, files in inputs.items():
             for compression in ("none", "gzip"):
-                def run(name, **kw):
+                def run(name, kind=kind, compression=compression, files=files, **kw):
                     key = f"{kind}_{compression}_{name}"
                     step(key)
+                    paths = [str(f) for f in files]
                     rates[key] = args.rows / timed(lambda: dataprep.convert(
-                        [str(f) for f in files], workloads.TABLE_SCHEMA, work / "out", num_shards=8,
-                        compression=compression, overwrite=True, **kw), args.repeat)
+                        paths, workloads.TABLE_SCHEMA, work / "out", num_shards=8, compression=compression,
+                        overwrite=True, **kw), args.repeat)
                 run("local_1_worker", workers=1)
                 run("local_2_workers", workers=2)
                 if have_beam:

@@ -42,3 +42,16 @@ def write_big_csv(path: Path, rows: int, chunk: int = 1_000_000) -> None:
     with pacsv.CSVWriter(str(path), pa.schema([(c, pa.float32()) for c in COLUMNS])) as w:
         for start in range(0, rows, chunk):
             w.write_table(pa.table(table(min(chunk, rows - start), seed=start)))
+
+
+TEXT_SCHEMA = {"name": "bench_text", "features": [
+    *TABLE_SCHEMA["features"][:-1], {"name": "city", "dtype": "string", "shape": []},
+    TABLE_SCHEMA["features"][-1]]}
+
+
+def text_table(rows: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """The float table with one 3-value string column, as a new user's first CSV often has."""
+    data = table(rows, seed)
+    cities = np.array(["Lisbon", "Oslo", "Kyoto"], dtype=object)
+    return {**{c: data[c] for c in COLUMNS[:-1]}, "city": cities[np.random.default_rng(seed).integers(0, 3, rows)],
+            "target": data["target"]}
