@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_numpy import to_numpy
 from .batch import Batch, Problem
 from .errors import DataError
 from .ragged import Ragged
@@ -213,7 +214,7 @@ def _fill_missing(arr: pa.Array, f: Feature, column: str, checks: _Checks, split
     """Missing values take the default; without one (or inside lists) they are flagged."""
     if arr.null_count == 0:
         return arr
-    missing = arr.is_null().to_numpy(zero_copy_only=False)
+    missing = to_numpy(arr.is_null())
     if fill and f.default is not None:
         default = f.default[0] if isinstance(f.default, list) else f.default
         return pc.fill_null(arr, pa.scalar(default, arr.type))
@@ -242,7 +243,7 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, spl
     if f.dtype == "float64" and not pa.types.is_floating(arr.type):  # integers: the nearest float64
         arr = pc.cast(arr, pa.float64(), safe=False)
     arr = _fill_missing(arr, f, column, checks, splits, fill)
-    values = arr.to_numpy(zero_copy_only=False)
+    values = to_numpy(arr)
     if f.dtype == "float64":  # never narrowed: the value parsed or given, bit for bit
         out = values.astype(np.float64)
         if not f.allow_nan:
@@ -302,14 +303,14 @@ def _parse_numbers(arr: pa.Array, f: Feature, column: str, checks: _Checks, spli
     parsed = _cast_or_none(text, target)
     if parsed is None:
         ok = pc.fill_null(pc.match_substring_regex(text, _FLOAT_RE, ignore_case=True), True)
-        ok_np = ok.to_numpy(zero_copy_only=False)
+        ok_np = to_numpy(ok)
         checks.flag(~ok_np, column, "unparseable",
                     lambda i: f"cannot parse {text[i].as_py()!r} as {f.dtype} (feature {f.name!r})", splits)
         parsed = pc.cast(pc.if_else(ok, text, pa.scalar(None, text.type)), target)
     if pc.any(pc.is_inf(parsed)).as_py():
         literal = pc.match_substring_regex(text, r"^[+-]?inf(inity)?$", ignore_case=True)
         overflow = pc.fill_null(pc.and_(pc.is_inf(parsed), pc.invert(literal)), False)
-        checks.flag(overflow.to_numpy(zero_copy_only=False), column, "out_of_range",
+        checks.flag(to_numpy(overflow), column, "out_of_range",
                     lambda i: f"{text[i].as_py()} overflows {f.dtype} (feature {f.name!r})", splits)
     return parsed
 
@@ -322,12 +323,12 @@ def _parse_integers(text: pa.Array, f: Feature, column: str, checks: _Checks, sp
         return parsed
     looks_int = pc.fill_null(pc.match_substring_regex(whole, _INT_RE), False)
     ints = _cast_or_none(pc.if_else(looks_int, whole, pa.scalar(None, whole.type)), pa.int64())
-    present = pc.is_valid(whole).to_numpy(zero_copy_only=False)
+    present = to_numpy(pc.is_valid(whole))
     result = np.zeros(len(whole), np.int64)
     todo = present.copy()
     if ints is not None:  # the integers fit; the rest is not integer text
-        looks = looks_int.to_numpy(zero_copy_only=False)
-        result[looks] = pc.fill_null(ints, 0).to_numpy(zero_copy_only=False)[looks]
+        looks = to_numpy(looks_int)
+        result[looks] = to_numpy(pc.fill_null(ints, 0))[looks]
         todo &= ~looks
     texts = text.to_pylist()
     found = {"unparseable": np.zeros(len(whole), bool), "not_integer": np.zeros(len(whole), bool),
@@ -383,7 +384,7 @@ def _text_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits
     if f.vocabulary is not None and f.oov != "keep":
         known = pc.is_in(arr, value_set=pa.array(f.vocabulary, arr.type))
         if f.oov == "error":
-            checks.flag(~known.to_numpy(zero_copy_only=False), column, "not_in_vocabulary",
+            checks.flag(~to_numpy(known), column, "not_in_vocabulary",
                         lambda i: f"{arr[i].as_py()!r} is not in the vocabulary of feature {f.name!r}", splits)
         else:
             arr = pc.if_else(known, arr, pa.scalar(OOV_TOKEN, arr.type))
@@ -551,7 +552,7 @@ def _list_column(batch: Batch, f: Feature, col, checks: _Checks) -> Column:
     missing = np.zeros(n, bool)
     while _is_list_type(values.type):
         if values.null_count:
-            nulls = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))
+            nulls = np.flatnonzero(to_numpy(values.is_null()))
             missing[np.searchsorted(offsets, nulls, side="right") - 1] = True
         offsets = _list_offsets(values)[offsets]
         values = values.values
@@ -609,4 +610,4 @@ def _list_offsets(arr: pa.Array) -> np.ndarray:
     if pa.types.is_fixed_size_list(arr.type):
         size = arr.type.list_size
         return (np.arange(len(arr) + 1, dtype=np.int64) + arr.offset) * size
-    return arr.offsets.to_numpy().astype(np.int64)
+    return to_numpy(arr.offsets).astype(np.int64)

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrow_numpy import to_numpy
 from .batch import Batch
 from .errors import DataError, UsageError
 
@@ -82,7 +83,7 @@ def hash_buckets(values: pa.Array | np.ndarray, ratios: dict[str, float]) -> np.
     digests = [hashlib.sha256(v.encode("utf-8")).digest()[:8] for v in encoded.dictionary.to_pylist()]
     u = np.array([int.from_bytes(d, "big") / 2.0**64 for d in digests])
     per_value = np.minimum(np.searchsorted(bounds, u, side="right"), len(bounds) - 1).astype(np.int8)
-    return per_value[encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+    return per_value[to_numpy(encoded.indices).astype(np.int64)]
 
 
 def named_buckets(values: pa.Array | np.ndarray, names: list[str], where: Callable[[int], str]) -> np.ndarray:
@@ -91,7 +92,7 @@ def named_buckets(values: pa.Array | np.ndarray, names: list[str], where: Callab
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = pc.cast(arr, pa.string())
     arr = pc.utf8_trim_whitespace(pc.fill_null(arr, ""))
-    index = pc.index_in(arr, value_set=pa.array(names)).to_numpy(zero_copy_only=False)
+    index = to_numpy(pc.index_in(arr, value_set=pa.array(names)))
     unknown = np.flatnonzero(np.isnan(index.astype(np.float64)))
     if len(unknown):
         row = int(unknown[0])

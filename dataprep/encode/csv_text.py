@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrow_numpy import to_numpy
 from ..batch import Batch, Problem
 from ..columns import Column, arrow_binary_ragged
 from ..ragged import Ragged
@@ -29,7 +30,7 @@ def line_break_problems(schema: Schema, columns: dict[str, Column], batch: Batch
         if f.encoding != "utf8":
             continue
         text = _ragged_to_arrow(columns[f.name].byte_values)
-        bad = pc.match_substring_regex(text, r"[\r\n]").to_numpy(zero_copy_only=False)
+        bad = to_numpy(pc.match_substring_regex(text, r"[\r\n]"))
         if bad.any():
             rows = np.unique(np.flatnonzero(bad) // f.inner_size)
             problems.append(Problem("line_break", f.name, rows,

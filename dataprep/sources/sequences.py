@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrow_numpy import to_numpy
 from ..batch import Batch
 from ..errors import DataError, UsageError
 
@@ -59,7 +60,7 @@ def group_sequences(batches: Iterator[Batch], id_column: str, order_column: str 
             origin = batch.origin
         table = table if pending is None else pa.concat_tables([pending, table.cast(pending.schema)])
         ids = table[id_column].combine_chunks()
-        change = np.flatnonzero(pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)) + 1 \
+        change = np.flatnonzero(to_numpy(pc.not_equal(ids[1:], ids[:-1]))) + 1 \
             if len(ids) > 1 else np.zeros(0, np.int64)
         starts = np.r_[0, change]
         for a, b in zip(starts[:-1], starts[1:]):
@@ -119,7 +120,7 @@ def _numbers(values: pa.Array, name: str, column: str) -> np.ndarray:
             raise DataError(f"{name}, column {column!r}: the order column must hold numbers") from None
     if values.null_count:
         raise DataError(f"{name}, column {column!r}: the order column has missing values")
-    return values.to_numpy(zero_copy_only=False)
+    return to_numpy(values)
 
 
 def _batch(sequences: list[tuple[pa.Table, str]], origin: str) -> Batch:
