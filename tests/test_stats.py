@@ -42,10 +42,11 @@ def test_housing_equal_pandas_describe():
 
 def test_large_inputs_keep_a_bounded_sample(monkeypatch):
     monkeypatch.setattr(stats, "SAMPLE", 2000)
+    monkeypatch.setattr(stats, "BLOCK", 1000)
     x = np.random.default_rng(0).standard_normal(50_000)
-    acc = stats.NumericStats()
+    acc = stats.NumericStats(rng=np.random.default_rng(1))
     for part in np.array_split(x, 17):
-        acc.update(part, 0, np.random.default_rng(1))
+        acc.update(part)
     d = acc.to_dict()
     assert len(acc.sample) == 2000 and not d["quantiles_exact"]
     assert d["mean"] == pytest.approx(x.mean(), rel=1e-9) and d["std"] == pytest.approx(x.std(ddof=1), rel=1e-9)
