@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .badrows import BadRows
+from .convert_stats import StatsCollector
 from .errors import Interrupted, OutputError
 from .feature_stats import folder_stats
 from .job import Job
@@ -59,10 +60,11 @@ class ConvertSummary:
         return asdict(self)
 
 
-def _encode_all(source: Source, job: Job, spool: Spool, bad_rows: BadRows, workers: int, progress: bool
-                ) -> tuple[int, list]:
+def _encode_all(source: Source, job: Job, spool: Spool, bad_rows: BadRows, workers: int, progress: bool,
+                collector: StatsCollector | None = None) -> tuple[int, list]:
     """Pass one: stream the source, check and encode batches in ``workers`` threads, and append the records
-    to the spool in input order, applying the bad-row policy in that order too."""
+    to the spool in input order, applying the bad-row policy in that order too (and the kept columns to the
+    ``collector`` of statistics)."""
     buckets: list[np.ndarray] = []
     rows_read = 0
     with _bar(progress, "encoding", "rows") as bar, ThreadPoolExecutor(workers) as pool:
@@ -72,7 +74,8 @@ def _encode_all(source: Source, job: Job, spool: Spool, bad_rows: BadRows, worke
                 pending.append((batch, pool.submit(job.check, batch)))
             while pending and (batch is None or len(pending) > workers):
                 done, future = pending.popleft()
-                records, batch_buckets = job.keep(done, future.result(), bad_rows)
+                records, batch_buckets = job.keep(done, future.result(), bad_rows,
+                                                  collector.add if collector else None)
                 if records is not None:
                     spool.append(records)
                 if batch_buckets is not None:
@@ -110,7 +113,8 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
     ``allow_paths_outside`` lets an ``image: {from_paths: true}`` column name files outside the table's folder.
 
     ``stats`` writes ``stats.json`` (per split and feature; see ``dataprep stats``) into the output, computed
-    from the shards just written (from the page cache, not a second pass over the source).
+    from the columns pass one checks, gathered per split once the plan is drawn (the Beam runner: from the
+    shards just written); it equals ``dataprep stats`` of the output.
     ``runner="beam"`` runs the conversion as an Apache Beam pipeline (``beam_options``: pipeline options as
     command-line text, e.g. ``"--runner=DirectRunner --direct_num_workers=2"``); its shards are
     byte-identical to the local runner's.
@@ -142,11 +146,12 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted before {out} was started; nothing was written") from None
     with _cleanup(work, bad_rows, out, run.runner):
+        collector = StatsCollector(schema, work.path / "stats.spool") if run.stats and run.runner == "local" else None
         if run.runner == "beam":
             results, rows_read = _run_beam(source, job, bad_rows, work.path, run.beam_options)
         else:
-            results, rows_read = _run_local(source, job, bad_rows, work, run.workers, run.progress)
-        manifest = _publish(source, job, results, rows_read, bad_rows, work, out, recorded)
+            results, rows_read = _run_local(source, job, bad_rows, work, run.workers, run.progress, collector)
+        manifest = _publish(source, job, results, rows_read, bad_rows, work, out, recorded, collector)
     return ConvertSummary(
         out=str(out), format=opts.layout.format, compression=opts.layout.compression,
         splits={k: v["num_records"] for k, v in manifest["splits"].items()}, num_shards=len(results),
@@ -161,8 +166,9 @@ def _concerns(options: ConvertOptions | None) -> dict[str, Any]:
 
 
 def _publish(source: Source, job: Job, results: list[ShardResult], rows_read: int, bad_rows: BadRows,
-             work: WorkFolder, out: Path, recorded: dict) -> dict:
-    """Check the counts, write the manifest (and stats), and move the output and quarantine into place."""
+             work: WorkFolder, out: Path, recorded: dict, collector: StatsCollector | None = None) -> dict:
+    """Check the counts, write the manifest (and stats: the ``collector``'s, else from the shards written),
+    and move the output and quarantine into place."""
     written = sum(r.num_records for r in results)
     if written + bad_rows.set_aside != rows_read:
         raise OutputError(f"wrote {written} records and set aside {bad_rows.set_aside} rows but read {rows_read}")
@@ -177,7 +183,7 @@ def _publish(source: Source, job: Job, results: list[ShardResult], rows_read: in
     work.finish()
     write_manifest(tmp, manifest)
     if job.options.run.stats:
-        report = folder_stats(tmp)
+        report = (collector.report if collector else None) or folder_stats(tmp)
         report.path = str(out)
         report.write(tmp / STATS)
     _commit(tmp, out, job.options.run.overwrite)
@@ -213,24 +219,28 @@ def _cleanup(work: WorkFolder, bad_rows: BadRows, out: Path, runner: str) -> Ite
         raise
 
 
-def _run_local(source: Source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: int | None, progress: bool
-               ) -> tuple[list[ShardResult], int]:
-    """Encode into a spool (pass one), plan, write the shards the work folder does not hold yet."""
+def _run_local(source: Source, job: Job, bad_rows: BadRows, work: WorkFolder, workers: int | None, progress: bool,
+               collector: StatsCollector | None = None) -> tuple[list[ShardResult], int]:
+    """Encode into a spool (pass one), plan, write the shards the work folder does not hold yet; the
+    ``collector`` of statistics sees pass one's columns and the plan."""
     tmp = work.path
     spool = Spool(tmp / "records.spool")
     workers = workers or os.cpu_count() or 1
-    rows_read, buckets = _encode_all(source, job, spool, bad_rows, workers, progress)
+    rows_read, buckets = _encode_all(source, job, spool, bad_rows, workers, progress, collector)
     rows_read += bad_rows.by_reason.get("malformed_csv", 0)  # rows the CSV parser set aside
     bad_rows.finish(rows_read)
     spool.finish()
     plan = job.plan(spool.lengths, buckets)
     todo = [shard for shard in plan if shard.name not in work.done]
-    with _bar(progress, "writing shards", "shards", total=len(todo)) as bar:
+    with _bar(progress, "writing shards", "shards", total=len(todo)) as bar, ThreadPoolExecutor(1) as side:
+        stats = side.submit(collector.finish, plan) if collector is not None else None  # beside the writing
         def done(result):
             work.record(result)
             bar.update(1)
         fresh = write_shards(spool, todo, tmp, job.options.layout.shard_compression, job.header, workers,
                              on_done=done)
+        if stats is not None:
+            stats.result()
     spool.remove()
     return [work.done.get(shard.name) or fresh.pop(0) for shard in plan], rows_read
 

@@ -15,16 +15,58 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .outputs import PNG_METADATA
+from .schema import Feature, Schema
 
 SAMPLE = 100_000
 QUANTILES = (0.25, 0.5, 0.75)
 MAX_CATEGORIES = 10_000
+BLOCK = 65536  # values merged per step, whatever sizes they arrive in
 
 
 @dataclass
-class NumericStats:
+class _Blocked:
+    """Values merged in steps of exactly ``BLOCK`` however a reader batches them, so that the statistics
+    of a sequence of values do not depend on its batches (the pass-one collector and a folder's reader
+    batch differently, and must agree to the bit)."""
+
+    _parts: list = field(default_factory=list, repr=False)
+    _queued: int = field(default=0, repr=False)
+
+    def _queue(self, values: Any) -> None:
+        if len(values):
+            self._parts.append(values)
+            self._queued += len(values)
+        if self._queued >= BLOCK:
+            self._drain(final=False)
+
+    def flush(self) -> None:
+        """Merge the values still queued (the statistics read below are complete after this)."""
+        if self._queued:
+            self._drain(final=True)
+
+    def _drain(self, final: bool) -> None:
+        parts = self._parts
+        x = parts[0] if len(parts) == 1 else pa.concat_arrays(parts) if isinstance(parts[0], pa.Array) \
+            else np.concatenate(parts)
+        end = len(x) if final else len(x) - len(x) % BLOCK
+        for start in range(0, end, BLOCK):
+            self._merge(x[start:start + BLOCK])
+        self._parts, self._queued = ([x[end:]] if end < len(x) else []), len(x) - end
+
+    def _merge(self, block: Any) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class NumericStats(_Blocked):
+    """Count, missing, moments, extremes and a bounded uniform sample of one feature's numbers; ``rng``
+    draws the sample's keys (one generator per feature, so no feature's sample depends on another's)."""
+
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0), repr=False)
     count: int = 0
     missing: int = 0
     mean: float = 0.0
@@ -33,30 +75,59 @@ class NumericStats:
     max: float = -np.inf
     sample: np.ndarray = field(default_factory=lambda: np.zeros(0))
     keys: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _bound: float = field(default=np.inf, repr=False)  # the SAMPLE-th smallest key at the last trim
+    _candidates: list = field(default_factory=list, repr=False)  # (keys, values) that may join the sample
+    _pending: int = field(default=0, repr=False)  # how many
 
-    def update(self, values: np.ndarray, missing: int, rng: np.random.Generator) -> None:
+    def update(self, values: np.ndarray, missing: int = 0) -> None:
         """Add present ``values`` (NaN counts as missing, as in pandas) and ``missing`` absent ones."""
-        x = values.astype(np.float64).reshape(-1)
+        x = np.asarray(values, dtype=np.float64).reshape(-1)
         nan = np.isnan(x)
-        self.missing += missing + int(nan.sum())
-        x = x[~nan]
-        if not x.size:
-            return
-        n, mean, m2 = x.size, float(x.mean()), float(((x - x.mean()) ** 2).sum())
+        absent = int(np.count_nonzero(nan))
+        self.missing += missing + absent
+        self._queue(x[~nan] if absent else x)
+
+    def _merge(self, x: np.ndarray) -> None:
+        """Chan et al.'s merge of a block's moments; its values join the sample when their random keys are
+        among the ``SAMPLE`` smallest seen (bottom-k)."""
+        n, mean = x.size, float(x.mean())
+        d = x - mean
+        d *= d  # in place: a second temporary costs more than the arithmetic here
+        m2 = float(d.sum())
         total = self.count + n
         delta = mean - self.mean
         self.mean += delta * n / total
         self.m2 += m2 + delta ** 2 * self.count * n / total
         self.count = total
         self.min, self.max = min(self.min, float(x.min())), max(self.max, float(x.max()))
-        keys = np.concatenate([self.keys, rng.random(n)])
-        sample = np.concatenate([self.sample, x])
+        keys = self.rng.random(n)
+        if self._bound < np.inf:  # only keys below the SAMPLE-th smallest so far can be in the sample
+            below = keys < self._bound
+            keys, x = keys[below], x[below]
+        self._candidates.append((keys, x))
+        self._pending += len(keys)
+        if self._pending > SAMPLE:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Keep the values of the ``SAMPLE`` smallest keys (trimmed in bulk, not once per block)."""
+        if not self._candidates:
+            return
+        keys = np.concatenate([self.keys, *(k for k, _ in self._candidates)])
+        sample = np.concatenate([self.sample, *(v for _, v in self._candidates)])
+        self._candidates, self._pending = [], 0
         if len(keys) > SAMPLE:
             keep = np.argpartition(keys, SAMPLE)[:SAMPLE]
             keys, sample = keys[keep], sample[keep]
+            self._bound = float(keys.max())
         self.keys, self.sample = keys, sample
 
+    def flush(self) -> None:
+        super().flush()
+        self._trim()
+
     def to_dict(self) -> dict:
+        self.flush()
         if not self.count:
             return {"kind": "numeric", "count": 0, "missing": self.missing}
         q = np.quantile(self.sample, QUANTILES) if len(self.sample) else []
@@ -67,25 +138,63 @@ class NumericStats:
 
 
 @dataclass
-class CategoricalStats:
+class CategoricalStats(_Blocked):
+    """Value counts of one feature's text or bytes (as text), the commonest ``MAX_CATEGORIES`` kept."""
+
     count: int = 0
     missing: int = 0
     values: Counter = field(default_factory=Counter)
     truncated: bool = False
 
-    def update(self, values: Iterable[Any], missing: int) -> None:
+    def update(self, values: pa.Array | pa.ChunkedArray | np.ndarray, missing: int = 0) -> None:
+        """Add ``values`` (an Arrow array, counted by Arrow; or a numpy array of Python objects, such as a
+        reader's bytes, counted by ``Counter``) and ``missing`` absent ones."""
         self.missing += missing
-        batch = Counter(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values)
-        self.count += sum(batch.values())
-        self.values.update(batch)
+        self._queue(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+
+    def _merge(self, block: pa.Array | np.ndarray) -> None:
+        """Count a block's distinct values, each once (bytes read as UTF-8, others as their text)."""
+        counts: Counter = Counter()
+        for v, c in _value_counts(block):
+            counts[v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)] += c
+        self.count += len(block)
+        self.values.update(counts)
         if len(self.values) > MAX_CATEGORIES:
             self.values = Counter(dict(self.values.most_common(MAX_CATEGORIES)))
             self.truncated = True
 
     def to_dict(self) -> dict:
+        self.flush()
         return {"kind": "categorical", "count": self.count, "missing": self.missing,
                 "distinct": len(self.values), "truncated": self.truncated,
                 "vocabulary": dict(sorted(self.values.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
+def _value_counts(block: pa.Array | np.ndarray) -> Iterable[tuple[Any, int]]:
+    """A block's distinct values and their counts, in order of first appearance (as ``Counter`` keeps them,
+    so that which values a truncation keeps does not depend on how they were counted)."""
+    if isinstance(block, np.ndarray):
+        return Counter(block.tolist()).items()
+    try:
+        vc = pc.value_counts(block)
+    except pa.ArrowNotImplementedError:  # nested values: counted by their text
+        return Counter(map(str, block.to_pylist())).items()
+    return zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist())
+
+
+def accumulator(f: Feature, index: int, seed: int) -> NumericStats | CategoricalStats:
+    """The statistics of feature ``f`` (the ``index``-th summarised): numbers for numbers and pixels, value
+    counts for text and bytes; its sample is drawn from a generator of its own, seeded by ``seed`` and
+    ``index``."""
+    if f.is_numeric or f.is_image:  # pixels: the values of a uint8 array
+        return NumericStats(rng=np.random.default_rng([seed, index]))
+    return CategoricalStats()
+
+
+def summarised(schema: Schema) -> list[Feature]:
+    """The features a folder's statistics cover: all but encoded images (their statistics are those of the
+    pixels, which these passes do not decode)."""
+    return [f for f in schema.features if not f.type_info.encoded_image]
 
 
 class StatsReport:
@@ -134,6 +243,7 @@ class StatsReport:
         rows = max(1, -(-len(features) // cols))
         fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
         for ax, (name, acc) in zip(axes.flat, features.items()):
+            acc.flush()
             if isinstance(acc, CategoricalStats):
                 top = acc.values.most_common(15)
                 ax.bar([str(k)[:12] for k, _ in top], [v for _, v in top])
@@ -173,36 +283,29 @@ def stats(path: str | Path, splits: Sequence[str] | None = None, *, output: str 
 
 
 def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 0) -> StatsReport:
-    """Statistics of every feature of each split of a converted folder, read without TensorFlow (encoded
-    images are left out: their statistics are those of the pixels, which this pass does not decode)."""
+    """Statistics of every feature (:func:`summarised`) of each split of a converted folder, read without
+    TensorFlow in file order."""
     from .manifest import load_manifest
     from .records import RaggedArray, iter_batches
 
     manifest = load_manifest(path)
-    features = [f for f in manifest.schema.features if not f.type_info.encoded_image]
+    features = summarised(manifest.schema)
     report = StatsReport(str(path))
     for split in splits or manifest.splits:
-        rng = np.random.default_rng(seed)
         acc: dict = report.splits.setdefault(split, {})
-        for batch in iter_batches(manifest, split, batch_size=65536):  # the folder loaded above
-            for f in features:
+        for batch in iter_batches(manifest, split, batch_size=BLOCK):  # the folder loaded above
+            for i, f in enumerate(features):
                 value = batch[f.name]
-                flat = (value.values if isinstance(value, RaggedArray) else np.asarray(value)).reshape(-1)
-                if f.is_numeric or f.is_image:  # pixels: the values of a uint8 array
-                    acc.setdefault(f.name, NumericStats()).update(flat, 0, rng)
-                else:  # text and bytes
-                    acc.setdefault(f.name, CategoricalStats()).update(flat, 0)
+                if f.name not in acc:
+                    acc[f.name] = accumulator(f, i, seed)
+                acc[f.name].update((value.values if isinstance(value, RaggedArray) else np.asarray(value)).reshape(-1))
     return report
 
 
 def source_stats(source: Any, seed: int = 0) -> StatsReport:
     """Statistics of every scalar column of a raw input; text that parses as numbers is numeric."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     from .sources import iter_batches
 
-    rng = np.random.default_rng(seed)
     report = StatsReport(str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>")
     acc: dict = report.splits.setdefault("input", {})
     for batch in iter_batches(source):
@@ -227,9 +330,11 @@ def source_stats(source: Any, seed: int = 0) -> StatsReport:
                 numbers.type) or pa.types.is_boolean(numbers.type))
             if numeric and not isinstance(acc.get(name), CategoricalStats):
                 values = pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
-                acc.setdefault(name, NumericStats()).update(values, 0, rng)  # nulls arrive as NaN
+                if name not in acc:
+                    acc[name] = NumericStats(rng=np.random.default_rng([seed, len(acc)]))
+                acc[name].update(values)  # nulls arrive as NaN
             else:
                 if isinstance(acc.get(name), NumericStats):  # text after numbers: categorical after all
                     acc[name] = CategoricalStats()
-                acc.setdefault(name, CategoricalStats()).update(pc.drop_null(arr).to_pylist(), arr.null_count)
+                acc.setdefault(name, CategoricalStats()).update(pc.drop_null(arr), arr.null_count)
     return report

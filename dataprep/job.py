@@ -6,14 +6,14 @@ runner pickles the job to its workers.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from .badrows import BadRows
 from .batch import Batch
-from .columns import to_columns
+from .columns import Column, to_columns
 from .formats import ShardFormat
 from .options import ConvertOptions
 from .ragged import Ragged
@@ -61,15 +61,19 @@ class Job:
         return check_and_encode(self.schema, batch, self.options.layout.shard_format,
                                 self.options.run.allow_paths_outside)
 
-    def keep(self, batch: Batch, checked: tuple, bad_rows: BadRows) -> tuple[Ragged | None, np.ndarray | None]:
+    def keep(self, batch: Batch, checked: tuple, bad_rows: BadRows,
+             on_kept: Callable[[dict[str, Column]], None] | None = None) -> tuple[Ragged | None, np.ndarray | None]:
         """A checked batch (:meth:`check`) after the bad-row policy: its records to write (None when none is
-        left) and their split buckets (None without a split key)."""
+        left) and their split buckets (None without a split key); ``on_kept`` sees the columns of the
+        records to write."""
         columns, problems, records = checked
         kept = None
         if problems:
             columns, kept = bad_rows.apply(batch, columns, problems)
             assert kept is not None  # apply gives the kept rows whenever there are problems
             records = self.options.layout.shard_format.encode(self.schema, columns, len(kept)) if len(kept) else None
+        if on_kept is not None and records is not None:
+            on_kept(columns)
         key = self.options.splits.key
         return records, key.buckets(batch, kept, self.options.splits.ratios) if key else None
 

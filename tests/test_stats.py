@@ -42,10 +42,11 @@ def test_housing_equal_pandas_describe():
 
 def test_large_inputs_keep_a_bounded_sample(monkeypatch):
     monkeypatch.setattr(stats, "SAMPLE", 2000)
+    monkeypatch.setattr(stats, "BLOCK", 1000)
     x = np.random.default_rng(0).standard_normal(50_000)
-    acc = stats.NumericStats()
+    acc = stats.NumericStats(rng=np.random.default_rng(1))
     for part in np.array_split(x, 17):
-        acc.update(part, 0, np.random.default_rng(1))
+        acc.update(part)
     d = acc.to_dict()
     assert len(acc.sample) == 2000 and not d["quantiles_exact"]
     assert d["mean"] == pytest.approx(x.mean(), rel=1e-9) and d["std"] == pytest.approx(x.std(ddof=1), rel=1e-9)
@@ -97,3 +98,42 @@ def test_the_library_function_is_what_the_command_prints(tmp_path):
     folder = dataprep.stats(out, ["train"], output=tmp_path / "s.json")
     assert folder.written == tmp_path / "s.json" and not (out / "stats.json").exists()
     assert json.loads((tmp_path / "s.json").read_text()) == folder.to_dict() and list(folder.splits) == ["train"]
+
+
+def test_convert_stats_equal_the_folders_stats_and_numpy_for_every_dtype(tmp_path):
+    """Pass one's statistics (``convert(stats=True)``) equal ``folder_stats`` of the written folder to the bit,
+    and a plain numpy/Counter computation on each split's records."""
+    from collections import Counter
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    x = rng.standard_normal(n).astype(np.float32)
+    x[::7] = np.nan
+    data = {"f": x, "d": rng.standard_normal(n) * 1e6, "i": rng.integers(-5, 5, n),
+            "s": np.array(["a", "bb", "ccc", ""], dtype=object)[rng.integers(0, 4, n)],
+            "v": np.array([rng.standard_normal(k).astype(np.float32) for k in rng.integers(0, 4, n)], dtype=object),
+            "p": rng.integers(0, 256, (n, 2, 2, 1), dtype=np.uint8)}
+    schema = {"features": [{"name": "f", "dtype": "float32", "shape": [], "allow_nan": True},
+                           {"name": "d", "dtype": "float64", "shape": []}, {"name": "i", "dtype": "int64", "shape": []},
+                           {"name": "s", "dtype": "string", "shape": []}, {"name": "v", "dtype": "float32",
+                                                                            "shape": [None]},
+                           {"name": "p", "dtype": "uint8", "shape": [2, 2, 1]}]}
+    out = tmp_path / "o"
+    dataprep.convert(data, schema, out, split="train=0.7,test=0.3", rows_per_shard=500, stats=True)
+    written = json.loads((out / "stats.json").read_text())
+    folder = stats.folder_stats(out).to_dict()
+    assert written["splits"] == folder["splits"] and list(written["splits"]) == ["train", "test"]
+    for split, got in written["splits"].items():
+        rows = dataprep.load_numpy(out, split)
+        for name in ("f", "d", "i", "p"):
+            v = np.asarray(rows[name], np.float64).reshape(-1)
+            present = v[~np.isnan(v)]
+            s = got[name]
+            assert s["count"] == len(present) and s["missing"] == len(v) - len(present), name
+            assert s["min"] == present.min() and s["max"] == present.max() and s["50%"] == np.median(present)
+            assert s["mean"] == pytest.approx(present.mean(), rel=1e-12) and \
+                s["std"] == pytest.approx(present.std(ddof=1), rel=1e-12)
+        assert got["s"]["vocabulary"] == dict(sorted(Counter(b.decode() for b in rows["s"]).items(),
+                                                     key=lambda kv: (-kv[1], kv[0])))
+        flat = np.concatenate([np.asarray(r, np.float64).reshape(-1) for r in rows["v"]])
+        assert got["v"]["count"] == len(flat) and got["v"]["mean"] == pytest.approx(flat.mean(), rel=1e-12)
