@@ -107,8 +107,9 @@ def _quiet_tensorflow() -> None:
     """Keep TensorFlow's C++ start-up and info lines (absl, CPU features, oneDNN) off the terminal; a level the
     user set wins (a quiet level, 2 or 3, also silences the load-time lines it does not govern). TensorFlow reads
     it when first imported, which only a command body does."""
-    level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if level.strip() in {"2", "3"} and "tensorflow" not in sys.modules:
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() or "3"
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = level
+    if level in {"2", "3"} and "tensorflow" not in sys.modules:
         sys.meta_path.insert(0, _QuietImport())
 
 
