@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test test-main test-beam lint bench bench-scaling install clean
+.PHONY: demo test test-main test-beam lint bench bench-scaling bench-readme install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,13 +46,18 @@ $(BEAM)/.installed: setup.cfg pyproject.toml
 test-beam: $(BEAM)/.installed
 	$(BEAM)/bin/python -m pytest -q tests/test_beam.py
 
-# Write/read throughput against the tutorial baselines, and peak RSS of a 10M-row CSV conversion (~3 min).
+# Write/read throughput against the tutorial baselines, every figure the median of 3 fresh processes, and the
+# peak RSS of a 10M-row CSV conversion (~15 min on 2 cores): benchmarks/results/latest.json.
 bench: install
 	$(BIN)/python -m benchmarks
 
 # --workers 1 vs 2 and the Beam DirectRunner (in process, 2 processes) on the same input (~2 min).
 bench-scaling: $(BEAM)/.installed
 	$(BEAM)/bin/python -m benchmarks.scaling
+
+# The README's performance tables, printed from benchmarks/results/*.json (never typed by hand).
+bench-readme: install
+	$(BIN)/python -m benchmarks.report --readme
 
 clean:
 	rm -rf $(VENV) $(BEAM) out build *.egg-info

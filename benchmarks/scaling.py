@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 import dataprep
-from benchmarks import workloads
+from benchmarks import meta, workloads
 from benchmarks.timing import step, timed
 
 ROOT = Path(__file__).resolve().parent
@@ -42,6 +42,8 @@ def main(argv=None) -> int:
         print("Apache Beam is not installed here: Beam rows are left out (make bench-scaling installs it)",
               file=sys.stderr)
 
+    results = meta.header("scaling", {"rows": args.rows, "files": args.files, "repeat": args.repeat},
+                          ["dataprep", "apache-beam", "pyarrow", "numpy", "isal"])
     work = Path(tempfile.mkdtemp(prefix="dataprep-scaling-"))
     rates: dict[str, float] = {}
     try:
@@ -67,7 +69,8 @@ def main(argv=None) -> int:
         base = rates[_base_key(key)]
         print(f"{key:<44}{value:>14,.0f}{value / base:>12.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": args.rows, "files": args.files, "rows_per_s": rates}, indent=2) + "\n")
+    results["rows_per_s"] = rates
+    args.out.write_text(json.dumps(meta.finish(results), indent=2) + "\n")
     print(f"\nresults written to {args.out}")
     return 0
 
