@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test test-main test-beam lint bench bench-scaling bench-readme install clean
+.PHONY: demo test test-main test-beam lint bench bench-scaling bench-peers bench-readme install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,19 @@ bench: install
 # --workers 1 vs 2 and the Beam DirectRunner (in process, 2 processes) on the same input (~2 min).
 bench-scaling: $(BEAM)/.installed
 	$(BEAM)/bin/python -m benchmarks.scaling
+
+# The peers (TFDS, the tfrecord package, array_record + grain, Ray Data) on the same table, in their own venv so
+# their pins never reach dataprep's (~10 min): benchmarks/results/peers.json.
+PEERS := .venv-peers
+$(PEERS)/.installed: benchmarks/peers-requirements.txt setup.cfg pyproject.toml
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet --upgrade pip
+	$(PEERS)/bin/pip install --quiet -r benchmarks/peers-requirements.txt
+	$(PEERS)/bin/pip install --quiet -e .
+	touch $@
+
+bench-peers: $(PEERS)/.installed
+	$(PEERS)/bin/python -m benchmarks.peers
 
 # The README's performance tables, printed from benchmarks/results/*.json (never typed by hand).
 bench-readme: install

@@ -5,6 +5,8 @@ them. Ratios are against the tutorial path each case names as its baseline, meas
 """
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,11 +75,46 @@ def _convert(source: str, compression: str = "none", **kw: Any) -> Callable[[dic
         schema = {"images": workloads.IMAGE_SCHEMA, "text": workloads.TEXT_SCHEMA}.get(source, workloads.TABLE_SCHEMA)
         out = work / f"out-{source}-{compression}-{'stats' if kw.get('stats') else 'plain'}"
 
-        def run() -> None:
+        def run() -> Any:
+            disk = _DiskPeak([out, out.parent / f".{out.name}.partial"]) if source == "big" else None
             dataprep.convert(data, schema, out, num_shards=16 if source == "big" else 10, compression=compression,
                              overwrite=True, **kw)
+            if disk:
+                return {"rows": None, "disk_peak_mib": round(disk.stop() / 2**20, 1),
+                        "input_mib": round(Path(data).stat().st_size / 2**20, 1)}
+            return None
         return run
     return prepare
+
+
+class _DiskPeak:
+    """The peak bytes on disk under some folders (the output and its work folder), sampled every 0.1 s."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self.folders, self.peak = folders, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak = max(self.peak, sum(_tree_bytes(f) for f in self.folders))
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def _tree_bytes(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_blocks * 512  # allocated, as du counts
+            except FileNotFoundError:
+                pass  # renamed or removed between listing and stat
+    return total
 
 
 # reads ----------------------------------------------------------------------------------------------------------

@@ -66,3 +66,13 @@ def test_readme_section_refuses_quick_runs_and_names_missing_files(tmp_path):
         report.readme_section(tmp_path)
     (tmp_path / "latest.json").write_text(json.dumps(RESULTS))
     assert "dataprep numpy -> TFRecord" in report.readme_section(tmp_path)
+
+
+def test_peers_tables_split_writes_and_reads_with_ratios_of_the_same_run():
+    peers = json.loads(json.dumps(RESULTS))
+    peers["cases"]["ray"] = {"label": "Ray Data read", "group": "read", "baseline": "make_dataset", "rows": 40_000,
+                             "cold_rows_per_s": 1_800.0, "peak_rss_mib": 2600.0, "startup_s": 12.0, "runs": 3}
+    text = report.render_peers(peers)
+    writes, reads = text.split("| reader |")
+    assert "| dataprep numpy -> TFRecord | 1,000 | 2,000,000 | 50.0x | 400 | 1.0 |" in writes
+    assert "| Ray Data read | 40,000 | 1,800 | 0.00x | 2,600 | 12.0 |" in reads and "Ray" not in writes
