@@ -10,7 +10,9 @@ memory once and each shard gathered from it.
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -108,10 +110,12 @@ class Spool:
         np.cumsum(self.lengths, out=self.offsets[1:])
         return len(self.lengths)
 
-    def chunks(self, max_bytes: int = _SCAN_BYTES) -> Iterator[tuple[int, Ragged]]:
-        """(first record id, records) in order, about ``max_bytes`` at a time."""
+    def chunks(self, max_bytes: int = _SCAN_BYTES, release: bool = False) -> Iterator[tuple[int, Ragged]]:
+        """(first record id, records) in order, about ``max_bytes`` at a time. With ``release`` (the last pass
+        over the spool) the disk space of each chunk is given back once the caller asks for the next one, so
+        the spool shrinks while the shards grow; a resumed run re-encodes the input, so nothing needs it."""
         n = len(self.lengths)
-        with open(self.path, "rb") as fh:
+        with open(self.path, "r+b" if release else "rb") as fh:
             first = 0
             while first < n:
                 last = max(first + 1, int(np.searchsorted(self.offsets, self.offsets[first] + max_bytes,
@@ -120,12 +124,32 @@ class Spool:
                 size = int(self.offsets[last] - self.offsets[first])
                 data = np.frombuffer(fh.read(size), np.uint8)
                 yield first, _records(data, self.lengths[first:last])
+                if release:
+                    punch_hole(fh.fileno(), int(self.offsets[first]), size)
                 first = last
 
     def remove(self) -> None:
         if not self._file.closed:
             self._file.close()
         self.path.unlink(missing_ok=True)
+
+
+_FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 1, 2
+
+
+def punch_hole(fd: int, offset: int, length: int) -> bool:
+    """Free the disk blocks of ``[offset, offset + length)`` of a file (Linux ``fallocate`` punch-hole; reads
+    of it give zeros). False where the system or file system cannot: the space is then freed when the file
+    is removed, as before."""
+    if length <= 0 or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fallocate = libc.fallocate
+    except (OSError, AttributeError):
+        return False
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    return fallocate(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, offset, length) == 0
 
 
 def _records(data: np.ndarray, lengths: np.ndarray) -> Ragged:
@@ -180,24 +204,26 @@ def write_shards(spool: Spool, plan: list[Shard], folder: Path, compression: Com
 
     if int(spool.offsets[-1]) <= IN_MEMORY_BYTES:  # small enough: read the spool once, gather from memory
         records = _records(np.fromfile(spool.path, np.uint8), spool.lengths)
+        spool.remove()  # its disk space is free before the shards take theirs
         return run([(shard, records) for shard in plan])
     results: list[ShardResult] = []
     for group_start in range(0, len(plan), _MAX_OPEN_BUCKETS):
         group = plan[group_start:group_start + _MAX_OPEN_BUCKETS]
-        buckets = _scatter(spool, group, folder)
+        buckets = _scatter(spool, group, folder, last=group_start + _MAX_OPEN_BUCKETS >= len(plan))
         results += run([(shard, bucket) for shard, bucket in zip(group, buckets)])
     return results
 
 
-def _scatter(spool: Spool, shards: list[Shard], folder: Path) -> list[Path]:
-    """Append every record of ``shards`` to that shard's bucket file, in record-id order."""
+def _scatter(spool: Spool, shards: list[Shard], folder: Path, last: bool) -> list[Path]:
+    """Append every record of ``shards`` to that shard's bucket file, in record-id order; on the ``last``
+    pass the spool's space is freed as it is read, so spool and buckets together stay about one copy."""
     owner = np.full(len(spool.lengths), -1, np.int32)
     for i, shard in enumerate(shards):
         owner[shard.records] = i
     paths = [folder / f".bucket-{shard.stem}" for shard in shards]
     files = [open(p, "wb") for p in paths]
     try:
-        for first, chunk in spool.chunks():
+        for first, chunk in spool.chunks(release=last):
             who = owner[first:first + len(chunk)]
             order = np.argsort(who, kind="stable")
             bounds = np.searchsorted(who[order], np.arange(len(shards) + 1))
