@@ -36,10 +36,65 @@ def decode_spans(features: Sequence[Feature], data: bytes, starts: np.ndarray, e
     framing left out), with no copy of the records."""
     if len(starts) == 0:
         return None
+    starts, ends = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+    uniform = _uniform(features, data, starts, ends)
+    if uniform is not None:
+        return uniform
     try:
-        return _walk(features, data, np.asarray(starts, np.int64), np.asarray(ends, np.int64))
+        return _walk(features, data, starts, ends)
     except _Foreign:
         return None
+
+
+def _uniform(features: Sequence[Feature], data: bytes, starts: np.ndarray, ends: np.ndarray
+             ) -> dict[str, object] | None:
+    """A block of fixed-size float and image features only, every record the same length at a constant
+    stride (a shard of such records): read as one strided ``[n, length]`` view, each feature's head bytes
+    compared column-wise and its values sliced, with no index arrays. None when it does not apply or any
+    record's bytes differ from the layout (the general walk then decides)."""
+    n = len(starts)
+    ordered = sorted(features, key=lambda g: g.name.encode("utf-8"))
+    widths = [_fixed_width(f) for f in ordered]
+    if n < 2 or None in widths:
+        return None
+    length, stride = int(ends[0] - starts[0]), int(starts[1] - starts[0])
+    if length <= 0 or stride < length or not (ends - starts == length).all() or \
+            not (np.diff(starts) == stride).all() or int(starts[-1]) + length > len(data) or starts[0] < 0:
+        return None
+    buf = np.frombuffer(data, np.uint8)
+    rows = np.lib.stride_tricks.as_strided(buf[int(starts[0]):], (n, length), (stride, 1), writeable=False)
+    heads = [_entry_head(f, w) for f, w in zip(ordered, widths) if w is not None]
+    body = sum(len(h) + (w or 0) for h, w in zip(heads, widths))
+    top = tag(FEATURES) + varint(body)
+    if len(top) + body != length or (rows[:, :len(top)] != np.frombuffer(top, np.uint8)).any():
+        return None
+    out: dict[str, object] = {}
+    at = len(top)
+    for f, head, width in zip(ordered, heads, [w or 0 for w in widths]):
+        if (rows[:, at:at + len(head)] != np.frombuffer(head, np.uint8)).any():
+            return None
+        values = np.ascontiguousarray(rows[:, at + len(head):at + len(head) + width])
+        out[f.name] = (values.view("<f4") if f.stored_dtype == "float" else values).reshape(n, *f.shape)
+        at += len(head) + width
+    return out
+
+
+def _fixed_width(f: Feature) -> int | None:
+    """Bytes of one record's values of a fixed-size float or image feature; None for any other feature."""
+    if f.encoding == "raw_uint8":  # one bytes value holding the whole array
+        return int(np.prod(f.shape))
+    size = f.elements_per_record
+    return 4 * size if size and f.stored_dtype == "float" else None
+
+
+def _entry_head(f: Feature, width: int) -> bytes:
+    """The bytes the encoder writes for a fixed-size float or image feature's map entry, up to its values."""
+    key = f.name.encode("utf-8")
+    body = tag(ELEMENTS) + varint(width)  # packed floats; an image's one bytes value (the same bytes)
+    listed = tag(LIST_FIELD[f.stored_dtype]) + varint(len(body) + width) + body
+    value = tag(VALUE) + varint(len(listed) + width) + listed
+    entry = tag(KEY) + varint(len(key)) + key + value
+    return tag(ENTRY) + varint(len(entry) + width) + entry
 
 
 def _walk(features: Sequence[Feature], data: bytes, pos: np.ndarray, ends: np.ndarray) -> dict[str, object]:
@@ -79,16 +134,10 @@ def _fixed_column(f: Feature, buf: np.ndarray, pos: np.ndarray, ends: np.ndarray
     """A fixed-size float or image feature whose map entry, up to its values, is the same bytes in every record
     (the ones the encoder writes for that size): its values and the positions after the entry, read with one
     comparison instead of a step per tag; None when any record has other bytes there."""
-    size = f.elements_per_record
-    if not size or not (f.stored_dtype == "float" or f.encoding == "raw_uint8"):
+    width = _fixed_width(f)
+    if width is None:
         return None
-    width = 4 * size if f.stored_dtype == "float" else size
-    key = f.name.encode("utf-8")
-    body = tag(ELEMENTS) + varint(width)  # packed floats; an image's one bytes value (the same bytes)
-    listed = tag(LIST_FIELD[f.stored_dtype]) + varint(len(body) + width) + body
-    value = tag(VALUE) + varint(len(listed) + width) + listed
-    entry = tag(KEY) + varint(len(key)) + key + value
-    head = tag(ENTRY) + varint(len(entry) + width) + entry
+    head = _entry_head(f, width)
     after = pos + len(head) + width
     if (after > ends).any():
         return None
