@@ -83,12 +83,9 @@ def _write(body: Callable[[dict, Path], None], *imports: str) -> Callable[[dict]
         for module in imports:
             importlib.import_module(module)
         data = workloads.table(s["rows"])
-        runs = iter(range(100))
 
         def run() -> None:
-            out = Path(s["work"]) / f"out-{body.__name__}-{next(runs)}"
-            out.mkdir()
-            body(data, out)
+            body(data, Path(tempfile.mkdtemp(prefix=f"out-{body.__name__}-", dir=s["work"])))
         return run
     return prepare
 
@@ -172,10 +169,9 @@ def _ray_write(s: dict) -> Callable[[], Any]:
 
     ray = _ray()
     data = workloads.table(s["rows"])
-    runs = iter(range(100))
 
     def run() -> None:
-        ray.data.from_arrow(pa.table(data)).write_tfrecords(str(Path(s["work"]) / f"out-ray-{next(runs)}"))
+        ray.data.from_arrow(pa.table(data)).write_tfrecords(tempfile.mkdtemp(prefix="out-ray-", dir=s["work"]))
     return run
 
 
