@@ -404,11 +404,30 @@ def inspect(path, split, n_head, images, as_json):
         click.echo(f"Wrote {count} images to {images}", err=True)
 
 
+_threshold_option = click.option(
+    "--threshold", "thresholds", multiple=True, metavar="[FEATURE:]CHECK=VALUE",
+    help="A drift threshold for every feature, or one (repeatable), over the schema's drift: key and the "
+         "defaults; CHECK: jensen_shannon, l_infinity, length, missing_rate, default_rate, oov_rate, out_of_range.")
+
+
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def validate(path, as_json):
-    """Check every record of PATH (CRCs, schema, counts, checksums); exit 1 on any problem."""
+@click.option("--against", "baseline", type=click.Path(exists=True), default=None,
+              help="Compare PATH's statistics with this baseline (a converted folder or a stats.json) instead: "
+                   "schema conformance and drift per split and feature; exit 1 when a threshold is breached.")
+@_threshold_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (with --against: every figure).")
+def validate(path, baseline, thresholds, as_json):
+    """Check every record of PATH (CRCs, schema, counts, checksums); exit 1 on any problem. With --against,
+    compare PATH's statistics (its stats.json, else computed from its shards) with a baseline's instead."""
+    if baseline:
+        from .drift import validate_against
+
+        drift = validate_against(path, baseline, list(thresholds))
+        click.echo(json.dumps(drift.to_dict(), indent=2, ensure_ascii=False) if as_json else drift.summary())
+        sys.exit(0 if drift.ok else 1)
+    if thresholds:
+        raise click.BadParameter("applies only with --against", param_hint="--threshold")
     from .readers.validate import validate as run_validate
 
     report = run_validate(path)
@@ -436,14 +455,24 @@ def validate(path, as_json):
               help="Where to write stats.json (default: beside the shards for a converted folder).")
 @click.option("--plot", type=_NewFile(), default=None,
               help="Draw a histogram per numeric feature and a bar chart per categorical into this PNG.")
+@_threshold_option
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON instead of a table.")
-def stats(path, splits, output, plot, as_json):
+def stats(path, splits, output, plot, thresholds, as_json):
     """Per-feature statistics of PATH (an input file or a converted folder) in one streaming pass; for a
-    converted folder, also written to stats.json beside its shards unless -o says where."""
+    converted folder, also written to stats.json beside its shards unless -o says where, and the skew of each
+    split against the first (train vs valid vs test)."""
+    from .drift import skew
     from .feature_stats import stats as run_stats
 
     report = run_stats(path, splits, output=output, plot=plot)
-    click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.summary())
+    data = report.to_dict()
+    skewed = skew(data, list(thresholds)) if report.schema is not None and len(report.splits) > 1 else None
+    if as_json:
+        click.echo(json.dumps({**data, **({"skew": skewed.to_dict()} if skewed else {})}, indent=2,
+                              ensure_ascii=False))
+    else:
+        click.echo(report.summary() + (f"\nskew against split {next(iter(report.splits))}:\n{skewed.summary()}"
+                                       if skewed else ""))
     if report.written:
         click.echo(f"wrote {report.written}", err=True)
 
