@@ -11,6 +11,7 @@ from .feature_stats import StatsReport, stats
 from .infer import infer_schema
 from .manifest import Manifest, load_manifest
 from .records import SplitReader, iter_batches, read_record
+from .report import QualityReport, report
 from .schema import Feature, Schema, load_schema
 from .version import __version__
 
@@ -18,9 +19,9 @@ _READERS = ("make_dataset", "load_numpy", "as_dataframe")
 
 __all__ = [
     "ConvertSummary", "DataError", "DataprepError", "DriftReport", "DriftThresholds", "Feature", "Manifest",
-    "OutputError", "Schema", "SchemaError", "SourceError", "SplitReader", "StatsReport", "UsageError",
+    "OutputError", "QualityReport", "Schema", "SchemaError", "SourceError", "SplitReader", "StatsReport", "UsageError",
     "__version__", "as_dataframe", "convert", "infer_schema", "iter_batches", "load_manifest", "load_numpy",
-    "load_schema", "make_dataset", "read_record", "stats", "validate_against",
+    "load_schema", "make_dataset", "read_record", "report", "stats", "validate_against",
 ]
 
 

@@ -477,6 +477,25 @@ def stats(path, splits, output, plot, thresholds, as_json):
         click.echo(f"wrote {report.written}", err=True)
 
 
+@main.command("report")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--against", "baseline", type=click.Path(exists=True), default=None,
+              help="A baseline (a converted folder or a stats.json) to show the drift against (default: the skew "
+                   "between PATH's splits).")
+@click.option("-o", "--output", type=_NewFile(), required=True, help="The HTML file to write.")
+@_threshold_option
+@click.option("--samples", type=click.IntRange(min=0), default=5, show_default=True, help="Records shown.")
+def report_command(path, baseline, output, thresholds, samples):
+    """Write one self-contained HTML page about the converted folder PATH: counts, per split and feature the
+    statistics and a chart, drift or skew with breaches marked, the first bad rows and sample records."""
+    from .report import report
+
+    result = report(path, baseline, output, list(thresholds), samples)
+    breached = sum(bool(f.breaches) for f in result.drift.features) if result.drift else 0
+    click.echo(f"wrote {result.written} ({_size(result.written.stat().st_size)}; {breached} feature(s) breached)",
+               err=True)
+
+
 class _NumberList(click.ParamType):
     """A comma-separated list of numbers, e.g. 100,100,50 or 0.25,0.5."""
 
