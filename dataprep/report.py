@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .drift import DriftReport, load_stats, skew, validate_against
+from .drift import DriftReport, load_stats, parse_thresholds, skew, validate_against
 from .histogram import Histogram, bin_bounds
 from .version import __version__
 
@@ -157,6 +157,8 @@ def report(path: str | Path, against: str | Path | None = None, output: str | Pa
 
     if output is not None:
         check_file_target(output, [Path(path)] + ([Path(against)] if against else []), "html", "-o")
+    if isinstance(thresholds, list):
+        thresholds = parse_thresholds(thresholds)  # a mistyped one fails before the work
     manifest = load_manifest(path)
     stats = load_stats(path)
     drift = validate_against(stats, against, thresholds) if against is not None else \

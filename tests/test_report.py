@@ -1,0 +1,140 @@
+"""``dataprep report``: one self-contained HTML page (no script, nothing fetched), with its sections, the breached
+feature marked, the quarantined rows, thumbnails of image features, and the size limit on the housing data."""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import dataprep
+from dataprep.cli import main
+from tests.conftest import DIGITS, DIGITS_SCHEMA, PENGUINS, PENGUINS_SCHEMA, SCHEMAS, needs_shared, shared
+
+HOUSING = shared("california_housing.csv")
+SECTIONS = {"summary", "drift", "features", "bad-rows", "samples"}
+
+
+class Page(HTMLParser):
+    """Every tag with its attributes, the text of the drift table's marked rows, and the text of the page."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.breached: list[str] = []  # the row headers (feature names) of rows marked breached
+        self.text: list[str] = []
+        self._in_breached = self._in_th = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if tag == "tr":
+            self._in_breached = a.get("class") == "breached"
+        self._in_th = tag == "th" and self._in_breached
+
+    def handle_endtag(self, tag):
+        if tag == "th":
+            self._in_th = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._in_th and data.strip():
+            self.breached.append(data.strip())
+
+    def self_contained(self) -> None:
+        """No script, no stylesheet link, no frame, nothing loaded from elsewhere."""
+        names = {t for t, _ in self.tags}
+        assert not names & {"script", "link", "iframe", "object", "embed"}, names
+        for tag, a in self.tags:
+            for key in ("src", "href", "xlink:href", "action", "data"):
+                value = a.get(key)
+                assert value is None or value.startswith("data:image/png;base64,") or value.startswith("#"), \
+                    (tag, key, value[:80])
+            assert not any(k.startswith("on") for k in a), (tag, a)  # no event handlers
+
+
+def penguins_shifted(path: Path) -> Path:
+    """The penguins CSV with bill_length_mm scaled by 1.5."""
+    with open(PENGUINS, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        if r["bill_length_mm"] != "NA":
+            r["bill_length_mm"] = f"{float(r['bill_length_mm']) * 1.5:.1f}"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def test_report_against_a_baseline_marks_the_breached_feature(tmp_path):
+    base, cur = tmp_path / "base", tmp_path / "cur"
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, base, on_error="skip", stats=True, progress=False)
+    q = tmp_path / "bad.csv"
+    dataprep.convert(penguins_shifted(tmp_path / "p.csv"), PENGUINS_SCHEMA, cur, on_error="quarantine",
+                     quarantine=q, progress=False)
+    out = tmp_path / "r.html"
+    r = CliRunner().invoke(main, ["report", str(cur), "--against", str(base), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "1 feature(s) breached" in r.stderr
+    text = out.read_text(encoding="utf-8")
+    page = Page(text)
+    page.self_contained()
+    assert SECTIONS <= {a.get("id") for _, a in page.tags}
+    assert page.breached == ["bill_length_mm"]
+    assert sum(1 for t, a in page.tags if t == "td" and a.get("class") == "breach") >= 1
+    words = " ".join(page.text)
+    with open(q, newline="") as fh:
+        bad = list(csv.DictReader(fh))
+    assert len(bad) == 2 and all(b["message"] in words for b in bad)  # the two rows without a label
+    assert "Rows set aside" in words and f"{len(bad)} rows were set aside into {q}" in words
+    assert len(text.encode()) < 300_000
+    got = dataprep.report(cur, base)
+    assert got.written is None and got.to_dict()["drift"] == dataprep.validate_against(cur, base).to_dict()
+    assert r.exit_code == 0 and CliRunner().invoke(main, ["report", str(cur), "-o", str(PENGUINS)]).exit_code == 2
+    again = CliRunner().invoke(main, ["report", str(cur), "-o", str(out)])
+    words = " ".join(Page(out.read_text()).text)  # its own page may be replaced; one split: nothing to compare
+    assert again.exit_code == 0 and "Skew" not in words and "nothing to compare" in words
+
+
+def test_report_shows_image_features_as_thumbnails(tmp_path):
+    out = tmp_path / "d"
+    dataprep.convert(DIGITS, DIGITS_SCHEMA, out, split="train=0.8,test=0.2", progress=False)
+    page = Page(dataprep.report(out, output=tmp_path / "r.html", samples=3).to_html())
+    page.self_contained()
+    images = [a["src"] for t, a in page.tags if t == "img"]
+    assert len(images) == 3
+    first = dataprep.read_record(out, "train", 0)["image"]
+    with Image.open(io.BytesIO(base64.b64decode(images[0].split(",", 1)[1]))) as img:
+        pixels = np.asarray(img)
+    assert pixels.shape == (64, 64) and (pixels[::8, ::8] == first[..., 0]).all()  # each pixel as 8x8
+    assert {a.get("id") for _, a in page.tags} >= SECTIONS
+
+
+@needs_shared(HOUSING.name)
+def test_the_housing_report_stays_under_2_mb(tmp_path):
+    out = tmp_path / "h"
+    dataprep.convert(HOUSING, SCHEMAS / "california_housing.yaml", out, split="train=0.8,valid=0.1,test=0.1",
+                     stats=True, progress=False)
+    page = tmp_path / "r.html"
+    r = CliRunner().invoke(main, ["report", str(out), "-o", str(page)])
+    assert r.exit_code == 0, r.output
+    assert page.stat().st_size < 2 << 20
+    parsed = Page(page.read_text(encoding="utf-8"))
+    parsed.self_contained()
+    assert parsed.breached == [] and sum(1 for t, _ in parsed.tags if t == "svg") >= 30
+
+
+@pytest.mark.parametrize("bad", ["x", "x:js=1"])
+def test_a_bad_threshold_is_a_usage_error(tmp_path, bad):
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, tmp_path / "o", on_error="skip", progress=False)
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "o"), "-o", str(tmp_path / "r.html"),
+                                  "--threshold", bad])
+    assert r.exit_code == 2 and "--threshold" in r.output and not (tmp_path / "r.html").exists()
