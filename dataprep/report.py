@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .drift import DriftReport, load_stats, parse_thresholds, skew, validate_against
+from .drift import SHORT, DriftReport, load_stats, parse_thresholds, skew, validate_against
 from .histogram import Histogram, bin_bounds
 from .version import __version__
 
@@ -88,7 +88,8 @@ class QualityReport:
         verdict = ("<p class=\"ok\">No threshold breached.</p>" if d.ok else
                    f"<p class=\"bad\">{sum(bool(f.breaches) for f in d.features)} feature(s) breached a threshold "
                    "(marked).</p>")
-        names = list(dict.fromkeys(n for f in d.features for n in f.checks))
+        present = {n for f in d.features for n in f.checks}
+        names = [n for n in SHORT if n in present]
         head = "".join(f"<th>{_e(n)}</th>" for n in names)
         body = []
         for f in d.features:
@@ -215,13 +216,21 @@ def _samples(manifest: Any, n: int) -> list[dict]:
 
 
 def _thumbnail(value: Any, encoded: bool) -> bytes | str:
-    """A PNG of at most ``_THUMB`` pixels a side (small images scaled up, pixel for pixel)."""
+    """A PNG of at most ``_THUMB`` pixels a side (small images scaled up, pixel for pixel); pixel arrays of
+    dim values (such as digits' 0..16) are stretched to 0..255 so that they can be seen."""
     from PIL import Image
 
+    img: Image.Image
     try:
-        img = Image.open(io.BytesIO(bytes(value))) if encoded else Image.fromarray(
-            np.asarray(value, np.uint8).squeeze(-1) if np.asarray(value).shape[-1] == 1 else np.asarray(value))
-        img.load()
+        if encoded:
+            with Image.open(io.BytesIO(bytes(value))) as opened:
+                img = opened.convert("RGBA" if "A" in opened.getbands() else "RGB")
+        else:
+            a = np.asarray(value, np.uint8)
+            top = int(a.max()) if a.size else 0
+            if 0 < top < 128:
+                a = (a.astype(np.uint16) * 255 // top).astype(np.uint8)
+            img = Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a)
     except Exception as e:  # Pillow raises many kinds for damaged files
         return f"<image: {e}>"
     scale = _THUMB / max(img.size)
@@ -296,10 +305,11 @@ def _feature_chart(st: dict) -> str:
     lo, hi = st["min"], st["max"]
     if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
         return f"<p class=\"legend\">all values {_num(lo)}</p>" if lo == hi else ""
-    edges = np.linspace(lo, hi, _DISPLAY_BINS + 1)
+    integers = hi - lo < _DISPLAY_BINS and (upper - lower <= 1).all() and (lower == np.floor(lower)).all()
+    edges = np.arange(lo, hi + 2) if integers else np.linspace(lo, hi, _DISPLAY_BINS + 1)  # integers: one each
     middle = np.clip((np.clip(lower, lo, hi) + np.clip(upper, lo, hi)) / 2, lo, hi)
-    counts = np.bincount(np.clip(np.searchsorted(edges, middle, side="right") - 1, 0, _DISPLAY_BINS - 1),
-                         h.counts, _DISPLAY_BINS)
+    n = len(edges) - 1
+    counts = np.bincount(np.clip(np.searchsorted(edges, middle, side="right") - 1, 0, n - 1), h.counts, n)
     return _vbars([counts / counts.sum()], ["cur"], f"{lo:.4g}", f"{hi:.4g}")
 
 

@@ -114,7 +114,8 @@ def test_report_shows_image_features_as_thumbnails(tmp_path):
     first = dataprep.read_record(out, "train", 0)["image"]
     with Image.open(io.BytesIO(base64.b64decode(images[0].split(",", 1)[1]))) as img:
         pixels = np.asarray(img)
-    assert pixels.shape == (64, 64) and (pixels[::8, ::8] == first[..., 0]).all()  # each pixel as 8x8
+    stretched = first[..., 0].astype(int) * 255 // first.max()  # digits are 0..16: shown as 0..255
+    assert pixels.shape == (64, 64) and (pixels[::8, ::8] == stretched).all()  # each pixel as 8x8
     assert {a.get("id") for _, a in page.tags} >= SECTIONS
 
 
@@ -138,3 +139,25 @@ def test_a_bad_threshold_is_a_usage_error(tmp_path, bad):
     r = CliRunner().invoke(main, ["report", str(tmp_path / "o"), "-o", str(tmp_path / "r.html"),
                                   "--threshold", bad])
     assert r.exit_code == 2 and "--threshold" in r.output and not (tmp_path / "r.html").exists()
+
+
+def test_encoded_images_are_shown_as_thumbnails(tmp_path):
+    """PNG-encoded image features: each record's image decoded, scaled to 64 pixels a side (nearest)."""
+    rng = np.random.default_rng(0)
+    pictures = rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    encoded = np.empty(6, dtype=object)
+    for i, p in enumerate(pictures):
+        buf = io.BytesIO()
+        Image.fromarray(p).save(buf, "PNG")
+        encoded[i] = buf.getvalue()
+    schema = {"features": [{"name": "img", "dtype": "image", "shape": [16, 16, 3]},
+                           {"name": "y", "dtype": "int64", "shape": []}]}
+    dataprep.convert({"img": encoded, "y": np.arange(6)}, schema, tmp_path / "o", progress=False)
+    got = dataprep.report(tmp_path / "o", samples=2)
+    page = Page(got.to_html())
+    page.self_contained()
+    shown = [a["src"] for t, a in page.tags if t == "img"]
+    ids = [int(r["y"]) for r in got.samples]
+    for src, i in zip(shown, ids, strict=True):
+        with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as img:
+            assert (np.asarray(img)[::4, ::4] == pictures[i]).all()
