@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from dataprep.cli import main
 from tests.conftest import DIGITS, DIGITS_SCHEMA, PENGUINS, PENGUINS_SCHEMA, SCHEMAS, needs_shared, shared
 
 HOUSING = shared("california_housing.csv")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SECTIONS = {"summary", "drift", "features", "bad-rows", "samples"}
 
 
@@ -161,3 +164,19 @@ def test_encoded_images_are_shown_as_thumbnails(tmp_path):
     for src, i in zip(shown, ids, strict=True):
         with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as img:
             assert (np.asarray(img)[::4, ::4] == pictures[i]).all()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless browser: Debian's chromium package is not installed")
+def test_a_real_browser_renders_the_page(tmp_path):
+    """Headless Chromium renders the page: its DOM has every section and the screenshot is not blank."""
+    out, page, png = tmp_path / "o", tmp_path / "r.html", tmp_path / "r.png"
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, out, on_error="skip", split="train=0.8,test=0.2", progress=False)
+    dataprep.report(out, output=page)
+    browser = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1600"]
+    dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert SECTIONS <= {a.get("id") for _, a in Page(dom.stdout).tags}, dom.stderr[-2000:]
+    subprocess.run([*browser, f"--screenshot={png}", page.as_uri()], capture_output=True, timeout=120, check=True)
+    with Image.open(png) as img:
+        grey = np.asarray(img.convert("L"), np.float64)
+    assert grey.shape == (1600, 1280) and grey.std() > 20 and (grey < 200).mean() > 0.03
