@@ -4,12 +4,13 @@ data again (:mod:`dataprep.drift`).
 
 The grid splits every binary octave ``[2^e, 2^(e+1))`` into ``resolution`` equal bins (a power of two, at
 most ``RESOLUTION``; negative numbers mirror it), plus a bin for zero and one for each infinity. Every edge
-is an exact float and a value's bin is found from its exponent and mantissa (``np.frexp``), not from a
-logarithm, so a value on an edge lands in the bin starting there, as ``np.histogram``/``np.searchsorted``
-put it. Bins are ``[lower, upper)``. When more than ``MAX_BINS`` bins are occupied the resolution halves
-(neighbours merge), so memory stays bounded whatever the data; since occupation only grows, the final
-resolution is the largest one at which the whole data occupies at most ``MAX_BINS`` bins, whatever order
-or batches the values came in.
+is an exact float and a value's bin is read from the top bits of its IEEE-754 bit pattern (exponent, then
+mantissa, which order positive floats as their values), not from a logarithm, so a value on an edge lands in
+the bin starting there, as ``np.histogram``/``np.searchsorted`` put it: bins are ``[lower, upper)``.
+
+When more than ``MAX_BINS`` bins are occupied the resolution halves (neighbours merge), so memory stays
+bounded whatever the data; since occupation only grows, the final resolution is the largest one at which the
+whole data occupies at most ``MAX_BINS`` bins, whatever order or batches the values came in.
 """
 from __future__ import annotations
 
@@ -19,22 +20,23 @@ import numpy as np
 
 RESOLUTION = 1024  # bins per octave at most: integers up to 1024 each get a bin of their own
 MAX_BINS = 1024  # occupied bins kept at most (a stats.json entry of at most this many bins)
-_OFFSET = 1100  # added to np.frexp's exponent (>= -1073 for float64) so bin keys are non-negative
-_INF = 1 << 40  # the key of +inf (-_INF: -inf), beyond every finite key
+_MAGNITUDE = np.int64(0x7FFF_FFFF_FFFF_FFFF)  # a float64's bits without its sign
+
+
+def _shift(resolution: int) -> int:
+    """Mantissa bits below the bin: the top log2(resolution) of the 52 say which bin of the octave."""
+    return 52 - (resolution.bit_length() - 1)
 
 
 def bin_keys(x: np.ndarray, resolution: int) -> np.ndarray:
-    """The grid bin of each finite or infinite float64 in ``x``: 0 for zero, positive keys above it, and
-    for a negative value minus one minus the key of the positive bin mirroring it."""
+    """The grid bin of each non-NaN float64 in ``x``: 0 for zero, above it one plus the top bits of the value's
+    bit pattern (exponent and the leading mantissa bits, in the order of the values; infinity is a bin of its
+    own), and for a negative value minus one minus the key of the positive bin mirroring it."""
     x = np.asarray(x, np.float64)
     neg = x < 0
-    # [-hi, -lo) mirrors [lo, hi): -x in (lo, hi], so the float just below -x lies in [lo, hi)
-    y = np.where(neg, np.nextafter(-x, 0.0), x)
-    finite = np.isfinite(x)
-    mant, exp = np.frexp(np.where(finite, y, 1.0))
-    k = np.floor((mant * 2 - 1) * resolution).astype(np.int64)
-    positive = np.where(y > 0, (exp.astype(np.int64) + _OFFSET) * resolution + k + 1, 0)
-    positive = np.where(finite, positive, _INF)
+    # [-hi, -lo) mirrors [lo, hi): -x lies in (lo, hi], so the float just below -x (its bits minus one) in [lo, hi)
+    bits = (x.view(np.int64) & _MAGNITUDE) - neg
+    positive = np.where(bits > 0, (bits >> _shift(resolution)) + 1, 0)
     return np.where(neg, -positive - 1, positive)
 
 
@@ -42,11 +44,10 @@ def bin_bounds(keys: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarra
     """``(lower, upper)`` of each bin key (the inverse of :func:`bin_keys`)."""
     keys = np.asarray(keys, np.int64)
     p = np.where(keys < 0, -keys - 1, keys)
-    e, k = np.divmod(np.where(p == _INF, 0, np.maximum(p - 1, 0)), resolution)
-    scale = np.ldexp(1.0, (e - _OFFSET - 1).astype(np.int32))
-    lo = np.where(p == 0, 0.0, (1 + k / resolution) * scale)
-    hi = np.where(p == 0, np.nextafter(0.0, 1.0), (1 + (k + 1) / resolution) * scale)
-    lo, hi = np.where(p == _INF, np.inf, lo), np.where(p == _INF, np.inf, hi)
+    s = _shift(resolution)
+    lo = np.where(p == 0, 0.0, np.maximum((p - 1) << s, 1).view(np.float64))
+    with np.errstate(invalid="ignore"):
+        hi = np.where(np.isinf(lo), np.inf, np.where(p == 0, 1, p << s).view(np.float64))
     return np.where(keys < 0, -hi, lo), np.where(keys < 0, -lo, hi)
 
 
@@ -54,8 +55,7 @@ def coarsen(keys: np.ndarray, resolution: int, to: int) -> np.ndarray:
     """The keys at resolution ``to`` (a power of two dividing ``resolution``) of bins at ``resolution``."""
     keys = np.asarray(keys, np.int64)
     p = np.where(keys < 0, -keys - 1, keys)
-    e, k = np.divmod(np.maximum(p - 1, 0), resolution)
-    q = np.where((p == 0) | (p == _INF), p, e * to + k // (resolution // to) + 1)
+    q = np.where(p == 0, 0, ((p - 1) >> (_shift(to) - _shift(resolution))) + 1)
     return np.where(keys < 0, -q - 1, q)
 
 
@@ -70,8 +70,14 @@ class Histogram:
     def update(self, x: np.ndarray) -> None:
         """Add the (non-NaN) values ``x``."""
         if len(x):
-            keys, counts = np.unique(bin_keys(x, self.resolution), return_counts=True)
-            self._add(keys, counts)
+            keys = bin_keys(x, self.resolution)
+            low, high = int(keys.min()), int(keys.max())
+            if high - low < 1 << 20:  # counted in one pass (most data): sorting costs several times more
+                dense = np.bincount(keys - low)
+                present = np.flatnonzero(dense)
+                self._add(present + low, dense[present])
+            else:
+                self._add(*np.unique(keys, return_counts=True))
 
     def _add(self, keys: np.ndarray, counts: np.ndarray) -> None:
         keys, inverse = np.unique(np.concatenate([self.keys, keys]), return_inverse=True)
