@@ -33,9 +33,12 @@ BINS = 20  # bins of equal baseline mass: enough to see a shift, few enough that
 
 @dataclass(frozen=True)
 class DriftThresholds:
-    """The largest figure each check lets pass. The defaults flag changes a person would call drift on a
-    few thousand rows while an unshifted resample of that size stays well below them (its Jensen-Shannon
-    divergence on 20 bins is ~0.002-0.005, its L-infinity distance ~0.01-0.02)."""
+    """The largest figure each check lets pass. The defaults flag changes a person would call drift while an
+    unshifted resample of a few thousand rows stays well below them: two samples of n and m rows from one
+    distribution have an expected Jensen-Shannon divergence of about (BINS - 1) / 8 * (1/n + 1/m) / ln 2 bits
+    (0.0007-0.003 measured between housing's 2,064-row valid/test splits and its 16,512-row train split,
+    their L-infinity distance 0.007); it reaches the 0.02 default near 200 rows a side, so raise the
+    thresholds (schema ``drift:`` or ``--threshold``) for smaller splits."""
 
     jensen_shannon: float = 0.02  # numbers: JS divergence in bits, of histograms on the baseline's bins
     l_infinity: float = 0.05  # categoricals: largest change of one value's share
@@ -234,6 +237,10 @@ def _compare_pairs(report: DriftReport, cur: dict, base: dict, pairs: list[tuple
                 .updated(cli.get(None, {}), "--threshold").updated(cli.get(name, {}), "--threshold")
             report.features.append(compare_feature(name, split, base_split, cur["splits"][split].get(name), b,
                                                    cur_schema.get(name), base_schema.get(name), limits))
+        for name, c in cur["splits"][split].items():
+            if name not in base["splits"][base_split]:
+                report.features.append(FeatureDrift(name, split, base_split, c.get("kind", "?"),
+                                                    [f"feature {name}: not in the baseline"]))
 
 
 def _features(stats: dict) -> dict:

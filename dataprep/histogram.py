@@ -33,11 +33,14 @@ def bin_keys(x: np.ndarray, resolution: int) -> np.ndarray:
     bit pattern (exponent and the leading mantissa bits, in the order of the values; infinity is a bin of its
     own), and for a negative value minus one minus the key of the positive bin mirroring it."""
     x = np.asarray(x, np.float64)
+    bits = x.view(np.int64) & _MAGNITUDE
     neg = x < 0
-    # [-hi, -lo) mirrors [lo, hi): -x lies in (lo, hi], so the float just below -x (its bits minus one) in [lo, hi)
-    bits = (x.view(np.int64) & _MAGNITUDE) - neg
-    positive = np.where(bits > 0, (bits >> _shift(resolution)) + 1, 0)
-    return np.where(neg, -positive - 1, positive)
+    negative = bool(neg.any())
+    if negative:  # [-hi, -lo) mirrors [lo, hi): -x is in (lo, hi], the float below it (bits - 1) in [lo, hi)
+        bits -= neg
+    keys = bits >> _shift(resolution)
+    keys += bits > 0
+    return np.where(neg, -keys - 1, keys) if negative else keys
 
 
 def bin_bounds(keys: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:

@@ -197,3 +197,11 @@ def test_histogram_bins_hold_their_values_and_survive_json():
     assert h.counts.sum() == len(x) and len(h.keys) <= 1024 and h.resolution < 1024
     back = Histogram.from_dict(json.loads(json.dumps(h.to_dict())))
     assert (back.keys == h.keys).all() and (back.counts == h.counts).all() and back.resolution == h.resolution
+
+
+def test_a_feature_the_baseline_lacks_and_one_it_has_are_schema_breaches(folders, tmp_path):
+    renamed = {**SCHEMA, "features": [{**SCHEMA["features"][0], "name": "y", "source": "x"}, *SCHEMA["features"][1:]]}
+    dataprep.convert(folders["resample"][1], renamed, tmp_path / "o", stats=True, progress=False)
+    report = dataprep.validate_against(tmp_path / "o", folders["baseline"][0])
+    assert {f.feature: f.breaches for f in report.features if f.breaches} == {"x": ["schema"], "y": ["schema"]}
+    assert [f.problems for f in report.features if f.feature == "y"] == [["feature y: not in the baseline"]]
