@@ -407,7 +407,8 @@ def inspect(path, split, n_head, images, as_json):
 _threshold_option = click.option(
     "--threshold", "thresholds", multiple=True, metavar="[FEATURE:]CHECK=VALUE",
     help="A drift threshold for every feature, or one (repeatable), over the schema's drift: key and the "
-         "defaults; CHECK: jensen_shannon, l_infinity, length, missing_rate, default_rate, oov_rate, out_of_range.")
+         "defaults; CHECK: jensen_shannon, l_infinity, length, missing_rate, default_rate, oov_rate, out_of_range, "
+         "or noise (how many times a resample's expected figure a figure must also exceed; 0: off).")
 
 
 @main.command()

@@ -14,7 +14,9 @@ data again. Per feature, beside schema conformance (dtype, shape, kind, vocabula
   variable-length features the Jensen-Shannon divergence of the length histograms.
 
 A check is breached when its figure exceeds its threshold (:class:`DriftThresholds`: the defaults below,
-a feature's ``drift:`` key in the schema, then the command line's ``--threshold``).
+a feature's ``drift:`` key in the schema, then the command line's ``--threshold``) and also ``noise`` times
+the figure an unshifted resample of the same sizes is expected to show (``Check.noise``), so that two small
+splits of one distribution are not flagged for their sampling noise.
 """
 from __future__ import annotations
 
@@ -34,11 +36,11 @@ BINS = 20  # bins of equal baseline mass: enough to see a shift, few enough that
 @dataclass(frozen=True)
 class DriftThresholds:
     """The largest figure each check lets pass. The defaults flag changes a person would call drift while an
-    unshifted resample of a few thousand rows stays well below them: two samples of n and m rows from one
-    distribution have an expected Jensen-Shannon divergence of about (BINS - 1) / 8 * (1/n + 1/m) / ln 2 bits
-    (0.0007-0.003 measured between housing's 2,064-row valid/test splits and its 16,512-row train split,
-    their L-infinity distance 0.007); it reaches the 0.02 default near 200 rows a side, so raise the
-    thresholds (schema ``drift:`` or ``--threshold``) for smaller splits."""
+    unshifted resample of a few thousand rows stays well below them: two samples of n and m values from one
+    distribution have an expected Jensen-Shannon divergence of about (k - 1) / 8 * (1/n + 1/m) / ln 2 bits on
+    k bins (0.0007-0.003 measured between housing's 2,064-row valid/test splits and its 16,512-row train
+    split, their L-infinity distance 0.007). That reaches the 0.02 default near 200 rows a side, which is what
+    ``noise`` is for: below it, the limit grows with the expected noise instead of flagging it."""
 
     jensen_shannon: float = 0.02  # numbers: JS divergence in bits, of histograms on the baseline's bins
     l_infinity: float = 0.05  # categoricals: largest change of one value's share
@@ -47,6 +49,7 @@ class DriftThresholds:
     default_rate: float = 0.05  # change of the share of values equal to the schema default
     oov_rate: float = 0.01  # rise of the share of values outside the vocabulary
     out_of_range: float = 0.01  # numbers: share of values outside the baseline's range
+    noise: float = 3.0  # a figure must also exceed this many times a resample's expected figure (0: off)
 
     @classmethod
     def checks(cls) -> tuple[str, ...]:
@@ -92,10 +95,30 @@ class Check:
     threshold: float
     baseline: Any = None
     current: Any = None
+    noise: float = 0.0  # the figure an unshifted resample of these sizes is expected to show
+    limit: float = 0.0  # what the value must exceed: the threshold, or ``DriftThresholds.noise`` x noise
 
     @property
     def breached(self) -> bool:
-        return self.value is not None and self.value > self.threshold
+        return self.value is not None and self.value > self.limit
+
+
+def _check(value: float | None, threshold: float, noise: float, limits: DriftThresholds, baseline: Any = None,
+           current: Any = None) -> Check:
+    return Check(value, threshold, baseline, current, noise, max(threshold, limits.noise * noise))
+
+
+def _js_noise(detail: dict, n: float, m: float) -> float:
+    """The expected JS divergence (bits) of two samples of ``n`` and ``m`` values of one distribution on the
+    bins of ``detail`` that either side fills."""
+    bins = sum(1 for a, b in zip(detail["baseline"], detail["current"]) if a or b)
+    return max(bins - 1, 0) / 8 * (1 / n + 1 / m) / np.log(2)
+
+
+def _rate_noise(b: float, c: float, n: float, m: float) -> float:
+    """The standard deviation of the difference of two rates of ``m`` and ``n`` draws, at their pooled rate."""
+    r = (b * m + c * n) / (n + m)
+    return float(np.sqrt(r * (1 - r) * (1 / n + 1 / m)))
 
 
 @dataclass
@@ -269,9 +292,9 @@ def compare_feature(name: str, split: str, base_split: str, cur: dict | None, ba
         return out
     c = out.checks
     c["missing_rate"] = _rate_change(cur, base, "missing", lambda s: s["count"] + s["missing"],
-                                     limits.missing_rate)
+                                     limits.missing_rate, limits)
     if "defaults" in cur and "defaults" in base:
-        c["default_rate"] = _rate_change(cur, base, "defaults", lambda s: s["count"], limits.default_rate)
+        c["default_rate"] = _rate_change(cur, base, "defaults", lambda s: s["count"], limits.default_rate, limits)
     if out.kind == "numeric":
         if cur.get("count") and base.get("count"):
             _numeric(out, cur, base, limits)
@@ -279,7 +302,8 @@ def compare_feature(name: str, split: str, base_split: str, cur: dict | None, ba
         _categorical(out, cur, base, base_f, cur_f, limits)
     if "lengths" in cur and "lengths" in base:
         js, detail = _histogram_js(Histogram.from_dict(cur["lengths"]), Histogram.from_dict(base["lengths"]))
-        c["length"] = Check(js, limits.length)
+        records = [sum(s["lengths"]["counts"]) for s in (cur, base)]
+        c["length"] = _check(js, limits.length, _js_noise(detail, *records), limits)
         out.detail["lengths"] = detail
     return out
 
@@ -288,9 +312,11 @@ def _show(v: Any) -> str:
     return str(list(v)) if isinstance(v, tuple) else str(v)
 
 
-def _rate_change(cur: dict, base: dict, key: str, total, threshold: float) -> Check:
+def _rate_change(cur: dict, base: dict, key: str, total, threshold: float, limits: DriftThresholds) -> Check:
     b, c = (s[key] / total(s) if total(s) else None for s in (base, cur))
-    return Check(None if b is None or c is None else abs(c - b), threshold, b, c)
+    if b is None or c is None:
+        return _check(None, threshold, 0.0, limits, b, c)
+    return _check(abs(c - b), threshold, _rate_noise(b, c, total(cur), total(base)), limits, b, c)
 
 
 def _numeric(out: FeatureDrift, cur: dict, base: dict, limits: DriftThresholds) -> None:
@@ -300,9 +326,14 @@ def _numeric(out: FeatureDrift, cur: dict, base: dict, limits: DriftThresholds) 
                             "dataprep); run `dataprep stats` on the folder again")
     js, detail = _histogram_js(Histogram.from_dict(cur["histogram"]), Histogram.from_dict(base["histogram"]))
     q = np.asarray(detail["current"])
-    out.checks["jensen_shannon"] = Check(js, limits.jensen_shannon)
-    out.checks["out_of_range"] = Check(float(q[0] + q[-1]), limits.out_of_range, [base["min"], base["max"]],
-                                       [cur["min"], cur["max"]])
+    out.checks["jensen_shannon"] = _check(js, limits.jensen_shannon, _js_noise(detail, cur["count"], base["count"]),
+                                          limits)
+    # a resample's value lies beyond the baseline's extremes with probability 2 / (m + 1): that share, plus
+    # one standard deviation of a count of such rare values among n
+    beyond = 2 / (base["count"] + 1)
+    out.checks["out_of_range"] = _check(float(q[0] + q[-1]), limits.out_of_range,
+                                        beyond + float(np.sqrt(beyond / cur["count"])), limits,
+                                        [base["min"], base["max"]], [cur["min"], cur["max"]])
     out.detail["histogram"] = detail
 
 
@@ -344,7 +375,10 @@ def _categorical(out: FeatureDrift, cur: dict, base: dict, base_f: Any, cur_f: A
         q = np.array([cv.get(v, 0) for v in values]) / cur["count"]
         diff = np.abs(q - p)
         worst = int(np.argmax(diff))
-        out.checks["l_infinity"] = Check(float(diff[worst]), limits.l_infinity, float(p[worst]), float(q[worst]))
+        pooled = (p * base["count"] + q * cur["count"]) / (base["count"] + cur["count"])
+        noise = float(np.sqrt((pooled * (1 - pooled)).max() * (1 / base["count"] + 1 / cur["count"])))
+        out.checks["l_infinity"] = _check(float(diff[worst]), limits.l_infinity, noise, limits, float(p[worst]),
+                                          float(q[worst]))
         out.detail["values"] = {"value": values[worst], "top": {v: [float(a), float(b)] for v, a, b in
                                                                   list(zip(values, p, q))[:20]}}
     # the schema's vocabulary, else the values the baseline holds
@@ -359,6 +393,10 @@ def _categorical(out: FeatureDrift, cur: dict, base: dict, base_f: Any, cur_f: A
         else:
             rates.append(sum(c for v, c in side.get("vocabulary", {}).items() if v not in vocab) / side["count"])
     b, c = rates
-    out.checks["oov_rate"] = Check(None if b is None or c is None else max(0.0, c - b), limits.oov_rate, b, c)
+    if b is None or c is None:
+        out.checks["oov_rate"] = _check(None, limits.oov_rate, 0.0, limits, b, c)
+    else:
+        out.checks["oov_rate"] = _check(max(0.0, c - b), limits.oov_rate, _rate_noise(b, c, cur["count"],
+                                                                                      base["count"]), limits, b, c)
     if cur.get("truncated") or base.get("truncated"):
         out.detail["approximate"] = "value counts truncated to the commonest values"

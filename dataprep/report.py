@@ -101,7 +101,7 @@ class QualityReport:
                 else:
                     mark = " class=\"breach\"" if c.breached else ""
                     value = "-" if c.value is None else f"{c.value:.4f}"
-                    cells.append(f"<td{mark}>{value}<small> / {c.threshold:g}</small></td>")
+                    cells.append(f"<td{mark}>{value}<small> / {c.limit:.3g}</small></td>")
             split = f.split if f.split == f.baseline_split else f"{f.split} vs {f.baseline_split}"
             problems = "".join(f"<br><small>{_e(p)}</small>" for p in f.problems)
             row_class = " class=\"breached\"" if f.breaches else ""
@@ -109,7 +109,8 @@ class QualityReport:
                         + "".join(cells) + f"<td>{_drift_chart(f.to_dict())}</td></tr>")
         notes = "".join(f"<li>{_e(n)}</li>" for n in d.notes)
         return (f"<section id=\"drift\"><h2>{_e(heading)}</h2>{verdict}\n<p class=\"legend\">Each cell: figure / "
-                "threshold. Jensen-Shannon divergences in bits (0 equal, 1 disjoint) on the baseline's bins; "
+                "limit (its threshold, or more where the data are few enough for sampling noise to reach it). "
+                "Jensen-Shannon divergences in bits (0 equal, 1 disjoint) on the baseline's bins; "
                 "chart: <span class=\"key base\">baseline</span> <span class=\"key cur\">this data</span>.</p>"
                 f"<table class=\"drift\"><thead><tr><th>split</th><th>feature</th>{head}<th>distribution</th></tr>"
                 f"</thead><tbody>{''.join(body)}</tbody></table>" + (f"<ul>{notes}</ul>" if notes else "")

@@ -205,3 +205,18 @@ def test_a_feature_the_baseline_lacks_and_one_it_has_are_schema_breaches(folders
     report = dataprep.validate_against(tmp_path / "o", folders["baseline"][0])
     assert {f.feature: f.breaches for f in report.features if f.breaches} == {"x": ["schema"], "y": ["schema"]}
     assert [f.problems for f in report.features if f.feature == "y"] == [["feature y: not in the baseline"]]
+
+
+def test_small_samples_are_not_flagged_for_their_sampling_noise(folders, tmp_path):
+    """150 rows of the baseline's distribution: each limit grows to 3x the figure a resample of that size is
+    expected to show, so nothing is flagged; with ``noise=0`` the bare thresholds flag the noise."""
+    small = {k: v[:150] for k, v in folders["resample"][1].items()}
+    dataprep.convert(small, SCHEMA, tmp_path / "o", stats=True, progress=False)
+    report = dataprep.validate_against(tmp_path / "o", folders["baseline"][0])
+    assert report.ok
+    x = next(f for f in report.features if f.feature == "x")
+    js = x.checks["jensen_shannon"]
+    bins = sum(1 for a, b in zip(x.detail["histogram"]["baseline"], x.detail["histogram"]["current"]) if a or b)
+    assert js.noise == pytest.approx((bins - 1) / 8 * (1 / 150 + 1 / N) / np.log(2)) and js.limit == 3 * js.noise
+    bare = dataprep.validate_against(tmp_path / "o", folders["baseline"][0], ["noise=0"])
+    assert not bare.ok and all(c.limit == c.threshold for f in bare.features for c in f.checks.values())
