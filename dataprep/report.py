@@ -112,8 +112,9 @@ class QualityReport:
                 "limit (its threshold, or more where the data are few enough for sampling noise to reach it). "
                 "Jensen-Shannon divergences in bits (0 equal, 1 disjoint) on the baseline's bins; "
                 "chart: <span class=\"key base\">baseline</span> <span class=\"key cur\">this data</span>.</p>"
-                f"<table class=\"drift\"><thead><tr><th>split</th><th>feature</th>{head}<th>distribution</th></tr>"
-                f"</thead><tbody>{''.join(body)}</tbody></table>" + (f"<ul>{notes}</ul>" if notes else "")
+                f"<div class=\"wide\"><table class=\"drift\"><thead><tr><th>split</th><th>feature</th>{head}"
+                f"<th>distribution</th></tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+                + (f"<ul>{notes}</ul>" if notes else "")
                 + "</section>")
 
     def _features_html(self) -> str:
@@ -369,7 +370,8 @@ h1{font-size:1.5rem;margin-bottom:.2rem}h2{border-bottom:2px solid #d6dae3;paddi
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}th,td{padding:.2rem .5rem;text-align:right;
 border-bottom:1px solid #e4e7ee;vertical-align:top}th{text-align:left}thead th{background:#f1f3f7}
 dl.counts{display:grid;grid-template-columns:max-content auto;gap:.1rem 1rem}dt{font-weight:600}dd{margin:0}
-td.breach{background:#fbd5d5;color:#8a1010;font-weight:700}tr.breached th{color:#8a1010}
+table.drift td{white-space:nowrap}td.breach{background:#fbd5d5;color:#8a1010;font-weight:700}
+tr.breached th{color:#8a1010}
 p.ok{color:#1f6f2a;font-weight:600}p.bad{color:#8a1010;font-weight:600}.legend{font-size:.85rem;color:#555}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:1rem}
 figure{margin:0;border:1px solid #e4e7ee;border-radius:6px;padding:.5rem;break-inside:avoid}
