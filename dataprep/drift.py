@@ -100,12 +100,12 @@ class Check:
 
     @property
     def breached(self) -> bool:
-        return self.value is not None and self.value > self.limit
+        return self.value is not None and bool(self.value > self.limit)
 
 
 def _check(value: float | None, threshold: float, noise: float, limits: DriftThresholds, baseline: Any = None,
            current: Any = None) -> Check:
-    return Check(value, threshold, baseline, current, noise, max(threshold, limits.noise * noise))
+    return Check(value, threshold, baseline, current, float(noise), float(max(threshold, limits.noise * noise)))
 
 
 def _js_noise(detail: dict, n: float, m: float) -> float:

@@ -220,3 +220,5 @@ def test_small_samples_are_not_flagged_for_their_sampling_noise(folders, tmp_pat
     assert js.noise == pytest.approx((bins - 1) / 8 * (1 / 150 + 1 / N) / np.log(2)) and js.limit == 3 * js.noise
     bare = dataprep.validate_against(tmp_path / "o", folders["baseline"][0], ["noise=0"])
     assert not bare.ok and all(c.limit == c.threshold for f in bare.features for c in f.checks.values())
+    r = CliRunner().invoke(main, ["validate", str(tmp_path / "o"), "--against", str(folders["baseline"][0]), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["features"][0]["checks"]["jensen_shannon"]["limit"] == js.limit
