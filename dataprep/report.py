@@ -171,7 +171,7 @@ def report(path: str | Path, against: str | Path | None = None, output: str | Pa
                "compression": manifest.compression,
                "shards": sum(len(s["files"]) for s in splits.values()),
                "bytes": sum(s["num_bytes"] for s in splits.values())}
-    rows, note = _bad_rows(manifest.data["rows"])
+    rows, note = _bad_rows(manifest.data["rows"], Path(path))
     out = QualityReport(str(path), summary, stats, drift, str(against) if against else None, rows, note,
                         _samples(manifest, samples))
     if output is not None:
@@ -180,8 +180,10 @@ def report(path: str | Path, against: str | Path | None = None, output: str | Pa
     return out
 
 
-def _bad_rows(rows: dict) -> tuple[list[dict], str]:
-    """The first rows of the conversion's quarantine file, read only when it is one dataprep wrote."""
+def _bad_rows(rows: dict, folder: Path) -> tuple[list[dict], str]:
+    """The first rows of the conversion's quarantine file (its values cut to ``_CELL`` characters), read only
+    when it is one dataprep wrote. A relative path is the conversion's working folder's; the default name
+    is also looked for beside ``folder``."""
     from .outputs import is_quarantine_file
 
     if not rows.get("set_aside"):
@@ -190,12 +192,21 @@ def _bad_rows(rows: dict) -> tuple[list[dict], str]:
     if not file:
         return [], f"{rows['set_aside']:,} rows were set aside; no quarantine file was kept (--on-error skip)."
     path = Path(file)
+    beside = folder.parent / f"{folder.name}.quarantine.csv"
+    if not path.is_file() and not path.is_absolute() and path.name == beside.name:
+        path = beside
     if not path.is_file() or not is_quarantine_file(path):
         return [], f"{rows['set_aside']:,} rows were set aside into {file}, which is no longer there."
-    with open(path, newline="", encoding="utf-8") as fh:
+    shown: list[dict] = []
+    stop = ""
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
         reader = csv.DictReader(fh)
-        shown = [dict(r) for _, r in zip(range(BAD_ROWS), reader)]
-    return shown, f"{rows['set_aside']:,} rows were set aside into {file}; the first {len(shown)}:"
+        try:
+            for _, r in zip(range(BAD_ROWS), reader):
+                shown.append({k: _short(v) for k, v in r.items()})
+        except csv.Error as e:  # a value over csv's field limit (128 KiB): the rows before it are shown
+            stop = f" (row {len(shown) + 1} cannot be shown: {e})"
+    return shown, f"{rows['set_aside']:,} rows were set aside into {path}; the first {len(shown)}{stop}:"
 
 
 def _samples(manifest: Any, n: int) -> list[dict]:
@@ -253,7 +264,11 @@ def _text(v: Any) -> str:
         v = f"[{shown}{', ...' if len(a) > 8 else ''}]" + (f" ({len(a)} values)" if len(a) > 8 else "")
     elif isinstance(v, (float, np.floating)):
         v = f"{v:.7g}"
-    text = str(v)
+    return _short(v)
+
+
+def _short(v: Any) -> str:
+    text = "" if v is None else str(v)
     return text if len(text) <= _CELL else text[:_CELL] + "..."
 
 

@@ -180,3 +180,15 @@ def test_a_real_browser_renders_the_page(tmp_path):
     with Image.open(png) as img:
         grey = np.asarray(img.convert("L"), np.float64)
     assert grey.shape == (1600, 1280) and grey.std() > 20 and (grey < 200).mean() > 0.03
+
+
+def test_a_default_quarantine_is_found_beside_the_folder_from_elsewhere(tmp_path, monkeypatch):
+    """A relative quarantine path (the conversion's working folder) is also looked for beside the folder; CSV
+    shards report the same way."""
+    monkeypatch.chdir(tmp_path)
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, "o", on_error="quarantine", format="csv", progress=False)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    got = dataprep.report(tmp_path / "o")
+    assert len(got.bad_rows) == 2 and str(tmp_path / "o.quarantine.csv") in got.bad_rows_note
+    assert len(got.samples) == 5 and got.samples[0]["species"] in ("Adelie", "Gentoo", "Chinstrap")
