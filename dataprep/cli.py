@@ -34,6 +34,7 @@ from .compressions import COMPRESSIONS
 from .errors import DataprepError
 from .formats import FORMATS
 from .options import RUNNERS, BadRowPolicy, RunOptions, ShardLayout, SplitPlan
+from .report import size_text as _size
 from .schema import IMAGE_FORMATS, ImageOptions
 from .shards import AUTO_SHARD_BYTES
 from .train.options import (
@@ -662,14 +663,6 @@ def tune(kind, data, search, params, fixed, trials, population, epochs, patience
                             jobs=jobs, seed=seed, prune=prune)
     result = run_tune(kind, data, out, list(params), options, fixed=fixed_values, verbose=not quiet)
     click.echo(result.summary())
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover

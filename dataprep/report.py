@@ -69,11 +69,11 @@ class QualityReport:
         rows = s["rows"]
         reasons = "".join(f"<li>{_e(r)}: {n:,}</li>" for r, n in rows.get("set_aside_by_reason", {}).items())
         splits = "".join(f"<tr><th scope=\"row\">{_e(n)}</th><td>{v['num_records']:,}</td><td>{len(v['files'])}</td>"
-                         f"<td>{_size(v['num_bytes'])}</td></tr>" for n, v in s["splits"].items())
+                         f"<td>{size_text(v['num_bytes'])}</td></tr>" for n, v in s["splits"].items())
         return (f"<section id=\"summary\"><h2>Summary</h2>\n<dl class=\"counts\">"
                 f"<dt>Rows read</dt><dd>{rows['read']:,}</dd><dt>Rows written</dt><dd>{rows['written']:,}</dd>"
                 f"<dt>Rows set aside</dt><dd>{rows['set_aside']:,}</dd>"
-                f"<dt>Shards</dt><dd>{s['shards']}</dd><dt>Bytes</dt><dd>{_size(s['bytes'])}</dd>"
+                f"<dt>Shards</dt><dd>{s['shards']}</dd><dt>Bytes</dt><dd>{size_text(s['bytes'])}</dd>"
                 f"<dt>Format</dt><dd>{_e(s['format'])}, compression {_e(s['compression'])}</dd></dl>\n"
                 + (f"<p>Set aside by reason:</p><ul>{reasons}</ul>" if reasons else "")
                 + f"<table><thead><tr><th>split</th><th>records</th><th>shards</th><th>bytes</th></tr></thead>"
@@ -284,7 +284,8 @@ def _cell(v: str | bytes, name: str) -> str:
     return _e(v)
 
 
-def _size(n: float) -> str:
+def size_text(n: float) -> str:
+    """A byte count as people read it (``4.6 MiB``), in the report and the command line's summaries."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
