@@ -30,6 +30,7 @@ import numpy as np
 from .errors import DataError, SchemaError, UsageError
 from .histogram import Histogram, bin_bounds
 
+MAX_STATS_BYTES = 256 << 20  # a stats.json read whole: refused beyond this, unread
 BINS = 20  # bins of equal baseline mass: enough to see a shift, few enough that sampling noise stays small
 
 
@@ -201,6 +202,10 @@ def load_stats(path: str | Path) -> dict:
 
 
 def _read_stats(path: Path) -> dict:
+    size = path.stat().st_size
+    if size > MAX_STATS_BYTES:
+        raise DataError(f"{path}: {size:,} bytes, over the {MAX_STATS_BYTES >> 20} MiB a stats.json may hold (ours "
+                        "hold at most 10,000 values and 1,024 bins per feature and split)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -258,8 +263,12 @@ def _compare_pairs(report: DriftReport, cur: dict, base: dict, pairs: list[tuple
         for name, b in base["splits"][base_split].items():
             limits = DriftThresholds().updated(dict(drift_keys.get(name) or ()), f"feature {name}") \
                 .updated(cli.get(None, {}), "--threshold").updated(cli.get(name, {}), "--threshold")
-            report.features.append(compare_feature(name, split, base_split, cur["splits"][split].get(name), b,
-                                                   cur_schema.get(name), base_schema.get(name), limits))
+            try:
+                report.features.append(compare_feature(name, split, base_split, cur["splits"][split].get(name), b,
+                                                       cur_schema.get(name), base_schema.get(name), limits))
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+                raise DataError(f"{report.current} against {report.baseline}: split {split}, feature {name}: "
+                                f"statistics not as dataprep writes them ({type(e).__name__}: {e})") from None
         for name, c in cur["splits"][split].items():
             if name not in base["splits"][base_split]:
                 report.features.append(FeatureDrift(name, split, base_split, c.get("kind", "?"),

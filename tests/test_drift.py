@@ -222,3 +222,15 @@ def test_small_samples_are_not_flagged_for_their_sampling_noise(folders, tmp_pat
     assert not bare.ok and all(c.limit == c.threshold for f in bare.features for c in f.checks.values())
     r = CliRunner().invoke(main, ["validate", str(tmp_path / "o"), "--against", str(folders["baseline"][0]), "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["features"][0]["checks"]["jensen_shannon"]["limit"] == js.limit
+
+
+def test_a_damaged_stats_json_is_one_line_naming_the_feature(folders, tmp_path):
+    stats = json.loads((folders["baseline"][0] / "stats.json").read_text())
+    del stats["splits"]["train"]["x"]["count"]
+    (tmp_path / "stats.json").write_text(json.dumps(stats))
+    r = CliRunner().invoke(main, ["validate", str(folders["resample"][0]), "--against", str(tmp_path / "stats.json")])
+    assert r.exit_code == 1 and r.output.count("\n") == 1
+    assert "split train, feature x: statistics not as dataprep writes them (KeyError: 'count')" in r.output
+    (tmp_path / "stats.json").write_text("[1, 2]")
+    r = CliRunner().invoke(main, ["validate", str(folders["resample"][0]), "--against", str(tmp_path / "stats.json")])
+    assert r.exit_code == 1 and "not a stats.json dataprep wrote" in r.output
