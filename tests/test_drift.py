@@ -234,3 +234,20 @@ def test_a_damaged_stats_json_is_one_line_naming_the_feature(folders, tmp_path):
     (tmp_path / "stats.json").write_text("[1, 2]")
     r = CliRunner().invoke(main, ["validate", str(folders["resample"][0]), "--against", str(tmp_path / "stats.json")])
     assert r.exit_code == 1 and "not a stats.json dataprep wrote" in r.output
+
+
+def test_histograms_of_different_resolutions_are_compared_on_the_coarser_grid():
+    """A wide baseline (its grid coarsened to stay within 1,024 bins) against a narrow sample at full
+    resolution: the divergence on the baseline's edges equals scipy's on the raw values."""
+    from dataprep.drift import _histogram_js
+
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal(50000) * 10.0 ** rng.integers(-3, 4, 50000)
+    cur = rng.standard_normal(500) * 5 + 2
+    hb, hc = Histogram(), Histogram()
+    hb.update(base)
+    hc.update(cur)
+    assert hb.resolution < hc.resolution == 1024  # 500 values: at most 500 bins
+    js, detail = _histogram_js(hc, hb)
+    expected, p = js_on(detail["edges"], base, cur)
+    assert js == pytest.approx(expected, rel=1e-9) and detail["baseline"] == pytest.approx(p.tolist(), abs=1e-15)
