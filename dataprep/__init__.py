@@ -5,21 +5,23 @@ Conversion needs no TensorFlow; the readers and trainers import it when they are
 from __future__ import annotations
 
 from .convert import ConvertSummary, convert
+from .drift import DriftReport, DriftThresholds, validate_against
 from .errors import DataError, DataprepError, OutputError, SchemaError, SourceError, UsageError
 from .feature_stats import StatsReport, stats
 from .infer import infer_schema
 from .manifest import Manifest, load_manifest
 from .records import SplitReader, iter_batches, read_record
+from .report import QualityReport, report
 from .schema import Feature, Schema, load_schema
 from .version import __version__
 
 _READERS = ("make_dataset", "load_numpy", "as_dataframe")
 
 __all__ = [
-    "ConvertSummary", "DataError", "DataprepError", "Feature", "Manifest", "OutputError", "Schema",
-    "SchemaError", "SourceError", "SplitReader", "StatsReport", "UsageError", "__version__", "as_dataframe",
-    "convert", "infer_schema", "iter_batches", "load_manifest", "load_numpy", "load_schema", "make_dataset",
-    "read_record", "stats",
+    "ConvertSummary", "DataError", "DataprepError", "DriftReport", "DriftThresholds", "Feature", "Manifest",
+    "OutputError", "QualityReport", "Schema", "SchemaError", "SourceError", "SplitReader", "StatsReport", "UsageError",
+    "__version__", "as_dataframe", "convert", "infer_schema", "iter_batches", "load_manifest", "load_numpy",
+    "load_schema", "make_dataset", "read_record", "report", "stats", "validate_against",
 ]
 
 

@@ -34,6 +34,7 @@ from .compressions import COMPRESSIONS
 from .errors import DataprepError
 from .formats import FORMATS
 from .options import RUNNERS, BadRowPolicy, RunOptions, ShardLayout, SplitPlan
+from .report import size_text as _size
 from .schema import IMAGE_FORMATS, ImageOptions
 from .shards import AUTO_SHARD_BYTES
 from .train.options import (
@@ -404,11 +405,31 @@ def inspect(path, split, n_head, images, as_json):
         click.echo(f"Wrote {count} images to {images}", err=True)
 
 
+_threshold_option = click.option(
+    "--threshold", "thresholds", multiple=True, metavar="[FEATURE:]CHECK=VALUE",
+    help="A drift threshold for every feature, or one (repeatable), over the schema's drift: key and the "
+         "defaults; CHECK: jensen_shannon, l_infinity, length, missing_rate, default_rate, oov_rate, out_of_range, "
+         "or noise (how many times a resample's expected figure a figure must also exceed; 0: off).")
+
+
 @main.command()
 @click.argument("path", type=click.Path(exists=True))
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def validate(path, as_json):
-    """Check every record of PATH (CRCs, schema, counts, checksums); exit 1 on any problem."""
+@click.option("--against", "baseline", type=click.Path(exists=True), default=None,
+              help="Compare PATH's statistics with this baseline (a converted folder or a stats.json) instead: "
+                   "schema conformance and drift per split and feature; exit 1 when a threshold is breached.")
+@_threshold_option
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (with --against: every figure).")
+def validate(path, baseline, thresholds, as_json):
+    """Check every record of PATH (CRCs, schema, counts, checksums); exit 1 on any problem. With --against,
+    compare PATH's statistics (its stats.json, else computed from its shards) with a baseline's instead."""
+    if baseline:
+        from .drift import validate_against
+
+        drift = validate_against(path, baseline, list(thresholds))
+        click.echo(json.dumps(drift.to_dict(), indent=2, ensure_ascii=False) if as_json else drift.summary())
+        sys.exit(0 if drift.ok else 1)
+    if thresholds:
+        raise click.BadParameter("applies only with --against", param_hint="--threshold")
     from .readers.validate import validate as run_validate
 
     report = run_validate(path)
@@ -436,16 +457,45 @@ def validate(path, as_json):
               help="Where to write stats.json (default: beside the shards for a converted folder).")
 @click.option("--plot", type=_NewFile(), default=None,
               help="Draw a histogram per numeric feature and a bar chart per categorical into this PNG.")
+@_threshold_option
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON instead of a table.")
-def stats(path, splits, output, plot, as_json):
+def stats(path, splits, output, plot, thresholds, as_json):
     """Per-feature statistics of PATH (an input file or a converted folder) in one streaming pass; for a
-    converted folder, also written to stats.json beside its shards unless -o says where."""
+    converted folder, also written to stats.json beside its shards unless -o says where, and the skew of each
+    split against the first (train vs valid vs test)."""
+    from .drift import skew
     from .feature_stats import stats as run_stats
 
     report = run_stats(path, splits, output=output, plot=plot)
-    click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.summary())
+    data = report.to_dict()
+    skewed = skew(data, list(thresholds)) if report.schema is not None and len(report.splits) > 1 else None
+    if as_json:
+        click.echo(json.dumps({**data, **({"skew": skewed.to_dict()} if skewed else {})}, indent=2,
+                              ensure_ascii=False))
+    else:
+        click.echo(report.summary() + (f"\nskew against split {next(iter(report.splits))}:\n{skewed.summary()}"
+                                       if skewed else ""))
     if report.written:
         click.echo(f"wrote {report.written}", err=True)
+
+
+@main.command("report")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--against", "baseline", type=click.Path(exists=True), default=None,
+              help="A baseline (a converted folder or a stats.json) to show the drift against (default: the skew "
+                   "between PATH's splits).")
+@click.option("-o", "--output", type=_NewFile(), required=True, help="The HTML file to write.")
+@_threshold_option
+@click.option("--samples", type=click.IntRange(min=0), default=5, show_default=True, help="Records shown.")
+def report_command(path, baseline, output, thresholds, samples):
+    """Write one self-contained HTML page about the converted folder PATH: counts, per split and feature the
+    statistics and a chart, drift or skew with breaches marked, the first bad rows and sample records."""
+    from .report import report
+
+    result = report(path, baseline, output, list(thresholds), samples)
+    breached = sum(bool(f.breaches) for f in result.drift.features) if result.drift else 0
+    click.echo(f"wrote {result.written} ({_size(result.written.stat().st_size)}; {breached} feature(s) breached)",
+               err=True)
 
 
 class _NumberList(click.ParamType):
@@ -613,14 +663,6 @@ def tune(kind, data, search, params, fixed, trials, population, epochs, patience
                             jobs=jobs, seed=seed, prune=prune)
     result = run_tune(kind, data, out, list(params), options, fixed=fixed_values, verbose=not quiet)
     click.echo(result.summary())
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,7 +28,7 @@ class StatsCollector:
 
     def __init__(self, schema: Schema, folder: Path, seed: int = 0):
         self.features = summarised(schema)
-        self.folder, self.seed = folder, seed
+        self.folder, self.seed, self.schema = folder, seed, schema
         self.records = 0
         self.report: StatsReport | None = None  # once finished
         self._per_record: dict[str, int] = {}  # elements per record of fixed-shape features
@@ -56,7 +56,7 @@ class StatsCollector:
     def finish(self, plan: list[Shard]) -> None:
         """``report``: the statistics per split of ``plan`` (every record in it, in write order), as
         ``folder_stats`` computes them from the shards; the side files are removed."""
-        report = StatsReport(str(self.folder.parent))
+        report = StatsReport(str(self.folder.parent), self.schema)
         order = {split: np.concatenate([s.records for s in plan if s.split == split]).astype(np.int64)
                  for split in dict.fromkeys(s.split for s in plan)}
         for split in order:
@@ -68,6 +68,7 @@ class StatsCollector:
                     acc = report.splits[split][f.name] = accumulator(f, i, self.seed)
                     for start in range(0, len(ids), BLOCK):
                         acc.update(stored.gather(ids[start:start + BLOCK]))
+                        acc.count_lengths(stored.lengths_of(ids[start:start + BLOCK], f.inner_size))
         shutil.rmtree(self.folder, ignore_errors=True)
         self.report = report
 
@@ -146,6 +147,10 @@ class _Stored:
                 return data
         return pa.Array.from_buffers(pa.large_binary(), len(values), [None, pa.py_buffer(offsets),
                                                                        pa.py_buffer(data)])
+
+    def lengths_of(self, ids: np.ndarray, inner_size: int) -> np.ndarray | None:
+        """The lengths (rows of ``inner_size`` values) of records ``ids``; None for a fixed shape."""
+        return None if self.counts is None else self.counts[ids] // inner_size
 
     def _values_of(self, ids: np.ndarray) -> np.ndarray:
         """The positions of the values of records ``ids``."""

@@ -1,9 +1,12 @@
-"""Feature statistics in one streaming pass with bounded memory: count, missing, min, max, mean, std and
-quantiles for numbers, value counts for categoricals (``dataprep.stats``, and ``stats.json``).
+"""Feature statistics in one streaming pass with bounded memory: count, missing, min, max, mean, std,
+quantiles and a histogram for numbers, value counts for categoricals, and for every feature how many values
+equal the schema's default, how many fall outside its vocabulary and, for variable-length features, a
+histogram of the lengths (``dataprep.stats``, and ``stats.json``; :mod:`dataprep.drift` compares them).
 
 Means and variances are merged batch by batch (Chan et al.), so they are exact. Quantiles come from a
 uniform random sample of at most ``SAMPLE`` values per feature (bottom-k of random keys), so they are
-exact up to that many rows and approximate beyond (standard error ~ 1/sqrt(SAMPLE) in rank).
+exact up to that many rows and approximate beyond (standard error ~ 1/sqrt(SAMPLE) in rank). Histograms are
+on the fixed grid of :mod:`dataprep.histogram`, exact counts whatever the number of rows.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .histogram import Histogram
 from .outputs import PNG_METADATA
 from .schema import Feature, Schema
 
@@ -35,6 +39,23 @@ class _Blocked:
 
     _parts: list = field(default_factory=list, repr=False)
     _queued: int = field(default=0, repr=False)
+    lengths: Histogram | None = None  # values per record, of a variable-length feature
+    default: Any = None  # the schema's default (a scalar), whose occurrences ``defaults`` counts
+    defaults: int = 0
+
+    def count_lengths(self, lengths: np.ndarray | None) -> None:
+        """Add the lengths of the records just added (variable-length features only)."""
+        if self.lengths is not None and lengths is not None:
+            self.lengths.update(lengths)
+
+    def _extra(self) -> dict:
+        """What ``to_dict`` adds for a feature with a default or a variable length."""
+        out: dict = {}
+        if self.default is not None:
+            out["default"], out["defaults"] = self.default, self.defaults
+        if self.lengths is not None:
+            out["lengths"] = self.lengths.to_dict()
+        return out
 
     def _queue(self, values: Any) -> None:
         if len(values):
@@ -74,6 +95,7 @@ class NumericStats(_Blocked):
     min: float = np.inf
     max: float = -np.inf
     sample: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    histogram: Histogram = field(default_factory=Histogram)
     keys: np.ndarray = field(default_factory=lambda: np.zeros(0))
     _bound: float = field(default=np.inf, repr=False)  # the SAMPLE-th smallest key at the last trim
     _candidates: list = field(default_factory=list, repr=False)  # (keys, values) that may join the sample
@@ -100,6 +122,9 @@ class NumericStats(_Blocked):
         self.m2 += m2 + delta ** 2 * self.count * n / total
         self.count = total
         self.min, self.max = min(self.min, float(x.min())), max(self.max, float(x.max()))
+        self.histogram.update(x)
+        if self.default is not None:
+            self.defaults += int(np.count_nonzero(x == self.default))
         keys = self.rng.random(n)
         if self._bound < np.inf:  # only keys below the SAMPLE-th smallest so far can be in the sample
             below = keys < self._bound
@@ -129,12 +154,13 @@ class NumericStats(_Blocked):
     def to_dict(self) -> dict:
         self.flush()
         if not self.count:
-            return {"kind": "numeric", "count": 0, "missing": self.missing}
+            return {"kind": "numeric", "count": 0, "missing": self.missing, **self._extra()}
         q = np.quantile(self.sample, QUANTILES) if len(self.sample) else []
         return {"kind": "numeric", "count": self.count, "missing": self.missing, "mean": self.mean,
                 "std": float(np.sqrt(self.m2 / (self.count - 1))) if self.count > 1 else 0.0,
                 "min": self.min, **{f"{int(p * 100)}%": float(v) for p, v in zip(QUANTILES, q)}, "max": self.max,
-                "quantiles_exact": len(self.sample) == self.count}
+                "quantiles_exact": len(self.sample) == self.count, **self._extra(),
+                "histogram": self.histogram.to_dict()}
 
 
 @dataclass
@@ -145,6 +171,8 @@ class CategoricalStats(_Blocked):
     missing: int = 0
     values: Counter = field(default_factory=Counter)
     truncated: bool = False
+    vocabulary: frozenset | None = None  # the schema's, whose outsiders ``oov`` counts
+    oov: int = 0
 
     def update(self, values: pa.Array | pa.ChunkedArray | np.ndarray, missing: int = 0) -> None:
         """Add ``values`` (an Arrow array, counted by Arrow; or a numpy array of Python objects, such as a
@@ -159,6 +187,10 @@ class CategoricalStats(_Blocked):
             counts[v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)] += c
         self.count += len(block)
         self.values.update(counts)
+        if self.vocabulary is not None:
+            self.oov += sum(c for v, c in counts.items() if v not in self.vocabulary)
+        if self.default is not None:
+            self.defaults += counts.get(self.default, 0)
         if len(self.values) > MAX_CATEGORIES:
             self.values = Counter(dict(self.values.most_common(MAX_CATEGORIES)))
             self.truncated = True
@@ -166,7 +198,8 @@ class CategoricalStats(_Blocked):
     def to_dict(self) -> dict:
         self.flush()
         return {"kind": "categorical", "count": self.count, "missing": self.missing,
-                "distinct": len(self.values), "truncated": self.truncated,
+                "distinct": len(self.values), "truncated": self.truncated, **self._extra(),
+                **({"oov": self.oov} if self.vocabulary is not None else {}),
                 "vocabulary": dict(sorted(self.values.items(), key=lambda kv: (-kv[1], kv[0])))}
 
 
@@ -185,10 +218,15 @@ def _value_counts(block: pa.Array | np.ndarray) -> Iterable[tuple[Any, int]]:
 def accumulator(f: Feature, index: int, seed: int) -> NumericStats | CategoricalStats:
     """The statistics of feature ``f`` (the ``index``-th summarised): numbers for numbers and pixels, value
     counts for text and bytes; its sample is drawn from a generator of its own, seeded by ``seed`` and
-    ``index``."""
+    ``index``. Occurrences of a scalar default are counted (a filled-in missing value cannot be told from a
+    genuine one once written), values outside a vocabulary too, and the lengths of variable-length records."""
+    default = None if isinstance(f.default, list) else f.default
+    lengths = None if f.is_fixed else Histogram()
     if f.is_numeric or f.is_image:  # pixels: the values of a uint8 array
-        return NumericStats(rng=np.random.default_rng([seed, index]))
-    return CategoricalStats()
+        return NumericStats(rng=np.random.default_rng([seed, index]), lengths=lengths,
+                            default=None if default is None else float(np.asarray(default, f.type_info.numpy)))
+    return CategoricalStats(lengths=lengths, default=default,
+                            vocabulary=None if f.vocabulary is None else frozenset(f.vocabulary))
 
 
 def summarised(schema: Schema) -> list[Feature]:
@@ -201,8 +239,8 @@ class StatsReport:
     """Accumulated statistics per split and feature; ``to_dict`` is what ``stats.json`` holds, ``summary``
     the table ``dataprep stats`` prints; ``written`` is where :func:`stats` wrote it (None: nowhere)."""
 
-    def __init__(self, path: str):
-        self.path = path
+    def __init__(self, path: str, schema: Schema | None = None):
+        self.path, self.schema = path, schema  # schema: that of a converted folder (written into stats.json)
         self.splits: dict[str, dict[str, NumericStats | CategoricalStats]] = {}
         self.written: Path | None = None
 
@@ -225,6 +263,7 @@ class StatsReport:
 
     def to_dict(self) -> dict:
         return {"path": self.path, "sample_size": SAMPLE,
+                **({"schema": self.schema.to_dict()} if self.schema is not None else {}),
                 "splits": {split: {name: acc.to_dict() for name, acc in feats.items()}
                            for split, feats in self.splits.items()}}
 
@@ -290,7 +329,7 @@ def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 
 
     manifest = load_manifest(path)
     features = summarised(manifest.schema)
-    report = StatsReport(str(path))
+    report = StatsReport(str(path), manifest.schema)
     for split in splits or manifest.splits:
         acc: dict = report.splits.setdefault(split, {})
         for batch in iter_batches(manifest, split, batch_size=BLOCK):  # the folder loaded above
@@ -298,7 +337,9 @@ def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 
                 value = batch[f.name]
                 if f.name not in acc:
                     acc[f.name] = accumulator(f, i, seed)
-                acc[f.name].update((value.values if isinstance(value, RaggedArray) else np.asarray(value)).reshape(-1))
+                ragged = isinstance(value, RaggedArray)
+                acc[f.name].update((value.values if ragged else np.asarray(value)).reshape(-1))
+                acc[f.name].count_lengths(np.diff(value.row_splits) if ragged else None)
     return report
 
 

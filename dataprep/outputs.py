@@ -157,7 +157,7 @@ def check_file_target(path: str | os.PathLike, inputs: list[Path], kind: str, op
                          "file or remove it")
 
 
-_KINDS = {"schema": "schema file", "stats": "stats.json", "png": "PNG picture"}
+_KINDS = {"schema": "schema file", "stats": "stats.json", "png": "PNG picture", "html": "HTML report"}
 
 
 def _is_kind(path: Path, kind: str) -> bool:
@@ -167,6 +167,8 @@ def _is_kind(path: Path, kind: str) -> bool:
         return head.startswith(b"\x89PNG") and b"Software\x00dataprep" in head
     if kind == "stats":
         return head.startswith(_STATS_START)
+    if kind == "html":  # dataprep.report's pages
+        return head.startswith(b"<!DOCTYPE html>") and b'<meta name="generator" content="dataprep ' in head
     try:
         load_schema(path)
     except DataprepError:

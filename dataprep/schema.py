@@ -116,7 +116,7 @@ FLOAT_DTYPES = tuple(t.name for t in DTYPES.values() if t.numeric and t.numpy is
 NUMBER_DTYPES = tuple(t.name for t in DTYPES.values() if t.numeric)
 
 _FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "default", "role", "group", "vocabulary", "image",
-                 "oov", "allow_nan", "normalize", "description"}
+                 "oov", "allow_nan", "normalize", "description", "drift"}
 _SCHEMA_KEYS = {"name", "description", "features", "version", "record"}
 RECORDS = ("example", "sequence_example")
 IMAGE_FORMATS = ("keep", "jpeg", "png")
@@ -168,6 +168,7 @@ class Feature:
     normalize: str | None = None
     image: ImageOptions | None = None
     description: str = ""
+    drift: tuple[tuple[str, float], ...] = ()  # drift thresholds of this feature (dataprep.drift), by check
 
     # --- derived layout -------------------------------------------------------------------------------------
     @property
@@ -304,6 +305,8 @@ class Feature:
             d["image"] = self.image.to_dict()
         if self.description:
             d["description"] = self.description
+        if self.drift:
+            d["drift"] = dict(self.drift)
         return d
 
 
@@ -690,11 +693,23 @@ def _parse_feature(raw: Any, where: str) -> Feature:
     feat = Feature(name=name, dtype=dtype, shape=shape, source=source, select=select, role=role, group=group,
                    vocabulary=vocabulary, vocabulary_from_stats=from_stats, oov=oov, allow_nan=allow_nan,
                    normalize=normalize, image=_parse_image(raw.get("image"), dtype, shape, where),
-                   description=str(raw.get("description") or ""))
+                   description=str(raw.get("description") or ""), drift=_parse_drift(raw.get("drift"), where))
     default = _check_default(raw.get("default"), feat, where)
     if default is not None and vocabulary is not None and oov == "error" and default not in vocabulary:
         raise SchemaError(f"{where}: default {default!r} is not in the vocabulary")
     return replace(feat, default=default)
+
+
+def _parse_drift(raw: Any, where: str) -> tuple[tuple[str, float], ...]:
+    """A feature's ``drift:`` mapping of check name to threshold (see :class:`dataprep.drift.DriftThresholds`)."""
+    from .drift import DriftThresholds
+
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping) or not raw:
+        raise SchemaError(f"{where}: 'drift' must map check names to thresholds, e.g. {{jensen_shannon: 0.05}}")
+    DriftThresholds().updated(dict(raw), where)
+    return tuple((str(k), float(v)) for k, v in raw.items())
 
 
 def _parse_image(raw: Any, dtype: str, shape: tuple, where: str) -> ImageOptions | None:
