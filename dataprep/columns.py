@@ -98,12 +98,20 @@ def to_columns(batch: Batch, schema: Schema, allow_paths_outside: bool = False
                ) -> tuple[dict[str, Column], list[Problem]]:
     """Convert a source batch into one :class:`Column` per feature, filling defaults and checking values.
 
+    A sparse feature gives two columns, its values under its name and its indices under its ``index_key``.
     Bad values are replaced by placeholders and reported as problems, so the caller decides whether to
     fail on the first or to drop the rows (and count them). ``allow_paths_outside`` lets image paths lead
     out of the input's folder.
     """
     checks = _Checks(batch, allow_paths_outside=allow_paths_outside)
-    columns = {f.name: _feature_column(batch, f, checks) for f in schema.features}
+    columns: dict[str, Column] = {}
+    for f in schema.features:
+        if f.sparse:  # its values and its indices (columns_sparse imports this module)
+            from .columns_sparse import sparse_columns
+
+            columns.update(sparse_columns(batch, f, checks))
+        else:
+            columns[f.name] = _feature_column(batch, f, checks)
     return columns, checks.problems
 
 

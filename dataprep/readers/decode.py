@@ -3,7 +3,8 @@
 TFRecord batches go through one vectorised ``tf.io.parse_example`` (``parse_sequence_example`` for
 SequenceExamples, whose feature lists come back as ragged tensors); CSV batches through one ``decode_csv``
 with the schema's column layout and record defaults (:meth:`~dataprep.schema.Schema.csv_parse_spec`). Both
-give the same tensors: fixed shapes dense, variable and ragged shapes as ``tf.RaggedTensor``, pixel arrays as
+give the same tensors: fixed shapes dense, variable and ragged shapes as ``tf.RaggedTensor``, sparse features as
+``tf.SparseTensor`` ``[batch, size]`` (TFRecords only), pixel arrays as
 ``uint8 [h, w, c]`` (or float32 in [0, 1]), float64 features as ``tf.float64`` (TFRecords hold their bit
 patterns as int64: ``tf.bitcast`` gives them back exactly).
 """
@@ -82,6 +83,8 @@ def _decode_images(f: Feature, encoded: tf.Tensor) -> tf.Tensor:
 
 def _finish(f: Feature, value, images: str, raw: bool):
     if f.encoding == "float64_bits" and raw:  # the inverse of encode.example._list_payload
+        if isinstance(value, tf.SparseTensor):
+            return tf.SparseTensor(value.indices, tf.bitcast(value.values, tf.float64), value.dense_shape)
         return tf.ragged.map_flat_values(tf.bitcast, value, tf.float64) if isinstance(value, tf.RaggedTensor) \
             else tf.bitcast(value, tf.float64)
     if f.encoding == "encoded_image":

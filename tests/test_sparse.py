@@ -1,0 +1,212 @@
+"""Sparse features: scipy.sparse rows, (index, value) pairs and "index:value" CSV text, written as Examples that
+plain TensorFlow parses with tf.io.SparseFeature, read back exactly by make_dataset (tf.SparseTensor) and by the
+TF-free readers ((indices, values)); bad entries go through the bad-row policy with file, row and column."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import dataprep
+from dataprep.errors import DataError, SchemaError
+from dataprep.records import SparseArray, SplitReader
+from dataprep.schema import Schema
+
+from . import tf_oracle
+
+SIZE = 1000
+
+
+def schema(dtype: str = "float32", size: int = SIZE) -> dict:
+    return {"features": [{"name": "x", "dtype": dtype, "shape": [size], "sparse": True},
+                         {"name": "y", "dtype": "int64", "role": "label"}]}
+
+
+def entries(dtype: str, n: int = 300, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per record its sorted distinct indices and values (float64: -0.0, NaN, subnormals and extremes too)."""
+    rng = np.random.default_rng(seed)
+    specials = {"float32": [-0.0, np.nan, 1e-45, 3.4028235e38],
+                "float64": [-0.0, np.nan, 5e-324, 1.7976931348623157e308],
+                "int64": [-(2**63), 2**63 - 1, 0, -1]}[dtype]
+    out = []
+    for i in range(n):
+        k = int(rng.integers(0, 8)) if i % 7 else 0  # some records have no entry at all
+        idx = np.sort(rng.choice(SIZE, k, replace=False)).astype(np.int64)
+        if dtype == "int64":
+            vals = rng.integers(-(2**40), 2**40, k).astype(np.int64)
+        else:
+            vals = rng.normal(0, 1e3, k).astype(dtype)
+        if k:
+            vals[0] = specials[i % len(specials)]
+        out.append((idx, vals))
+    return out
+
+
+def same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal element for element, floats compared by their bits (NaN and -0.0 count)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind == "f":
+        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a.view(f"i{a.itemsize}"),
+                                                                            b.view(f"i{b.itemsize}"))
+    return a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def check_read_back(folder, want: list[tuple[np.ndarray, np.ndarray]], dtype: str) -> None:
+    """The TF-free readers, plain TensorFlow's SparseFeature and make_dataset all give ``want``, exactly."""
+    reader = SplitReader(folder, "train")
+    assert len(reader) == len(want)
+    for i in (0, 1, len(want) - 1):
+        idx, vals = reader[i]["x"]
+        assert same(idx, want[i][0]) and same(vals, want[i][1]), i
+    batches = list(reader.iter_batches(128))
+    assert all(isinstance(b["x"], SparseArray) for b in batches)
+    got = [(b["x"].indices[s:e], b["x"].values[s:e]) for b in batches
+           for s, e in zip(b["x"].row_splits[:-1], b["x"].row_splits[1:])]
+    assert all(same(g[0], w[0]) and same(g[1], w[1]) for g, w in zip(got, want)) and len(got) == len(want)
+
+    oracle = tf_oracle.read_tfrecord_split(folder, "train")["x"]  # float64 as its int64 bit patterns
+    stored = [(i, v.view(np.int64) if dtype == "float64" else v) for i, v in want]
+    assert all(same(o[0], w[0]) and same(o[1], w[1]) for o, w in zip(oracle, stored)) and len(oracle) == len(want)
+
+    import tensorflow as tf
+    ds = dataprep.make_dataset(folder, "train", batch_size=64, shuffle=False, num_epochs=1)
+    rows = []
+    for x, _ in ds:
+        sp = x["x"]
+        assert isinstance(sp, tf.SparseTensor) and sp.dtype == tf.as_dtype(dtype) and int(sp.dense_shape[1]) == SIZE
+        r, c, v = sp.indices[:, 0].numpy(), sp.indices[:, 1].numpy(), sp.values.numpy()
+        rows += [(c[r == k], v[r == k]) for k in range(int(sp.dense_shape[0]))]
+    assert all(same(g[0], w[0]) and same(g[1], w[1]) for g, w in zip(rows, want)) and len(rows) == len(want)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_scipy_rows_round_trip_exactly(tmp_path, dtype):
+    sparse = pytest.importorskip("scipy.sparse")
+    want = entries(dtype)
+    indptr = np.cumsum([0] + [len(i) for i, _ in want])
+    matrix = sparse.csr_matrix((np.concatenate([v for _, v in want]), np.concatenate([i for i, _ in want]), indptr),
+                               shape=(len(want), SIZE))
+    summary = dataprep.convert({"x": matrix, "y": np.arange(len(want))}, schema(dtype), tmp_path / "out",
+                               split="train=1", shuffle=False, batch_size=100)
+    assert summary.rows_written == len(want)
+    check_read_back(tmp_path / "out", want, dtype)
+    storage = json.loads((tmp_path / "out" / "manifest.json").read_text())["features"]["x"]
+    assert storage["kind"] == "sparse" and storage["index_key"] == "x/indices" and storage["shape"] == [SIZE]
+
+
+def test_pairs_and_text_give_the_same_bytes_as_scipy(tmp_path):
+    """Lists of (index, value) pairs (Python, Arrow structs) and LIBSVM text in a CSV file write the same records."""
+    sparse = pytest.importorskip("scipy.sparse")
+    want = [(i, np.nan_to_num(v, nan=1.0)) for i, v in entries("float32", n=50)]  # NaN in an object array: missing
+    pairs = np.empty(len(want), dtype=object)
+    pairs[:] = [list(zip(i.tolist(), v.astype(np.float64).tolist())) for i, v in want]
+    structs = pa.array([[{"i": int(a), "v": float(b)} for a, b in zip(i, v)] for i, v in want])
+    text = [" ".join(f"{a}:{float(b)!r}" for a, b in zip(i, v)) for i, v in want]
+    path = tmp_path / "in.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["x", "y"])
+        w.writerows([t, k] for k, t in enumerate(text))
+    indptr = np.cumsum([0] + [len(i) for i, _ in want])
+    matrix = sparse.csr_matrix((np.concatenate([v for _, v in want]), np.concatenate([i for i, _ in want]), indptr),
+                               shape=(len(want), SIZE))
+    y = np.arange(len(want))
+    for name, source in [("scipy", {"x": matrix, "y": y}), ("pairs", {"x": pairs, "y": y}),
+                         ("structs", pa.table({"x": structs, "y": y})), ("csv", path)]:
+        dataprep.convert(source, schema(), tmp_path / name, split="train=1", shuffle=False)
+    shards = {name: b"".join(p.read_bytes() for p in sorted((tmp_path / name).glob("train*.tfrecord*")))
+              for name in ("scipy", "pairs", "structs", "csv")}
+    assert shards["scipy"] and len(set(shards.values())) == 1
+    check_read_back(tmp_path / "csv", want, "float32")
+
+
+def test_unsorted_indices_are_stored_sorted(tmp_path):
+    """Entries in any order are the same tensor: they are written in index order, values following (as
+    tf.sparse.reorder orders them), so every reader gets sorted indices."""
+    dataprep.convert({"x": np.array(["9:1 2:2 5:3", "", "7:-1"], dtype=object), "y": np.arange(3)}, schema(),
+                     tmp_path / "out", split="train=1", shuffle=False)
+    reader = SplitReader(tmp_path / "out", "train")
+    idx, vals = reader[0]["x"]
+    assert idx.tolist() == [2, 5, 9] and vals.tolist() == [2, 3, 1]
+    assert reader[1]["x"][0].tolist() == [] and reader[2]["x"][0].tolist() == [7]
+
+
+BAD = [
+    ("out_of_range", "3:1 1000:2", "index 1000 is outside the dense shape [1000]"),
+    ("out_of_range", "-1:2", "index -1 is outside"),
+    ("duplicate_index", "4:1 4:2", "index 4 appears twice"),
+    ("unparseable", "4:1 7", "cannot read '7' as index:value"),
+    ("unparseable", "4:1 7:abc", "cannot parse 'abc' as float32"),
+    ("unparseable", "x:1", "cannot parse 'x' as int64"),
+]
+
+
+@pytest.mark.parametrize("reason, field, fragment", BAD, ids=[f"{r}-{f}" for r, _, f in BAD])
+def test_bad_entries_name_file_row_and_column(tmp_path, runner, reason, field, fragment):
+    path = tmp_path / "in.csv"
+    path.write_text(f"x,y\n1:1 2:2,0\n{field},1\n3:0.5,2\n")
+    with pytest.raises(DataError) as err:
+        dataprep.convert(path, schema(), tmp_path / "out", split="train=1")
+    message = str(err.value)
+    assert "in.csv, line 3 (row 2), column 'x'" in message and fragment in message, message
+    assert not (tmp_path / "out").exists()
+
+    summary = dataprep.convert(path, schema(), tmp_path / "out", split="train=1", shuffle=False,
+                               on_error="quarantine", quarantine=str(tmp_path / "q.csv"))
+    assert (summary.rows_read, summary.rows_written, summary.set_aside_by_reason) == (3, 2, {reason: 1})
+    quarantined = list(csv.DictReader(open(tmp_path / "q.csv")))
+    assert len(quarantined) == 1 and quarantined[0]["reason"] == reason and fragment in quarantined[0]["message"]
+    reader = SplitReader(tmp_path / "out", "train")
+    assert [reader[i]["x"][0].tolist() for i in range(2)] == [[1, 2], [3]]
+
+
+def test_bad_pairs_are_flagged(tmp_path):
+    pairs = np.empty(3, dtype=object)
+    pairs[:] = [[(1, 0.5)], [(1, 0.5, 2.0)], [(2.5, 1.0)]]
+    summary = dataprep.convert({"x": pairs, "y": np.arange(3)}, schema(), tmp_path / "out", split="train=1",
+                               on_error="skip")
+    assert summary.set_aside_by_reason == {"wrong_shape": 1, "not_integer": 1} and summary.rows_written == 1
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"shape": [None]}, "needs its dense size as shape [size]"),
+    ({"shape": [4, 4]}, "needs its dense size as shape [size]"),
+    ({"dtype": "string"}, "holds float32, float64, int64 values"),
+    ({"default": 0.0}, "takes no default"),
+    ({"sparse": "yes"}, "'sparse' must be true or false"),
+    ({"source": ["a", "b"], "shape": [2]}, "reads one column"),
+])
+def test_schema_refuses_what_a_sparse_feature_cannot_be(change, fragment):
+    doc = schema()
+    doc["features"][0].update(change)
+    with pytest.raises(SchemaError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        Schema.from_dict(doc)
+
+
+def test_schema_round_trips_and_is_not_csv():
+    s = Schema.from_dict(schema(size=2**40))  # the dense size is not allocated: any int64 will do
+    assert Schema.from_dict(s.to_dict()) == s and s["x"].kind == "sparse" and not s["x"].is_fixed
+    assert [f.name for f in s.stored_features()] == ["x", "x/indices", "y"]
+    with pytest.raises(SchemaError, match="is sparse; CSV holds fixed shapes only"):
+        s.csv_columns()
+    doc = {"record": "sequence_example", "features": [*schema()["features"],
+                                                      {"name": "steps", "dtype": "float32", "shape": [None]}]}
+    with pytest.raises(SchemaError, match="not in a sequence_example"):
+        Schema.from_dict(doc)
+
+
+def test_readme_recipe_parses_with_plain_tensorflow(tmp_path):
+    """The README's plain-TF recipe, as written there, reads a sparse feature back."""
+    import tensorflow as tf
+
+    dataprep.convert({"x": np.array(["3:0.5 17:1", ""], dtype=object), "y": np.arange(2)}, schema(),
+                     tmp_path / "out", split="train=1", shuffle=False)
+    files = [str(p) for p in sorted((tmp_path / "out").glob("train*.tfrecord*"))]
+    spec = {"x": tf.io.SparseFeature(index_key="x/indices", value_key="x", dtype=tf.float32, size=SIZE),
+            "y": tf.io.FixedLenFeature([], tf.int64)}
+    batch = next(iter(tf.data.TFRecordDataset(files).batch(2).map(lambda r: tf.io.parse_example(r, spec))))
+    dense = tf.sparse.to_dense(batch["x"]).numpy()
+    assert dense.shape == (2, SIZE) and dense[0, 3] == 0.5 and dense[0, 17] == 1 and dense.sum() == 1.5
