@@ -286,7 +286,7 @@ def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 
     """Statistics of every feature (:func:`summarised`) of each split of a converted folder, read without
     TensorFlow in file order."""
     from .manifest import load_manifest
-    from .records import RaggedArray, iter_batches
+    from .records import RaggedArray, SparseArray, iter_batches
 
     manifest = load_manifest(path)
     features = summarised(manifest.schema)
@@ -298,7 +298,8 @@ def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 
                 value = batch[f.name]
                 if f.name not in acc:
                     acc[f.name] = accumulator(f, i, seed)
-                acc[f.name].update((value.values if isinstance(value, RaggedArray) else np.asarray(value)).reshape(-1))
+                listed = isinstance(value, (RaggedArray, SparseArray))  # sparse: its stored entries, as pass one's
+                acc[f.name].update((value.values if listed else np.asarray(value)).reshape(-1))
     return report
 
 

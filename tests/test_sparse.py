@@ -210,3 +210,16 @@ def test_readme_recipe_parses_with_plain_tensorflow(tmp_path):
     batch = next(iter(tf.data.TFRecordDataset(files).batch(2).map(lambda r: tf.io.parse_example(r, spec))))
     dense = tf.sparse.to_dense(batch["x"]).numpy()
     assert dense.shape == (2, SIZE) and dense[0, 3] == 0.5 and dense[0, 17] == 1 and dense.sum() == 1.5
+
+
+def test_stats_and_head_show_the_entries(tmp_path):
+    """Statistics cover a sparse feature's stored entries (as convert --stats does); head shows {index: value}."""
+    from dataprep.readers.inspect import describe, head
+
+    dataprep.convert({"x": np.array(["1:2 3:4", "", "5:6"], dtype=object), "y": np.arange(3)}, schema(),
+                     tmp_path / "out", split="train=1", shuffle=False, stats=True)
+    written = json.loads((tmp_path / "out" / "stats.json").read_text())["splits"]["train"]["x"]
+    report = dataprep.stats(tmp_path / "out").to_dict()["splits"]["train"]["x"]
+    assert written == report and report["count"] == 3 and report["mean"] == 4.0
+    assert head(tmp_path / "out")["x"].tolist() == [{1: 2.0, 3: 4.0}, {}, {5: 6.0}]
+    assert describe(tmp_path / "out")["features"]["x"] == f"float32 sparse[{SIZE}] feature"
