@@ -8,7 +8,9 @@ value is its shortest float64 text), float64 otherwise; the feature's descriptio
 An image folder gives an image feature (shape of its first image), the path and a label whose vocabulary is
 the class names. Feature columns with blanks get a default (the mean for numbers, the most frequent value for
 categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with
-few distinct values become categoricals with a vocabulary ordered by frequency.
+few distinct values become categoricals with a vocabulary ordered by frequency. Text columns whose every value
+is a date or time in one of :data:`~dataprep.dates.INFERRED_FORMATS` (2012-01-01, 2012/01/01,
+2020-01-01T10:00:00) become int64 seconds since 1970-01-01 UTC with that ``parse`` format.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .dates import INFERRED_FORMATS, parse_alias, parse_dates
 from .errors import SourceError, UsageError
 from .images import image_shape
 from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, Feature, Schema
@@ -43,6 +46,23 @@ class _ColumnStats:
     numeric: int = 0
     values: Counter | None = field(default_factory=Counter)
     float32_change: tuple[str, str] | None = None  # the first value float32 would change: (as written, float32)
+    date_formats: tuple[str, ...] = INFERRED_FORMATS  # the date formats that read every text value so far
+    date_total: int = 0  # the sum of the dates' seconds (in the first of date_formats), for a default
+    date_count: int = 0
+
+    def track_dates(self, text: pa.Array) -> None:
+        """Keep the date formats that read every value of this batch of text (no nulls) exactly."""
+        if not self.date_formats or not len(text):
+            return
+        kept = []
+        for fmt in self.date_formats:
+            seconds, bad = parse_dates(text, fmt)
+            if not bad.any():
+                kept.append(fmt)
+                if len(kept) == 1:
+                    self.date_total += int(pc.sum(seconds).as_py())
+                    self.date_count += len(text)
+        self.date_formats = tuple(kept)
 
     def track(self, arr: pa.Array) -> None:
         if self.values is None:
@@ -135,6 +155,8 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     whole = pc.all(pc.match_substring_regex(pc.drop_null(text), _INT_TEXT)).as_py()
                     st.kind = "float" if kind == "int" and not whole else "string"  # beyond int64: text
+        if st.kind == "string":
+            st.track_dates(pc.drop_null(text))
         st.track(arr)  # text is kept as it is written, spaces included
         return
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
@@ -195,13 +217,16 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
     missing = st.missing + (st.blank if st.kind in ("int", "float") else 0)
     kind = "float" if st.count == missing and st.kind == "int" else st.kind  # all blank: nothing to go on
     dtype = {"int": "int64", "float": "float32", "string": "string", "bytes": "bytes", "uint8": "uint8"}[kind]
+    dates = kind == "string" and st.shape == () and bool(st.date_formats) and st.date_count > 0
+    if dates:  # every value a date or time in one format: int64 seconds, missing ones (blank) as missing
+        dtype, missing = "int64", st.missing + st.blank
     if dtype == "float32" and st.float32_change is not None:
         dtype = "float64"
     default: float | int | str | None = None
     vocabulary = None
     nullable = missing > 0
     impute = nullable and role == "feature"  # a missing label or weight is a bad row, never made up
-    if dtype == "string" and st.values is not None and st.shape == ():
+    if dtype == "string" and st.values is not None and st.shape == () and not dates:
         distinct = len(st.values)
         if 0 < distinct <= max_categories and distinct <= max(2, 0.5 * (st.count - missing)):
             vocabulary = tuple(v for v, _ in sorted(st.values.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -209,6 +234,9 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
         mean = st.total / st.numeric if st.numeric else 0.0
         if dtype in FLOAT_DTYPES:
             default = float(f"{mean:.6g}")
+        elif dates:  # the mean date (at midnight when the format has no time of day)
+            default = st.date_total // st.date_count
+            default -= default % 86400 if "%H" not in st.date_formats[0] else 0
         elif dtype == "int64":
             default = min(max(int(round(mean)), INT64_MIN), INT64_MAX)
         elif dtype == "string":
@@ -221,6 +249,8 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
         notes.append("float64: float32 would change {} to {}".format(*st.float32_change))
     elif dtype == "float32" and st.count > st.missing:
         notes.append("float32 keeps every value as written")
+    elif dates:
+        notes.append(f"dates/times {st.date_formats[0]} as int64 seconds since 1970-01-01 UTC")
     desc = "; ".join(notes)
     return Feature(name=name, dtype=dtype, shape=st.shape, source=source, default=default, role=role,
-                   vocabulary=vocabulary, description=desc)
+                   vocabulary=vocabulary, description=desc, parse=parse_alias(st.date_formats[0]) if dates else None)

@@ -115,8 +115,8 @@ STORED_TYPES: dict[str, DType] = {t.stored: t for t in DTYPES.values() if t.enco
 FLOAT_DTYPES = tuple(t.name for t in DTYPES.values() if t.numeric and t.numpy is not None and t.numpy.kind == "f")
 NUMBER_DTYPES = tuple(t.name for t in DTYPES.values() if t.numeric)
 
-_FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "sparse", "default", "role", "group", "vocabulary",
-                 "image", "oov", "allow_nan", "normalize", "description"}
+_FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "sparse", "parse", "default", "role", "group",
+                 "vocabulary", "image", "oov", "allow_nan", "normalize", "description"}
 SPARSE_INDEX_SUFFIX = "/indices"  # a sparse feature's indices are the Example key ``name/indices`` (no name has "/")
 _SCHEMA_KEYS = {"name", "description", "features", "version", "record"}
 RECORDS = ("example", "sequence_example")
@@ -160,6 +160,7 @@ class Feature:
     dtype: str
     shape: tuple = ()
     sparse: bool = False
+    parse: str | None = None  # dates/times: a strptime format or alias, stored as int64 seconds (dataprep.dates)
     source: str | tuple[str, ...] | None = None
     select: tuple[int, int] | None = None
     default: Any = None
@@ -295,6 +296,8 @@ class Feature:
         }
         if self.sparse:
             out["index_key"] = self.index_key
+        if self.parse is not None:
+            out["parse"] = self.parse
         if self.default is not None:
             out["default"] = self.stored_default() if self.encoding != "raw_uint8" else self.default
         return out
@@ -310,6 +313,8 @@ class Feature:
         d["shape"] = list(self.shape)
         if self.sparse:
             d["sparse"] = True
+        if self.parse is not None:
+            d["parse"] = self.parse
         if self.default is not None:
             d["default"] = self.default
         if self.role != "feature":
@@ -729,8 +734,12 @@ def _parse_feature(raw: Any, where: str) -> Feature:
         if not DTYPES[dtype].numeric:
             raise SchemaError(f"{where}: 'normalize' applies to {', '.join(NUMBER_DTYPES)} features, not {dtype}")
 
-    feat = Feature(name=name, dtype=dtype, shape=shape, sparse=sparse, source=source, select=select, role=role,
-                   group=group, vocabulary=vocabulary, vocabulary_from_stats=from_stats, oov=oov, allow_nan=allow_nan,
+    parse = raw.get("parse")
+    if parse is not None:
+        _check_parse(parse, dtype, sparse, where)
+    feat = Feature(name=name, dtype=dtype, shape=shape, sparse=sparse, parse=parse, source=source, select=select,
+                   role=role, group=group, vocabulary=vocabulary, vocabulary_from_stats=from_stats, oov=oov,
+                   allow_nan=allow_nan,
                    normalize=normalize, image=_parse_image(raw.get("image"), dtype, shape, where),
                    description=str(raw.get("description") or ""))
     default = _check_default(raw.get("default"), feat, where)
@@ -758,6 +767,18 @@ def _parse_image(raw: Any, dtype: str, shape: tuple, where: str) -> ImageOptions
     if options.format == "jpeg" and shape[2] not in (1, 3):
         raise SchemaError(f"{where}: JPEG holds 1 or 3 channels, the shape has {shape[2]}")
     return options
+
+
+def _check_parse(parse: Any, dtype: str, sparse: bool, where: str) -> None:
+    """Dates and times: a strptime format (or ``date``, ``datetime``) read into int64 seconds."""
+    from .dates import DATE_ALIASES
+
+    if not isinstance(parse, str) or not (parse in DATE_ALIASES or "%" in parse):
+        raise SchemaError(f"{where}: 'parse' is a strptime format such as '%Y/%m/%d', or one of "
+                          f"{', '.join(DATE_ALIASES)}; got {_brief(parse)}")
+    if dtype != "int64" or sparse:
+        raise SchemaError(f"{where}: 'parse' stores dates as int64 seconds since 1970-01-01: dtype must be int64, "
+                          f"not {'sparse ' if sparse else ''}{dtype}")
 
 
 def _check_sparse(raw: Mapping, dtype: str, shape: tuple, where: str) -> None:
