@@ -110,9 +110,8 @@ def test_calendar_parts_are_exact_for_any_day():
     assert day.tolist() == ((dt.astype("datetime64[D]") - dt.astype("datetime64[M]")).astype(np.int64) + 1).tolist()
     assert weekday.tolist() == ((dt.astype("datetime64[D]").astype(np.int64) + 3) % 7).tolist()  # Monday is 0
     assert second.tolist() == (s % 86400).tolist()
-    feat = Schema.from_dict({"features": [{"name": "d", "dtype": "int64", "parse": "datetime"}]})["d"]
-    x = np.asarray(calendar_features(feat, np.array(["2023-12-31T06:00:00", "2024-01-01T18:00:00"], "datetime64[s]")
-                                     .astype(np.int64), 0.0, 1.0))
+    x = np.asarray(calendar_features(np.array(["2023-12-31T06:00:00", "2024-01-01T18:00:00"], "datetime64[s]")
+                                     .astype(np.int64), 0.0, 1.0, with_time=True))
     assert x.shape == (2, 9)
     assert np.allclose(x[:, 1:3], [[np.sin(11 / 6 * np.pi), np.cos(11 / 6 * np.pi)], [0, 1]], atol=1e-6)  # month
     assert np.allclose(x[:, 5:7], [[np.sin(12 / 7 * np.pi), np.cos(12 / 7 * np.pi)], [0, 1]], atol=1e-6)  # Sun, Mon

@@ -39,24 +39,37 @@ def civil_date(seconds):
     return year, month, day, weekday, seconds - days * SECONDS_PER_DAY
 
 
-def calendar_features(f: Feature, seconds, mean_seconds: float, var_seconds: float):
+def calendar_features(seconds, mean_year: float, std_year: float, with_time: bool):
     """float32 [batch, k]: the standardised year, then (sin, cos) of month, day of month, day of week and,
-    when the feature's format has a time of day, of the hour."""
+    ``with_time``, of the time of day."""
     ops = keras.ops
     year, month, day, weekday, second = civil_date(ops.reshape(seconds, (-1,)))
-    mean_year = 1970 + mean_seconds / SECONDS_PER_YEAR
-    std_year = max(math.sqrt(var_seconds) / SECONDS_PER_YEAR, 1e-6)
     parts = [(ops.cast(year, "float32") - mean_year) / std_year]
-    cycles = [(month - 1, 12), (day - 1, 31), (weekday, 7)]
-    if "%H" in date_format(f.parse or ""):
-        cycles.append((second, SECONDS_PER_DAY))
+    cycles = [(month - 1, 12), (day - 1, 31), (weekday, 7)] + ([(second, SECONDS_PER_DAY)] if with_time else [])
     for value, period in cycles:
         angle = ops.cast(value, "float32") * (2 * math.pi / period)
         parts += [ops.sin(angle), ops.cos(angle)]
     return ops.stack(parts, axis=1)
 
 
+@keras.saving.register_keras_serializable(package="dataprep")
+class Calendar(keras.layers.Layer):
+    """int64 seconds to :func:`calendar_features`, saved with the model (its settings are its config)."""
+
+    def __init__(self, mean_year: float = 0.0, std_year: float = 1.0, with_time: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.mean_year, self.std_year, self.with_time = mean_year, std_year, with_time
+
+    def call(self, seconds):
+        return calendar_features(seconds, self.mean_year, self.std_year, self.with_time)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mean_year": self.mean_year, "std_year": self.std_year,
+                "with_time": self.with_time}
+
+
 def calendar_block(f: Feature, x, mean: np.ndarray, var: np.ndarray, side: str):
-    """A date feature's calendar inputs as a Keras layer of the model (statistics of the training split)."""
+    """A date feature's calendar inputs, the year standardised with the training split's moments of its seconds."""
     mean_s, var_s = float(np.reshape(mean, -1)[0]), float(np.reshape(var, -1)[0])
-    return keras.layers.Lambda(lambda s: calendar_features(f, s, mean_s, var_s), name=f"{side}_{f.name}_calendar")(x)
+    return Calendar(1970 + mean_s / SECONDS_PER_YEAR, max(math.sqrt(var_s) / SECONDS_PER_YEAR, 1e-6),
+                    "%H" in date_format(f.parse or ""), name=f"{side}_{f.name}_calendar")(x)
