@@ -223,3 +223,30 @@ def test_stats_and_head_show_the_entries(tmp_path):
     assert written == report and report["count"] == 3 and report["mean"] == 4.0
     assert head(tmp_path / "out")["x"].tolist() == [{1: 2.0, 3: 4.0}, {}, {5: 6.0}]
     assert describe(tmp_path / "out")["features"]["x"] == f"float32 sparse[{SIZE}] feature"
+
+
+def test_wide_deep_trains_on_a_sparse_wide_side_and_a_date(tmp_path):
+    """The trainer takes a sparse feature on the wide side (a linear map of its entries) and a date's calendar
+    inputs on the deep side; the saved model loads and predicts from a tf.SparseTensor."""
+    import keras
+    import tensorflow as tf
+
+    from dataprep.train.fitting import fit
+
+    rng = np.random.default_rng(0)
+    n = 300
+    text = np.array([" ".join(f"{i}:1" for i in np.sort(rng.choice(50, 3, replace=False))) for _ in range(n)],
+                    dtype=object)
+    days = (np.datetime64("2015-01-01") + rng.integers(0, 2000, n)).astype(str).astype(object)
+    doc = {"features": [{"name": "x", "dtype": "float32", "shape": [50], "sparse": True, "group": "wide"},
+                        {"name": "day", "dtype": "int64", "parse": "date", "group": "deep"},
+                        {"name": "y", "dtype": "float32", "role": "label"}]}
+    dataprep.convert({"x": text, "day": days, "y": rng.normal(size=n)}, doc, tmp_path / "data",
+                     split="train=0.8,test=0.2")
+    fit("wide-deep", tmp_path / "data", tmp_path / "run", epochs=1, variant="two-input", verbose=False)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert np.isfinite(metrics["test"]["rmse"]) and np.isfinite(metrics["linear_regression_baseline"]["test_rmse"])
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    x = tf.SparseTensor([[0, 3], [1, 7]], tf.constant([1.0, 1.0]), [2, 50])
+    out = model({"x": x, "day": tf.constant([0, 10**9], tf.int64)})
+    assert np.isfinite(np.asarray(tf.nest.flatten(out)[0])).all()
