@@ -198,18 +198,29 @@ def test_schema_round_trips_and_is_not_csv():
         Schema.from_dict(doc)
 
 
-def test_readme_recipe_parses_with_plain_tensorflow(tmp_path):
-    """The README's plain-TF recipe, as written there, reads a sparse feature back."""
+def test_readme_recipe_parses_with_plain_tensorflow(tmp_path, monkeypatch):
+    """The README's plain-TF recipe, run as written there, reads sparse float32 and float64 features back."""
+    import re
+
     import tensorflow as tf
 
-    dataprep.convert({"x": np.array(["3:0.5 17:1", ""], dtype=object), "y": np.arange(2)}, schema(),
-                     tmp_path / "out", split="train=1", shuffle=False)
-    files = [str(p) for p in sorted((tmp_path / "out").glob("train*.tfrecord*"))]
-    spec = {"x": tf.io.SparseFeature(index_key="x/indices", value_key="x", dtype=tf.float32, size=SIZE),
-            "y": tf.io.FixedLenFeature([], tf.int64)}
-    batch = next(iter(tf.data.TFRecordDataset(files).batch(2).map(lambda r: tf.io.parse_example(r, spec))))
+    from .conftest import ROOT
+
+    recipe = next(block for block in re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+                  if 'json.load(open("out/manifest.json"))' in block)
+    doc = {"features": [*schema()["features"], {"name": "z", "dtype": "float64", "shape": [8], "sparse": True}]}
+    dataprep.convert({"x": np.array(["3:0.5 17:1", ""], dtype=object), "y": np.arange(2),
+                      "z": np.array(["7:-0.0 2:0.1", "0:1e-300"], dtype=object)}, doc, tmp_path / "out",
+                     split="train=1", shuffle=False)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(recipe, namespace)  # noqa: S102 - the README's own code
+    batch = next(iter(namespace["ds"]))
+    assert isinstance(batch["x"], tf.SparseTensor) and batch["z"].dtype == tf.float64
     dense = tf.sparse.to_dense(batch["x"]).numpy()
     assert dense.shape == (2, SIZE) and dense[0, 3] == 0.5 and dense[0, 17] == 1 and dense.sum() == 1.5
+    assert batch["z"].indices.numpy().tolist() == [[0, 2], [0, 7], [1, 0]]
+    assert same(batch["z"].values.numpy(), np.array([0.1, -0.0, 1e-300]))
 
 
 def test_stats_and_head_show_the_entries(tmp_path):
