@@ -470,14 +470,17 @@ class Schema:
 
     def parse_spec(self, features: Iterable[Feature] | None = None) -> dict:
         """The ``tf.io.parse_example`` spec for ``features`` (default: all; imports TensorFlow). float64
-        features parse as their int64 bit patterns: ``tf.bitcast(x, tf.float64)`` gives the values."""
+        features parse as their int64 bit patterns: ``tf.bitcast(x, tf.float64)`` gives the values. A sparse
+        feature parses as two ragged lists, its values and (under ``index_key``) its indices, which
+        ``readers.decode`` joins into a ``tf.SparseTensor``."""
         import tensorflow as tf
 
         spec = {}
         for f in self.features if features is None else features:
             dt = tf.as_dtype(STORED_TYPES[f.stored_dtype].tf)
-            if f.sparse:  # dataprep writes the indices sorted (columns_sparse), so TF need not sort them
-                spec[f.name] = tf.io.SparseFeature(f.index_key, f.name, dt, f.shape[0], already_sorted=True)
+            if f.sparse:  # its values and indices: the readers join them (tf.io.SparseFeature's path is deprecated)
+                spec[f.name] = tf.io.RaggedFeature(dt, row_splits_dtype=tf.int64)
+                spec[f.index_key] = tf.io.RaggedFeature(tf.int64, row_splits_dtype=tf.int64)
             elif f.is_image:
                 spec[f.name] = tf.io.FixedLenFeature([], tf.string, default_value=f.filled_default()[0]
                                                      if f.default is not None else None)

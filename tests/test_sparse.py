@@ -80,6 +80,14 @@ def check_read_back(folder, want: list[tuple[np.ndarray, np.ndarray]], dtype: st
         r, c, v = sp.indices[:, 0].numpy(), sp.indices[:, 1].numpy(), sp.values.numpy()
         rows += [(c[r == k], v[r == k]) for k in range(int(sp.dense_shape[0]))]
     assert all(same(g[0], w[0]) and same(g[1], w[1]) for g, w in zip(rows, want)) and len(rows) == len(want)
+    shuffled, labels = [], []  # shuffled: the same records (y is the input row), in another order
+    for x, y in dataprep.make_dataset(folder, "train", batch_size=64, seed=1, num_epochs=1):
+        dense = tf.sparse.to_dense(x["x"]).numpy()
+        shuffled += list(dense)
+        labels += y.numpy().tolist()
+    assert sorted(labels) == list(range(len(want))) and labels != sorted(labels)
+    for row, k in zip(shuffled, labels):
+        assert np.flatnonzero(row != 0).tolist() == [i for i, v in zip(*want[k]) if v != 0]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])

@@ -32,7 +32,8 @@ def batch_finisher(manifest: Manifest, images: str = "uint8") -> Callable[[dict]
     Kept apart from parsing so that whole shards can be parsed once and their pixels unpacked per batch."""
     schema = manifest.schema
     raw = not manifest.shard_format.lines  # Example records hold pixel arrays as raw bytes
-    return lambda parsed: {f.name: _finish(f, parsed[f.name], images, raw) for f in schema.features}
+    return lambda parsed: {f.name: _sparse(f, parsed, raw) if f.sparse else _finish(f, parsed[f.name], images, raw)
+                           for f in schema.features}
 
 
 def batch_parser(manifest: Manifest) -> Callable[[tf.Tensor], dict]:
@@ -81,10 +82,23 @@ def _decode_images(f: Feature, encoded: tf.Tensor) -> tf.Tensor:
     return tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec([height, width, channels], tf.uint8))
 
 
+def _sparse(f: Feature, parsed: dict, raw: bool) -> tf.SparseTensor:
+    """A sparse feature's parsed values and indices (ragged, the indices sorted by the encoder) as the
+    ``tf.SparseTensor`` [batch, size] that ``tf.io.SparseFeature`` parses; records whose indices and values
+    differ in number stop the iteration with an InvalidArgumentError."""
+    values, index = parsed[f.name], parsed[f.index_key]
+    same = tf.debugging.assert_equal(values.row_splits, index.row_splits, message=f"sparse feature {f.name!r}: "
+                                     "a record's indices and values differ in number")
+    with tf.control_dependencies([same]):
+        flat = tf.identity(values.flat_values)
+    if f.encoding == "float64_bits" and raw:
+        flat = tf.bitcast(flat, tf.float64)
+    entries = tf.stack([values.value_rowids(), index.flat_values], axis=1)
+    return tf.SparseTensor(entries, flat, tf.stack([values.nrows(), tf.constant(f.shape[0], tf.int64)]))
+
+
 def _finish(f: Feature, value, images: str, raw: bool):
     if f.encoding == "float64_bits" and raw:  # the inverse of encode.example._list_payload
-        if isinstance(value, tf.SparseTensor):
-            return tf.SparseTensor(value.indices, tf.bitcast(value.values, tf.float64), value.dense_shape)
         return tf.ragged.map_flat_values(tf.bitcast, value, tf.float64) if isinstance(value, tf.RaggedTensor) \
             else tf.bitcast(value, tf.float64)
     if f.encoding == "encoded_image":
