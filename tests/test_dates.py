@@ -116,3 +116,14 @@ def test_calendar_parts_are_exact_for_any_day():
     assert np.allclose(x[:, 1:3], [[np.sin(11 / 6 * np.pi), np.cos(11 / 6 * np.pi)], [0, 1]], atol=1e-6)  # month
     assert np.allclose(x[:, 5:7], [[np.sin(12 / 7 * np.pi), np.cos(12 / 7 * np.pi)], [0, 1]], atol=1e-6)  # Sun, Mon
     assert np.allclose(x[:, 7:9], [[1, 0], [-1, 0]], atol=1e-6)  # 06:00 and 18:00
+
+
+def test_infer_takes_arrow_dates_and_timestamps(tmp_path):
+    days, stamps = np.array(DAYS[:3], "datetime64[D]"), np.array(TIMES[:3], "datetime64[s]")
+    table = pa.table({"d": pa.array(days), "t": pa.array(stamps)})
+    schema = dataprep.infer_schema(table)
+    assert [(f.dtype, f.parse) for f in schema.features] == [("int64", "date"), ("int64", "datetime")]
+    dataprep.convert(table, schema, tmp_path / "out", split="train=1", shuffle=False)
+    got = next(SplitReader(tmp_path / "out", "train").iter_batches(10))
+    assert got["d"].tolist() == days.astype("datetime64[s]").astype(np.int64).tolist()
+    assert got["t"].tolist() == stamps.astype(np.int64).tolist()

@@ -269,3 +269,18 @@ def test_wide_deep_trains_on_a_sparse_wide_side_and_a_date(tmp_path):
     x = tf.SparseTensor([[0, 3], [1, 7]], tf.constant([1.0, 1.0]), [2, 50])
     out = model({"x": x, "day": tf.constant([0, 10**9], tf.int64)})
     assert np.isfinite(np.asarray(tf.nest.flatten(out)[0])).all()
+
+
+def test_schema_infer_finds_libsvm_text(tmp_path):
+    """A column of "index:value" entries is inferred sparse (size: largest index + 1, float32 when it keeps
+    every value); a lone "10:30" per row (a time, more likely) and free text are not."""
+    path = tmp_path / "in.csv"
+    path.write_text("x,t,note,y\n3:0.5 17:1,10:30,a:b c:d,1\n,11:45,x,2\n2:0.25,09:00,y,3\n")
+    inferred = dataprep.infer_schema(path, label="y")
+    x = inferred["x"]
+    assert (x.dtype, x.shape, x.sparse, x.default) == ("float32", (18,), True, None)
+    assert not inferred["t"].sparse and not inferred["note"].sparse
+    dataprep.convert(path, inferred, tmp_path / "out", split="train=1", shuffle=False)
+    reader = SplitReader(tmp_path / "out", "train")
+    assert [reader[i]["x"][0].tolist() for i in range(3)] == [[3, 17], [], [2]]
+    assert reader[0]["x"][1].tolist() == [0.5, 1.0]
