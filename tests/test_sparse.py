@@ -284,3 +284,11 @@ def test_schema_infer_finds_libsvm_text(tmp_path):
     reader = SplitReader(tmp_path / "out", "train")
     assert [reader[i]["x"][0].tolist() for i in range(3)] == [[3, 17], [], [2]]
     assert reader[0]["x"][1].tolist() == [0.5, 1.0]
+
+
+def test_a_sparse_feature_is_refused_on_the_deep_side():
+    from dataprep.train.prep import TrainStats, encode, feature_input
+
+    f = Schema.from_dict(schema())["x"]
+    with pytest.raises(SchemaError, match="joins the wide side only"):
+        encode([f], {"x": feature_input(f)}, TrainStats(), "deep")

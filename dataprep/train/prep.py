@@ -154,6 +154,8 @@ def encode(features: list[Feature], inputs: dict, stats: TrainStats, side: str):
                 keras.ops.cast(inputs[f.name], "float32")))
         elif f.is_fixed and f.is_numeric:
             parts.append(numeric_block(f, inputs[f.name], stats, side))
+        elif f.sparse:
+            raise SchemaError(f"feature {f.name!r}: a sparse feature joins the wide side only (group: wide)")
         else:
             raise SchemaError(f"feature {f.name!r} ({f.dtype} {list(f.shape)}) cannot feed a dense model")
     if not parts:
