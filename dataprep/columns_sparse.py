@@ -1,7 +1,9 @@
 """Sparse feature columns: each record's (index, value) entries, as ``tf.io.SparseFeature`` reads them.
 
 A sparse feature reads one column of scipy.sparse matrix rows, of lists of (index, value) pairs, or of
-"index:value" text (LIBSVM style, "3:0.5 17:1"; an empty or missing field has no entries). It becomes two
+"index:value" text (LIBSVM style, "3:0.5 17:1"; an empty or missing field has no entries), or of lists of
+values beside a column ``name/indices`` of their indices (TFRecords of Examples holding a sparse feature as
+``tf.io.SparseFeature`` reads it, such as dataprep's own). It becomes two
 columns sharing their row splits: the values under the feature's name, their int64 indices under
 :attr:`~dataprep.schema.Feature.index_key`. Indices are stored as given (a 1-based LIBSVM file needs a size
 of its largest index + 1) and sorted within each record, values following, as ``tf.sparse.reorder`` would
@@ -28,7 +30,7 @@ from .columns import (
     as_array,
 )
 from .errors import DataError
-from .schema import Feature
+from .schema import SPARSE_INDEX_SUFFIX, Feature
 
 _ENTRY_RE = r"^(?P<index>[^:]*):(?P<value>.*)$"  # the parts are parsed (and flagged) as numbers after
 
@@ -46,7 +48,10 @@ def sparse_columns(batch: Batch, f: Feature, checks: _Checks) -> dict[str, Colum
         arr = col if isinstance(col, (pa.Array, pa.ChunkedArray)) else _numpy_to_arrow(col, f, column, checks)
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
-        if _is_text(arr.type):
+        indices_column = batch.columns.get(column + SPARSE_INDEX_SUFFIX)
+        if indices_column is not None:
+            raw_index, raw_value, splits = _listed_entries(batch, arr, indices_column, f, column, checks)
+        elif _is_text(arr.type):
             raw_index, raw_value, splits = _text_entries(arr, f, column, checks)
         elif _is_list_type(arr.type):
             raw_index, raw_value, splits = _pair_entries(arr, f, column, checks)
@@ -89,6 +94,43 @@ def _text_entries(arr: pa.Array, f: Feature, column: str, checks: _Checks
 def _filled(part: pa.Array) -> pa.Array:
     """The part of each entry; a malformed entry (flagged already) gets a placeholder 0."""
     return pc.fill_null(part, "0") if part.null_count else part
+
+
+def _listed_entries(batch: Batch, values: pa.Array, indices, f: Feature, column: str, checks: _Checks
+                    ) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """Lists of values and, in column ``name/indices``, lists of their indices (a missing list: no entries)."""
+    if isinstance(indices, pa.ChunkedArray):
+        indices = indices.combine_chunks()
+    if not (_is_list_type(values.type) and _is_list_type(indices.type)):
+        raise DataError(f"{batch.where(0, column)}: sparse feature {f.name!r} reads lists of values beside "
+                        f"lists of indices, got {values.type} and {indices.type}")
+    (vals, splits), (index, index_splits) = _flat(values), _flat(indices)
+    differ = np.diff(splits) != np.diff(index_splits)
+    checks.flag(differ, column, "wrong_shape",
+                lambda i: f"{splits[i + 1] - splits[i]} values and {index_splits[i + 1] - index_splits[i]} indices "
+                          f"(sparse feature {f.name!r})")
+    if differ.any():  # flagged rows (never written) are left with no entries, the others keep theirs
+        vals = vals.filter(pa.array(np.repeat(~differ, np.diff(splits))))
+        index = index.filter(pa.array(np.repeat(~differ, np.diff(index_splits))))
+        counts = np.where(differ, 0, np.diff(splits))
+        splits = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(counts, out=splits[1:])
+    return index, vals, splits
+
+
+def _flat(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """A list column's elements and row splits (a missing list is empty)."""
+    offsets = _list_offsets(lists)
+    counts = np.diff(offsets)
+    keep = np.ones(int(offsets[-1] - offsets[0]), bool)
+    if lists.null_count:
+        nulls = to_numpy(lists.is_null())
+        keep = np.repeat(~nulls, counts)
+        counts = np.where(nulls, 0, counts)
+    splits = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=splits[1:])
+    elements = lists.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    return (elements.filter(pa.array(keep)) if not keep.all() else elements), splits
 
 
 def _pair_entries(arr: pa.Array, f: Feature, column: str, checks: _Checks
