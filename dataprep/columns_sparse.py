@@ -71,19 +71,9 @@ def _text_entries(arr: pa.Array, f: Feature, column: str, checks: _Checks
     """"index:value" entries separated by white space: the index and value texts and the row splits."""
     if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):  # CSV fields arrive as bytes
         arr = _decode_utf8(arr, f, column, checks, None)
-    text = pc.fill_null(pc.utf8_trim_whitespace(arr), "")
-    tokens = pc.utf8_split_whitespace(text)
-    splits = _list_offsets(tokens)
-    words = tokens.values.slice(int(splits[0]), int(splits[-1] - splits[0]))
-    splits = splits - splits[0]
-    empty = to_numpy(pc.equal(text, ""))  # "" splits into [""]: no entries
-    if empty.any():
-        keep = np.ones(len(words), bool)
-        keep[splits[:-1][empty]] = False
-        words = words.filter(pa.array(keep))
-        counts = np.diff(splits) - empty
-        splits = np.zeros(len(counts) + 1, np.int64)
-        np.cumsum(counts, out=splits[1:])
+    text = pc.utf8_trim_whitespace(arr)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)  # blank: no entries (not [""])
+    words, splits = _flat(pc.utf8_split_whitespace(text))
     parts = pc.extract_regex(words, _ENTRY_RE)
     malformed = to_numpy(parts.is_null())
     checks.flag(malformed, column, "unparseable",
@@ -112,9 +102,7 @@ def _listed_entries(batch: Batch, values: pa.Array, indices, f: Feature, column:
     if differ.any():  # flagged rows (never written) are left with no entries, the others keep theirs
         vals = vals.filter(pa.array(np.repeat(~differ, np.diff(splits))))
         index = index.filter(pa.array(np.repeat(~differ, np.diff(index_splits))))
-        counts = np.where(differ, 0, np.diff(splits))
-        splits = np.zeros(len(counts) + 1, np.int64)
-        np.cumsum(counts, out=splits[1:])
+        splits = _splits(np.where(differ, 0, np.diff(splits)))
     return index, vals, splits
 
 
@@ -127,26 +115,22 @@ def _flat(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
         nulls = to_numpy(lists.is_null())
         keep = np.repeat(~nulls, counts)
         counts = np.where(nulls, 0, counts)
+    elements = lists.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    return (elements.filter(pa.array(keep)) if not keep.all() else elements), _splits(counts)
+
+
+def _splits(counts: np.ndarray) -> np.ndarray:
+    """Row splits (int64, ``len(counts) + 1``) of rows of ``counts`` elements."""
     splits = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=splits[1:])
-    elements = lists.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
-    return (elements.filter(pa.array(keep)) if not keep.all() else elements), splits
+    return splits
 
 
 def _pair_entries(arr: pa.Array, f: Feature, column: str, checks: _Checks
                   ) -> tuple[pa.Array, pa.Array, np.ndarray]:
     """Lists of (index, value) pairs (two-element lists, or structs of two fields; a missing list has no
     entries): the indices, the values and the row splits."""
-    offsets = _list_offsets(arr)
-    if arr.null_count:  # a missing list: no entries
-        counts = np.where(to_numpy(arr.is_null()), 0, np.diff(offsets))
-        keep = np.repeat(~to_numpy(arr.is_null()), np.diff(offsets))
-        pairs = arr.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0])).filter(pa.array(keep))
-        splits = np.zeros(len(counts) + 1, np.int64)
-        np.cumsum(counts, out=splits[1:])
-    else:
-        pairs = arr.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
-        splits = offsets - offsets[0]
+    pairs, splits = _flat(arr)
     if pa.types.is_struct(pairs.type) and pairs.type.num_fields == 2:
         checks.flag(to_numpy(pairs.is_null()), column, "missing",
                     lambda i: f"a missing (index, value) pair (sparse feature {f.name!r})", splits)
