@@ -241,6 +241,7 @@ def test_stats_and_head_show_the_entries(tmp_path):
     report = dataprep.stats(tmp_path / "out").to_dict()["splits"]["train"]["x"]
     assert written == report and report["count"] == 3 and report["mean"] == 4.0
     assert head(tmp_path / "out")["x"].tolist() == [{1: 2.0, 3: 4.0}, {}, {5: 6.0}]
+    assert dataprep.as_dataframe(tmp_path / "out")["x"].tolist() == [{1: 2.0, 3: 4.0}, {}, {5: 6.0}]
     assert describe(tmp_path / "out")["features"]["x"] == f"float32 sparse[{SIZE}] feature"
 
 
@@ -292,6 +293,9 @@ def test_a_sparse_feature_is_refused_on_the_deep_side():
     f = Schema.from_dict(schema())["x"]
     with pytest.raises(SchemaError, match="joins the wide side only"):
         encode([f], {"x": feature_input(f)}, TrainStats(), "deep")
+    huge = Schema.from_dict(schema(size=2**40))["x"]  # refused before any weight is allocated
+    with pytest.raises(SchemaError, match="hash its indices into fewer"):
+        encode([huge], {"x": feature_input(huge)}, TrainStats(), "wide")
 
 
 def test_tfrecords_holding_sparse_features_are_reconverted(tmp_path):

@@ -97,7 +97,9 @@ def as_dataframe(path: str | Path, split: str = "train"):
         value = data[f.name]
         if f.is_text:
             value = np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])(value) if value.size else value
-        if f.shape == ():
+        if f.sparse:  # each record's entries as {index: value}
+            columns[f.name] = [dict(zip(i.tolist(), v.tolist())) for i, v in value]
+        elif f.shape == ():
             columns[f.name] = value
         else:
             columns[f.name] = [np.asarray(v).tolist() for v in value]

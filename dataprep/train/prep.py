@@ -19,6 +19,7 @@ from ..schema import Feature, Schema
 from .calendar import calendar_block
 
 SPARSE_UNITS = 16  # a sparse feature's projection on the wide side
+MAX_SPARSE_WEIGHTS = 1 << 26  # its weights (size x units float32: 256 MiB), checked before they are allocated
 
 
 @dataclass
@@ -150,6 +151,9 @@ def encode(features: list[Feature], inputs: dict, stats: TrainStats, side: str):
         elif f.parse is not None:  # dates: the year and the cycles of the calendar
             parts.append(calendar_block(f, inputs[f.name], stats.mean[f.name], stats.var[f.name], side))
         elif f.sparse and side == "wide":  # a linear map of its entries, never made dense (unnormalised)
+            if f.shape[0] * SPARSE_UNITS > MAX_SPARSE_WEIGHTS:
+                raise SchemaError(f"feature {f.name!r}: a sparse size of {f.shape[0]:,} needs {SPARSE_UNITS} weights "
+                                  f"per index, over {MAX_SPARSE_WEIGHTS:,} in all; hash its indices into fewer")
             parts.append(keras.layers.Dense(SPARSE_UNITS, use_bias=False, name=f"wide_{f.name}_linear")(
                 keras.ops.cast(inputs[f.name], "float32")))
         elif f.is_fixed and f.is_numeric:
