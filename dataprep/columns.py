@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from .arrow_numpy import to_numpy
 from .batch import Batch, Problem
+from .dates import date_format, parse_dates
 from .errors import DataError
 from .ragged import Ragged
 from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, OOV_TOKEN, Feature, ImageOptions, Schema
@@ -98,12 +99,20 @@ def to_columns(batch: Batch, schema: Schema, allow_paths_outside: bool = False
                ) -> tuple[dict[str, Column], list[Problem]]:
     """Convert a source batch into one :class:`Column` per feature, filling defaults and checking values.
 
+    A sparse feature gives two columns, its values under its name and its indices under its ``index_key``.
     Bad values are replaced by placeholders and reported as problems, so the caller decides whether to
     fail on the first or to drop the rows (and count them). ``allow_paths_outside`` lets image paths lead
     out of the input's folder.
     """
     checks = _Checks(batch, allow_paths_outside=allow_paths_outside)
-    columns = {f.name: _feature_column(batch, f, checks) for f in schema.features}
+    columns: dict[str, Column] = {}
+    for f in schema.features:
+        if f.sparse:  # its values and its indices (columns_sparse imports this module)
+            from .columns_sparse import sparse_columns
+
+            columns.update(sparse_columns(batch, f, checks))
+        else:
+            columns[f.name] = _feature_column(batch, f, checks)
     return columns, checks.problems
 
 
@@ -232,7 +241,10 @@ def _numeric_values(arr: pa.Array, f: Feature, column: str, checks: _Checks, spl
     if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):  # CSV fields arrive as bytes
         arr = _decode_utf8(arr, f, column, checks, splits)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        arr = _parse_numbers(arr, f, column, checks, splits)
+        arr = _parse_date_text(arr, f, column, checks, splits) if f.parse else \
+            _parse_numbers(arr, f, column, checks, splits)
+    elif f.parse and (pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type)):
+        arr = _timestamp_seconds(arr, f, column, checks)
     elif pa.types.is_null(arr.type):
         arr = pa.nulls(len(arr), pa.int64() if _is_integer(f) else pa.float64())
     elif pa.types.is_boolean(arr.type):
@@ -313,6 +325,27 @@ def _parse_numbers(arr: pa.Array, f: Feature, column: str, checks: _Checks, spli
         checks.flag(to_numpy(overflow), column, "out_of_range",
                     lambda i: f"{text[i].as_py()} overflows {f.dtype} (feature {f.name!r})", splits)
     return parsed
+
+
+def _parse_date_text(arr: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> pa.Array:
+    """Dates and times as int64 seconds (see :mod:`dataprep.dates`); text that is not a date written as the
+    feature's format writes it is flagged and treated as missing."""
+    fmt = date_format(f.parse or "")
+    text = pc.utf8_trim_whitespace(arr)
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+    seconds, bad = parse_dates(text, fmt)
+    checks.flag(bad, column, "unparseable",
+                lambda i: f"cannot parse {text[i].as_py()!r} as a date {fmt} (feature {f.name!r})", splits)
+    return seconds
+
+
+def _timestamp_seconds(arr: pa.Array, f: Feature, column: str, checks: _Checks) -> pa.Array:
+    """Arrow dates and timestamps as int64 seconds since 1970-01-01 UTC; a fraction of a second is refused,
+    since the feature would lose it."""
+    try:
+        return pc.cast(pc.cast(arr, pa.timestamp("s", getattr(arr.type, "tz", None))), pa.int64())
+    except pa.ArrowInvalid as e:
+        raise DataError(f"{checks.batch.where(0, column)}: feature {f.name!r} stores whole seconds: {e}") from None
 
 
 def _parse_integers(text: pa.Array, f: Feature, column: str, checks: _Checks, splits) -> pa.Array:

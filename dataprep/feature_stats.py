@@ -325,7 +325,7 @@ def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 
     """Statistics of every feature (:func:`summarised`) of each split of a converted folder, read without
     TensorFlow in file order."""
     from .manifest import load_manifest
-    from .records import RaggedArray, iter_batches
+    from .records import RaggedArray, SparseArray, iter_batches
 
     manifest = load_manifest(path)
     features = summarised(manifest.schema)
@@ -337,9 +337,9 @@ def folder_stats(path: str | Path, splits: list[str] | None = None, seed: int = 
                 value = batch[f.name]
                 if f.name not in acc:
                     acc[f.name] = accumulator(f, i, seed)
-                ragged = isinstance(value, RaggedArray)
-                acc[f.name].update((value.values if ragged else np.asarray(value)).reshape(-1))
-                acc[f.name].count_lengths(np.diff(value.row_splits) if ragged else None)
+                listed = isinstance(value, (RaggedArray, SparseArray))  # sparse: its stored entries, as pass one's
+                acc[f.name].update((value.values if listed else np.asarray(value)).reshape(-1))
+                acc[f.name].count_lengths(np.diff(value.row_splits) if listed else None)
     return report
 
 

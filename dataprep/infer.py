@@ -8,7 +8,11 @@ value is its shortest float64 text), float64 otherwise; the feature's descriptio
 An image folder gives an image feature (shape of its first image), the path and a label whose vocabulary is
 the class names. Feature columns with blanks get a default (the mean for numbers, the most frequent value for
 categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with
-few distinct values become categoricals with a vocabulary ordered by frequency.
+few distinct values become categoricals with a vocabulary ordered by frequency. Text columns whose every value
+is a date or time in one of :data:`~dataprep.dates.INFERRED_FORMATS` (2012-01-01, 2012/01/01,
+2020-01-01T10:00:00) become int64 seconds since 1970-01-01 UTC with that ``parse`` format, as Arrow dates and
+timestamps do. Text of "index:value" entries (LIBSVM style, some value holding several) becomes a sparse feature
+of size the largest index + 1.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .dates import INFERRED_FORMATS, parse_alias, parse_dates
 from .errors import SourceError, UsageError
 from .images import image_shape
 from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, Feature, Schema
@@ -30,6 +35,7 @@ from .sources import IMAGE_FOLDER, iter_batches, resolve_source
 MAX_TRACKED = 1000  # distinct values remembered per column
 _LEADING_ZERO = r"^[+-]?0[0-9]+$"
 _INT_TEXT = r"^[+-]?[0-9]+$"
+_SPARSE_TEXT = r"^[0-9]+:[^:\s]+(\s+[0-9]+:[^:\s]+)*$"  # "3:0.5 17:1"
 
 
 @dataclass
@@ -43,6 +49,43 @@ class _ColumnStats:
     numeric: int = 0
     values: Counter | None = field(default_factory=Counter)
     float32_change: tuple[str, str] | None = None  # the first value float32 would change: (as written, float32)
+    date_formats: tuple[str, ...] = INFERRED_FORMATS  # the date formats that read every text value so far
+    date_total: int = 0  # the sum of the dates' seconds (in the first of date_formats), for a default
+    date_count: int = 0
+    sparse_size: int | None = 0  # "index:value" text: 1 + the largest index so far (None: not such text)
+    sparse_several: bool = False  # whether a value holds several entries (one "10:30" alone is more likely a time)
+
+    def track_dates(self, text: pa.Array) -> None:
+        """Keep the date formats that read every value of this batch of text (no nulls) exactly."""
+        if not self.date_formats or not len(text):
+            return
+        kept = []
+        for fmt in self.date_formats:
+            seconds, bad = parse_dates(text, fmt)
+            if not bad.any():
+                kept.append(fmt)
+                if len(kept) == 1:
+                    self.date_total += int(pc.sum(seconds).as_py())
+                    self.date_count += len(text)
+        self.date_formats = tuple(kept)
+
+    def track_sparse(self, text: pa.Array) -> None:
+        """Whether this batch of text (no nulls) is "index:value" entries with number values, and its size."""
+        if self.sparse_size is None or not len(text):
+            return
+        if not pc.all(pc.match_substring_regex(text, _SPARSE_TEXT)).as_py():
+            self.sparse_size = None
+            return
+        lists = pc.utf8_split_whitespace(text)
+        parts = pc.extract_regex(pc.list_flatten(lists), r"^(?P<index>[0-9]+):(?P<value>.*)$")
+        try:
+            index, values = pc.cast(parts.field("index"), pa.int64()), pc.cast(parts.field("value"), pa.float64())
+        except pa.ArrowInvalid:  # an index beyond int64, a value that is not a number
+            self.sparse_size = None
+            return
+        self.sparse_size = max(self.sparse_size, int(pc.max(index).as_py()) + 1)
+        self.sparse_several = self.sparse_several or bool(pc.max(pc.list_value_length(lists)).as_py() > 1)
+        _check_float32(self, values)
 
     def track(self, arr: pa.Array) -> None:
         if self.values is None:
@@ -135,6 +178,9 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                     whole = pc.all(pc.match_substring_regex(pc.drop_null(text), _INT_TEXT)).as_py()
                     st.kind = "float" if kind == "int" and not whole else "string"  # beyond int64: text
+        if st.kind == "string":
+            st.track_dates(pc.drop_null(text))
+            st.track_sparse(pc.drop_null(text))
         st.track(arr)  # text is kept as it is written, spaces included
         return
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
@@ -150,6 +196,12 @@ def _observe(st: _ColumnStats, arr, col: str) -> None:
             _numbers(st, pc.cast(arr, pa.int64()))
     elif pa.types.is_null(t):
         pass
+    elif pa.types.is_timestamp(t) or pa.types.is_date(t):  # taken as whole seconds (convert refuses fractions)
+        st.kind, st.values = "string", None
+        st.date_formats = ("%Y-%m-%d",) if pa.types.is_date(t) else ("%Y-%m-%dT%H:%M:%S",)
+        seconds = pc.drop_null(pc.cast(pc.cast(arr, pa.timestamp("s"), safe=False), pa.int64()))
+        st.date_total += int(pc.sum(seconds).as_py() or 0)
+        st.date_count += len(seconds)
     else:
         raise SourceError(f"column {col!r}: unsupported type {t}")
 
@@ -195,13 +247,19 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
     missing = st.missing + (st.blank if st.kind in ("int", "float") else 0)
     kind = "float" if st.count == missing and st.kind == "int" else st.kind  # all blank: nothing to go on
     dtype = {"int": "int64", "float": "float32", "string": "string", "bytes": "bytes", "uint8": "uint8"}[kind]
+    dates = kind == "string" and st.shape == () and bool(st.date_formats) and st.date_count > 0
+    if dates:  # every value a date or time in one format: int64 seconds, missing ones (blank) as missing
+        dtype, missing = "int64", st.missing + st.blank
+    sparse = kind == "string" and st.shape == () and not dates and bool(st.sparse_size) and st.sparse_several
+    if sparse:  # a blank value has no entries
+        dtype = "float64" if st.float32_change is not None else "float32"
     if dtype == "float32" and st.float32_change is not None:
         dtype = "float64"
     default: float | int | str | None = None
     vocabulary = None
     nullable = missing > 0
-    impute = nullable and role == "feature"  # a missing label or weight is a bad row, never made up
-    if dtype == "string" and st.values is not None and st.shape == ():
+    impute = nullable and role == "feature" and not sparse  # a missing label or weight is a bad row, never made up
+    if dtype == "string" and st.values is not None and st.shape == () and not dates and not sparse:
         distinct = len(st.values)
         if 0 < distinct <= max_categories and distinct <= max(2, 0.5 * (st.count - missing)):
             vocabulary = tuple(v for v, _ in sorted(st.values.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -209,6 +267,9 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
         mean = st.total / st.numeric if st.numeric else 0.0
         if dtype in FLOAT_DTYPES:
             default = float(f"{mean:.6g}")
+        elif dates:  # the mean date (at midnight when the format has no time of day)
+            default = st.date_total // st.date_count
+            default -= default % 86400 if "%H" not in st.date_formats[0] else 0
         elif dtype == "int64":
             default = min(max(int(round(mean)), INT64_MIN), INT64_MAX)
         elif dtype == "string":
@@ -216,11 +277,16 @@ def _feature(name: str, col: str, st: _ColumnStats, role: str, max_categories: i
         elif dtype == "bytes":
             default = ""
     notes = [f"{missing} of {st.count} values missing"] if nullable else []
+    if sparse:
+        notes.append(f"'index:value' text: a sparse vector of size {st.sparse_size} (1 + its largest index)")
     if dtype == "float64":
         assert st.float32_change is not None  # the reason the column is float64
         notes.append("float64: float32 would change {} to {}".format(*st.float32_change))
     elif dtype == "float32" and st.count > st.missing:
         notes.append("float32 keeps every value as written")
+    elif dates:
+        notes.append(f"dates/times {st.date_formats[0]} as int64 seconds since 1970-01-01 UTC")
     desc = "; ".join(notes)
-    return Feature(name=name, dtype=dtype, shape=st.shape, source=source, default=default, role=role,
-                   vocabulary=vocabulary, description=desc)
+    return Feature(name=name, dtype=dtype, shape=(st.sparse_size,) if sparse else st.shape, sparse=sparse,
+                   source=source, default=default, role=role, vocabulary=vocabulary, description=desc,
+                   parse=parse_alias(st.date_formats[0]) if dates else None)

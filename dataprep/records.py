@@ -2,7 +2,8 @@
 
 For PyTorch or JAX users, and for debugging: ``len(SplitReader(path, "train"))`` comes from the manifest,
 ``reader[i]`` finds record ``i`` through the shard's record index, and ``iter_batches`` yields dicts of numpy
-arrays (variable-length features as :class:`RaggedArray`: flat values plus row splits). Examples are
+arrays (variable-length features as :class:`RaggedArray`: flat values plus row splits; sparse ones as
+:class:`SparseArray`, their indices beside). Examples are
 decoded from the protobuf wire format a batch at a time by :mod:`dataprep.encode.columnar` (all records in
 lockstep with numpy, any dtype), and by the per-record parser :mod:`dataprep.encode.parse` when a batch holds
 records dataprep did not lay out.
@@ -29,6 +30,15 @@ _BLOCK_RECORDS = 1 << 15  # records decoded together by iter_batches
 class RaggedArray(NamedTuple):
     """A batch of variable-length values: row ``i`` is ``values[row_splits[i]:row_splits[i + 1]]``."""
 
+    values: np.ndarray
+    row_splits: np.ndarray
+
+
+class SparseArray(NamedTuple):
+    """A batch of a sparse feature: record ``i`` holds ``values[row_splits[i]:row_splits[i + 1]]`` at those
+    ``indices`` (sorted) of its dense shape ``[size]``: the entries ``tf.io.SparseFeature`` parses."""
+
+    indices: np.ndarray
     values: np.ndarray
     row_splits: np.ndarray
 
@@ -89,12 +99,15 @@ class SplitReader:
         return self._cache[1]
 
     def __getitem__(self, i: int) -> dict:
-        """Record ``i`` decoded: name -> numpy array of the feature's shape."""
+        """Record ``i`` decoded: name -> numpy array of the feature's shape (a sparse feature: its
+        ``(indices, values)``)."""
         batch = self._decode([self.raw(i)])
-        return {name: (value.values if isinstance(value, RaggedArray) else value[0]) for name, value in batch.items()}
+        return {name: (value.values if isinstance(value, RaggedArray) else (value.indices, value.values)
+                       if isinstance(value, SparseArray) else value[0]) for name, value in batch.items()}
 
     def iter_batches(self, batch_size: int = 1024) -> Iterator[dict]:
-        """Batches in file order: fixed shapes as ``[b, *shape]`` arrays, variable ones as RaggedArray."""
+        """Batches in file order: fixed shapes as ``[b, *shape]`` arrays, variable ones as RaggedArray, sparse
+        ones as SparseArray."""
         if batch_size < 1:
             raise UsageError("batch_size must be positive")
         block = batch_size * max(1, _BLOCK_RECORDS // batch_size)  # decoded at once: numpy's per-call cost
@@ -112,13 +125,13 @@ class SplitReader:
 
     def _spans(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> dict | None:
         """Records of a shard's stream decoded in lockstep where they are, or None (see :func:`decode_spans`)."""
-        fast = decode_spans(self.schema.features, data, starts, ends)
-        return None if fast is None else _ragged(fast)
+        fast = decode_spans(self.schema.stored_features(), data, starts, ends)
+        return None if fast is None else _sparse(self.schema.features, _ragged(fast))
 
     def _decode(self, raws: list[bytes]) -> dict:
         if self.manifest.shard_format.lines:
             return _decode_csv(self.manifest, raws)
-        return _decode_examples(self.schema.features, raws)
+        return _sparse(self.schema.features, _decode_examples(self.schema.stored_features(), raws))
 
 
 def _ragged(columns: dict) -> dict:
@@ -126,8 +139,26 @@ def _ragged(columns: dict) -> dict:
     return {name: RaggedArray(*v) if isinstance(v, tuple) else v for name, v in columns.items()}
 
 
+def _sparse(features: Sequence[Feature], decoded: dict) -> dict:
+    """Each sparse feature's values and indices (decoded as two variable-length features) as one SparseArray."""
+    for f in features:
+        if f.sparse:
+            index, value = decoded.pop(f.index_key), decoded[f.name]
+            if not np.array_equal(index.row_splits, value.row_splits):
+                row = int(np.flatnonzero(index.row_splits != value.row_splits)[0]) - 1
+                raise OutputError(f"record {row} of the batch: sparse feature {f.name!r} has "
+                                  f"{index.row_splits[row + 1] - index.row_splits[row]} indices and "
+                                  f"{value.row_splits[row + 1] - value.row_splits[row]} values")
+            decoded[f.name] = SparseArray(index.values, value.values, value.row_splits)
+    return decoded
+
+
 def _rows(value, a: int, b: int):
-    """Rows ``a:b`` of a decoded column (a RaggedArray's splits start again at 0)."""
+    """Rows ``a:b`` of a decoded column (a RaggedArray's or SparseArray's splits start again at 0)."""
+    if isinstance(value, SparseArray):
+        splits = value.row_splits[a:b + 1]
+        return SparseArray(value.indices[splits[0]:splits[-1]], value.values[splits[0]:splits[-1]],
+                           splits - splits[0])
     if isinstance(value, RaggedArray):
         splits = value.row_splits[a:b + 1]
         return RaggedArray(value.values[splits[0]:splits[-1]], splits - splits[0])

@@ -115,8 +115,9 @@ STORED_TYPES: dict[str, DType] = {t.stored: t for t in DTYPES.values() if t.enco
 FLOAT_DTYPES = tuple(t.name for t in DTYPES.values() if t.numeric and t.numpy is not None and t.numpy.kind == "f")
 NUMBER_DTYPES = tuple(t.name for t in DTYPES.values() if t.numeric)
 
-_FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "default", "role", "group", "vocabulary", "image",
-                 "oov", "allow_nan", "normalize", "description", "drift"}
+_FEATURE_KEYS = {"name", "source", "select", "dtype", "shape", "sparse", "parse", "default", "role", "group",
+                 "vocabulary", "image", "oov", "allow_nan", "normalize", "description", "drift"}
+SPARSE_INDEX_SUFFIX = "/indices"  # a sparse feature's indices are the Example key ``name/indices`` (no name has "/")
 _SCHEMA_KEYS = {"name", "description", "features", "version", "record"}
 RECORDS = ("example", "sequence_example")
 IMAGE_FORMATS = ("keep", "jpeg", "png")
@@ -148,7 +149,9 @@ class Feature:
     """One feature of a record.
 
     ``shape`` is ``()`` for a scalar, ``(k, ...)`` for a fixed tensor, and ``(None, k, ...)`` for a
-    variable-length list (``(None,)``) or a ragged list of fixed-size rows. ``source`` names the input column
+    variable-length list (``(None,)``) or a ragged list of fixed-size rows; with ``sparse`` it is ``(size,)``, the
+    dense shape of a ``tf.SparseTensor`` of which each record stores only the (index, value) entries it has.
+    ``source`` names the input column
     (or a list of scalar columns stacked in order); ``select`` takes a ``start:stop`` slice of the last axis
     of an array-valued source column, as in the seed's ``x[:, :5]``.
     """
@@ -156,6 +159,8 @@ class Feature:
     name: str
     dtype: str
     shape: tuple = ()
+    sparse: bool = False
+    parse: str | None = None  # dates/times: a strptime format or alias, stored as int64 seconds (dataprep.dates)
     source: str | tuple[str, ...] | None = None
     select: tuple[int, int] | None = None
     default: Any = None
@@ -180,19 +185,36 @@ class Feature:
 
     @property
     def is_fixed(self) -> bool:
-        return all(d is not None for d in self.shape)
+        """Whether every record holds the same number of elements (a sparse feature holds its entries)."""
+        return not self.sparse and all(d is not None for d in self.shape)
 
     @property
     def kind(self) -> str:
-        """How the Example holds it: ``fixed`` (known element count), ``varlen`` or ``ragged`` ([None, k...])."""
+        """How the Example holds it: ``fixed`` (known element count), ``varlen`` or ``ragged`` ([None, k...]),
+        or ``sparse`` (its values under its name, their int64 indices under :attr:`index_key`)."""
+        if self.sparse:
+            return "sparse"
         if self.is_fixed:
             return "fixed"
         return "varlen" if len(self.shape) == 1 else "ragged"
 
     @property
+    def index_key(self) -> str:
+        """The Example key of a sparse feature's indices (its values are under its name)."""
+        return self.name + SPARSE_INDEX_SUFFIX
+
+    def stored_features(self) -> tuple[Feature, ...]:
+        """The features the Example holds for this one: itself, or for a sparse feature its values (a
+        variable-length list under its name) and its indices (int64 under :attr:`index_key`), in the order
+        of ``tf.io.SparseFeature(index_key, value_key)``. The encoder and the TF-free readers work on these."""
+        if not self.sparse:
+            return (self,)
+        return (replace(self, shape=(None,), sparse=False), Feature(self.index_key, "int64", (None,)))
+
+    @property
     def inner_size(self) -> int:
         """Elements per row of the variable dimension (1 for ``[None]``); the whole size when fixed."""
-        dims = self.shape if self.is_fixed else self.shape[1:]
+        dims = self.shape if self.is_fixed else self.shape[1:] if not self.sparse else ()
         return int(math.prod(dims))
 
     @property
@@ -273,6 +295,10 @@ class Feature:
             "encoding": self.encoding,
             "elements_per_record": self.elements_per_record,
         }
+        if self.sparse:
+            out["index_key"] = self.index_key
+        if self.parse is not None:
+            out["parse"] = self.parse
         if self.default is not None:
             out["default"] = self.stored_default() if self.encoding != "raw_uint8" else self.default
         return out
@@ -286,6 +312,10 @@ class Feature:
             d["select"] = f"{self.select[0]}:{self.select[1]}"
         d["dtype"] = self.dtype
         d["shape"] = list(self.shape)
+        if self.sparse:
+            d["sparse"] = True
+        if self.parse is not None:
+            d["parse"] = self.parse
         if self.default is not None:
             d["default"] = self.default
         if self.role != "feature":
@@ -385,7 +415,12 @@ class Schema:
         the variable-length ones when ``record`` is ``sequence_example``; the rest are its context."""
         if self.record != "sequence_example":
             return []
-        return [f for f in self.features if not f.is_fixed]
+        return [f for f in self.features if not f.is_fixed and not f.sparse]
+
+    def stored_features(self, features: Iterable[Feature] | None = None) -> list[Feature]:
+        """The Example's features of ``features`` (default: all): sparse ones as their values and indices
+        (:meth:`Feature.stored_features`)."""
+        return [s for f in (self.features if features is None else features) for s in f.stored_features()]
 
     @property
     def context(self) -> list[Feature]:
@@ -410,8 +445,9 @@ class Schema:
                               "(MAX_CSV_COLUMNS); use --format tfrecord")
         for f in self.features:
             if not f.is_fixed:
-                raise SchemaError(f"feature {f.name!r}: shape {list(f.shape)} is variable-length; "
-                                  "CSV holds fixed shapes only, use --format tfrecord")
+                raise SchemaError(f"feature {f.name!r}: shape {list(f.shape)} is "
+                                  f"{'sparse' if f.sparse else 'variable-length'}; CSV holds fixed shapes only, "
+                                  "use --format tfrecord")
             if f.type_info.csv is None:
                 raise SchemaError(f"feature {f.name!r}: dtype {f.dtype} cannot be stored in CSV text; "
                                   "use --format tfrecord")
@@ -437,13 +473,18 @@ class Schema:
 
     def parse_spec(self, features: Iterable[Feature] | None = None) -> dict:
         """The ``tf.io.parse_example`` spec for ``features`` (default: all; imports TensorFlow). float64
-        features parse as their int64 bit patterns: ``tf.bitcast(x, tf.float64)`` gives the values."""
+        features parse as their int64 bit patterns: ``tf.bitcast(x, tf.float64)`` gives the values. A sparse
+        feature parses as two ragged lists, its values and (under ``index_key``) its indices, which
+        ``readers.decode`` joins into a ``tf.SparseTensor``."""
         import tensorflow as tf
 
         spec = {}
         for f in self.features if features is None else features:
             dt = tf.as_dtype(STORED_TYPES[f.stored_dtype].tf)
-            if f.is_image:
+            if f.sparse:  # its values and indices: the readers join them (tf.io.SparseFeature's path is deprecated)
+                spec[f.name] = tf.io.RaggedFeature(dt, row_splits_dtype=tf.int64)
+                spec[f.index_key] = tf.io.RaggedFeature(tf.int64, row_splits_dtype=tf.int64)
+            elif f.is_image:
                 spec[f.name] = tf.io.FixedLenFeature([], tf.string, default_value=f.filled_default()[0]
                                                      if f.default is not None else None)
             elif f.is_fixed:
@@ -528,6 +569,10 @@ class Schema:
             if not schema.feature_lists:
                 raise SchemaError(f"{origin}{_at(data)}: record sequence_example needs at least one feature of "
                                   "shape [null, ...] (a feature list)")
+            sparse = [f.name for f in schema.features if f.sparse]
+            if sparse:
+                raise SchemaError(f"{origin}: feature {sparse[0]!r}: sparse features are stored in Examples "
+                                  "(record: example), not in a sequence_example")
             for f in schema.feature_lists:
                 if f.is_image or None in f.shape[1:]:
                     raise SchemaError(f"{origin}: feature {f.name!r}: a feature list holds steps of fixed "
@@ -632,7 +677,12 @@ def _parse_feature(raw: Any, where: str) -> Feature:
     dtype = raw.get("dtype")
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise SchemaError(f"{where}: unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
-    shape = _parse_shape(raw.get("shape", []), where, dtype)
+    sparse = raw.get("sparse", False)
+    if not isinstance(sparse, bool):
+        raise SchemaError(f"{where}: 'sparse' must be true or false")
+    shape = _parse_shape(raw.get("shape", []), where, dtype, sparse)
+    if sparse:
+        _check_sparse(raw, dtype, shape, where)
     if dtype == "uint8" and None in shape:
         raise SchemaError(f"{where}: uint8 arrays need a fixed shape such as [8, 8, 1]")
     if dtype == "image" and (len(shape) != 3 or None in shape):
@@ -690,8 +740,12 @@ def _parse_feature(raw: Any, where: str) -> Feature:
         if not DTYPES[dtype].numeric:
             raise SchemaError(f"{where}: 'normalize' applies to {', '.join(NUMBER_DTYPES)} features, not {dtype}")
 
-    feat = Feature(name=name, dtype=dtype, shape=shape, source=source, select=select, role=role, group=group,
-                   vocabulary=vocabulary, vocabulary_from_stats=from_stats, oov=oov, allow_nan=allow_nan,
+    parse = raw.get("parse")
+    if parse is not None:
+        _check_parse(parse, dtype, sparse, where)
+    feat = Feature(name=name, dtype=dtype, shape=shape, sparse=sparse, parse=parse, source=source, select=select,
+                   role=role, group=group, vocabulary=vocabulary, vocabulary_from_stats=from_stats, oov=oov,
+                   allow_nan=allow_nan,
                    normalize=normalize, image=_parse_image(raw.get("image"), dtype, shape, where),
                    description=str(raw.get("description") or ""), drift=_parse_drift(raw.get("drift"), where))
     default = _check_default(raw.get("default"), feat, where)
@@ -733,8 +787,35 @@ def _parse_image(raw: Any, dtype: str, shape: tuple, where: str) -> ImageOptions
     return options
 
 
-def _parse_shape(shape: Any, where: str, dtype: str) -> tuple:
-    """A shape as a tuple; its fixed dimensions may take at most :data:`MAX_FEATURE_BYTES` of ``dtype``."""
+def _check_parse(parse: Any, dtype: str, sparse: bool, where: str) -> None:
+    """Dates and times: a strptime format (or ``date``, ``datetime``) read into int64 seconds."""
+    from .dates import DATE_ALIASES
+
+    if not isinstance(parse, str) or not (parse in DATE_ALIASES or "%" in parse):
+        raise SchemaError(f"{where}: 'parse' is a strptime format such as '%Y/%m/%d', or one of "
+                          f"{', '.join(DATE_ALIASES)}; got {_brief(parse)}")
+    if dtype != "int64" or sparse:
+        raise SchemaError(f"{where}: 'parse' stores dates as int64 seconds since 1970-01-01: dtype must be int64, "
+                          f"not {'sparse ' if sparse else ''}{dtype}")
+
+
+def _check_sparse(raw: Mapping, dtype: str, shape: tuple, where: str) -> None:
+    """A sparse feature: numbers of a one-dimensional dense shape, from one column, with no default."""
+    if len(shape) != 1 or shape[0] is None:
+        raise SchemaError(f"{where}: a sparse feature needs its dense size as shape [size], got {list(shape)}")
+    if not DTYPES[dtype].numeric:
+        raise SchemaError(f"{where}: a sparse feature holds {', '.join(NUMBER_DTYPES)} values, not {dtype}")
+    given = sorted(k for k in ("default", "select", "vocabulary", "image") if raw.get(k) is not None)
+    if given:
+        raise SchemaError(f"{where}: a sparse feature takes no {', '.join(given)} (an absent entry is zero)")
+    if isinstance(raw.get("source"), list):
+        raise SchemaError(f"{where}: a sparse feature reads one column ('index:value' text, (index, value) "
+                          "pairs or a scipy.sparse matrix), not a list of columns")
+
+
+def _parse_shape(shape: Any, where: str, dtype: str, sparse: bool = False) -> tuple:
+    """A shape as a tuple; its fixed dimensions may take at most :data:`MAX_FEATURE_BYTES` of ``dtype``
+    (a sparse one's dense size only has to be an int64: its records hold their entries alone)."""
     if not isinstance(shape, list):
         raise SchemaError(f"{where}: 'shape' must be a list such as [], [8] or [null, 4], got {_brief(shape)}")
     if len(shape) > MAX_SHAPE_RANK:
@@ -746,6 +827,9 @@ def _parse_shape(shape: Any, where: str, dtype: str) -> tuple:
                 raise SchemaError(f"{where}: only the first dimension of a shape may be null, got {shape}")
         elif isinstance(d, bool) or not isinstance(d, int) or d <= 0:
             raise SchemaError(f"{where}: shape dimensions must be positive integers or null, got {shape}")
+        elif sparse:
+            if d > INT64_MAX:
+                raise SchemaError(f"{where}: a sparse size must fit int64, got {d}")
         else:
             elements *= d
             if elements * DTYPES[dtype].element_bytes > MAX_FEATURE_BYTES:

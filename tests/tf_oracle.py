@@ -25,6 +25,8 @@ def parse_spec(m: dict) -> dict:
         if st["kind"] == "fixed":
             shape = [] if st["encoding"] == "raw_uint8" else st["shape"]
             spec[key] = tf.io.FixedLenFeature(shape, dtype)
+        elif st["kind"] == "sparse":
+            spec[key] = tf.io.SparseFeature(st["index_key"], key, dtype, st["shape"][0])
         else:
             parts = [tf.io.RaggedFeature.UniformRowLength(d) for d in st["shape"][1:]]
             spec[key] = tf.io.RaggedFeature(dtype, partitions=parts, row_splits_dtype=tf.int64)
@@ -32,7 +34,8 @@ def parse_spec(m: dict) -> dict:
 
 
 def read_tfrecord_split(folder, split: str) -> dict:
-    """Every record of a split as name -> numpy array (fixed) or list of arrays (ragged), in file order."""
+    """Every record of a split as name -> numpy array (fixed) or list of arrays (ragged) or of (indices, values)
+    pairs (sparse: its tf.SparseTensor rows), in file order."""
     m = manifest(folder)
     files = [str(Path(folder) / f["path"]) for f in m["splits"][split]["files"]]
     ds = tf.data.TFRecordDataset(files, compression_type=_COMPRESSION[m["compression"]]).batch(4096)
@@ -42,7 +45,10 @@ def read_tfrecord_split(folder, split: str) -> dict:
         parsed = tf.io.parse_example(raw, spec)
         for k, v in parsed.items():
             st = m["features"][k]
-            if isinstance(v, tf.RaggedTensor):
+            if isinstance(v, tf.SparseTensor):
+                rows, cols, vals = v.indices[:, 0].numpy(), v.indices[:, 1].numpy(), v.values.numpy()
+                out[k] += [(cols[rows == r], vals[rows == r]) for r in range(int(v.dense_shape[0]))]
+            elif isinstance(v, tf.RaggedTensor):
                 out[k] += [np.asarray(r) for r in v.to_list()] if v.dtype != tf.string else \
                     [np.asarray(r, dtype=object) for r in v.to_list()]
             elif st["encoding"] == "raw_uint8":

@@ -79,8 +79,9 @@ def example_parts(schema: Schema, columns: dict[str, Column], n: int) -> list[Pa
     """The serialized records as row parts not yet laid out, so framing can be added in the same pass.
 
     An ``Example`` is field 1 (its ``Features``); a ``SequenceExample`` has the same field 1 (its context)
-    and its ``FeatureLists`` as field 2."""
-    parts, length = _features_message(schema.context, columns, n)
+    and its ``FeatureLists`` as field 2. A sparse feature is its values and indices lists
+    (:meth:`~dataprep.schema.Schema.stored_features`)."""
+    parts, length = _features_message(schema.stored_features(schema.context), columns, n)
     out = [_prefix(tag(FEATURES), length), *parts]
     if schema.feature_lists:
         lists, lists_length = _map_message(

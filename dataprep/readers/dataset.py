@@ -43,7 +43,8 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     ``{"wide": float32 [b, k1], "deep": float32 [b, k2]}`` (``"wide_deep"``, numeric features concatenated,
     categoricals one-hot). ``y`` is the label tensor, or a dict when the schema has several labels.
     Element spec: fixed shapes give dense ``[batch, *shape]`` tensors of the schema dtype (strings as
-    ``tf.string``); ``[None, ...]`` shapes give ``tf.RaggedTensor``; ``uint8`` pixel arrays give
+    ``tf.string``); ``[None, ...]`` shapes give ``tf.RaggedTensor``; sparse features give ``tf.SparseTensor``
+    ``[batch, size]`` (indices sorted, as ``tf.io.SparseFeature`` parses them); ``uint8`` pixel arrays give
     ``uint8 [batch, h, w, c]``, or float32 in [0, 1] with ``images="float"``.
 
     ``num_epochs=None`` repeats forever; every epoch ends with its own (possibly short) batch. With
@@ -131,7 +132,7 @@ def _dense(features: dict) -> dict:
 def _bucketed(ds: tf.data.Dataset, manifest: Manifest, boundaries: list[int], batch_size: int,
               drop_remainder: bool) -> tf.data.Dataset:
     """Decoded batches regrouped into batches of similar sequence length, each padded to its longest."""
-    lengths = [f.name for f in manifest.schema.features if not f.is_fixed]
+    lengths = [f.name for f in manifest.schema.features if not f.is_fixed and not f.sparse]
     if not lengths:
         raise UsageError("bucket_boundaries needs a variable-length feature to measure; the schema has none")
     if boundaries != sorted(set(boundaries)) or boundaries[0] < 1:

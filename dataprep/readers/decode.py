@@ -3,7 +3,8 @@
 TFRecord batches go through one vectorised ``tf.io.parse_example`` (``parse_sequence_example`` for
 SequenceExamples, whose feature lists come back as ragged tensors); CSV batches through one ``decode_csv``
 with the schema's column layout and record defaults (:meth:`~dataprep.schema.Schema.csv_parse_spec`). Both
-give the same tensors: fixed shapes dense, variable and ragged shapes as ``tf.RaggedTensor``, pixel arrays as
+give the same tensors: fixed shapes dense, variable and ragged shapes as ``tf.RaggedTensor``, sparse features as
+``tf.SparseTensor`` ``[batch, size]`` (TFRecords only), pixel arrays as
 ``uint8 [h, w, c]`` (or float32 in [0, 1]), float64 features as ``tf.float64`` (TFRecords hold their bit
 patterns as int64: ``tf.bitcast`` gives them back exactly).
 """
@@ -31,7 +32,8 @@ def batch_finisher(manifest: Manifest, images: str = "uint8") -> Callable[[dict]
     Kept apart from parsing so that whole shards can be parsed once and their pixels unpacked per batch."""
     schema = manifest.schema
     raw = not manifest.shard_format.lines  # Example records hold pixel arrays as raw bytes
-    return lambda parsed: {f.name: _finish(f, parsed[f.name], images, raw) for f in schema.features}
+    return lambda parsed: {f.name: _sparse(f, parsed, raw) if f.sparse else _finish(f, parsed[f.name], images, raw)
+                           for f in schema.features}
 
 
 def batch_parser(manifest: Manifest) -> Callable[[tf.Tensor], dict]:
@@ -78,6 +80,21 @@ def _decode_images(f: Feature, encoded: tf.Tensor) -> tf.Tensor:
             pixels, [height, width])), 0, 255), tf.uint8))
 
     return tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec([height, width, channels], tf.uint8))
+
+
+def _sparse(f: Feature, parsed: dict, raw: bool) -> tf.SparseTensor:
+    """A sparse feature's parsed values and indices (ragged, the indices sorted by the encoder) as the
+    ``tf.SparseTensor`` [batch, size] that ``tf.io.SparseFeature`` parses; records whose indices and values
+    differ in number stop the iteration with an InvalidArgumentError."""
+    values, index = parsed[f.name], parsed[f.index_key]
+    same = tf.debugging.assert_equal(values.row_splits, index.row_splits, message=f"sparse feature {f.name!r}: "
+                                     "a record's indices and values differ in number")
+    with tf.control_dependencies([same]):
+        flat = tf.identity(values.flat_values)
+    if f.encoding == "float64_bits" and raw:
+        flat = tf.bitcast(flat, tf.float64)
+    entries = tf.stack([values.value_rowids(), index.flat_values], axis=1)
+    return tf.SparseTensor(entries, flat, tf.stack([values.nrows(), tf.constant(f.shape[0], tf.int64)]))
 
 
 def _finish(f: Feature, value, images: str, raw: bool):

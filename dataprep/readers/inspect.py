@@ -34,7 +34,8 @@ def describe(path: str | Path) -> dict:
         "path": str(path), "format": m.format, "compression": m.compression,
         "splits": {s: {"num_records": m.num_records(s), "num_bytes": m.split(s)["num_bytes"],
                        "files": [f["path"] for f in m.split(s)["files"]]} for s in m.splits},
-        "features": {f.name: f"{f.dtype}{list(f.shape)} {f.role}" + (f" group={f.group}" if f.group else "")
+        "features": {f.name: f"{f.dtype}{' sparse' if f.sparse else ''}{list(f.shape)} {f.role}"
+                     + (f" group={f.group}" if f.group else "")
                      for f in m.schema.features},
         "rows": m.data.get("rows", {}),
     }
@@ -49,8 +50,14 @@ def head(path: str | Path, split: str | None = None, n: int = 5):
         return pd.DataFrame(_bare_head(_bare_files(path), n))
     m = load_manifest(path)
     batch = next(iter_numpy_batches(m, split or m.splits[0], max(n, 1)), {})
-    return pd.DataFrame({name: [_short(np.asarray(v).tolist()) for v in values[:n]]
-                         for name, values in batch.items()})
+    return pd.DataFrame({name: [_cell(v) for v in values[:n]] for name, values in batch.items()})
+
+
+def _cell(value):
+    """A record's value for :func:`head`; a sparse feature's (indices, values) as ``{index: value}``."""
+    if isinstance(value, tuple):
+        return dict(zip(value[0].tolist(), value[1].tolist()))
+    return _short(np.asarray(value).tolist())
 
 
 def image_grid(path: str | Path, out: str | Path, split: str | None = None, n: int = 64,

@@ -20,13 +20,22 @@ from .decode import batch_decoder
 
 def iter_numpy_batches(manifest: Manifest, split: str, batch_size: int = 65536,
                        images: str = "uint8") -> Iterator[dict]:
-    """Batches of ``split`` in file order as dicts of numpy arrays (ragged features as lists of arrays);
+    """Batches of ``split`` in file order as dicts of numpy arrays (ragged features as lists of arrays, sparse
+    ones as lists of (indices, values));
     a batch may span shards, each checked before its records are used."""
     decode = tf.function(batch_decoder(manifest, images), input_signature=[tf.TensorSpec([None], tf.string)])
     for records in _record_batches(manifest, split, batch_size):
         batch = decode(records)
         yield {name: [np.asarray(v) for v in value.to_list()] if isinstance(value, tf.RaggedTensor)
+               else _sparse_rows(value) if isinstance(value, tf.SparseTensor)
                else value.numpy() for name, value in batch.items()}
+
+
+def _sparse_rows(value: tf.SparseTensor) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A batch of a sparse feature as each record's (indices, values), as ``SplitReader[i]`` gives them."""
+    index, values = value.indices.numpy(), value.values.numpy()
+    bounds = np.searchsorted(index[:, 0], np.arange(int(value.dense_shape[0]) + 1))
+    return [(index[a:b, 1], values[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _record_batches(manifest: Manifest, split: str, batch_size: int) -> Iterator[tf.Tensor]:
@@ -88,7 +97,9 @@ def as_dataframe(path: str | Path, split: str = "train"):
         value = data[f.name]
         if f.is_text:
             value = np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])(value) if value.size else value
-        if f.shape == ():
+        if f.sparse:  # each record's entries as {index: value}
+            columns[f.name] = [dict(zip(i.tolist(), v.tolist())) for i, v in value]
+        elif f.shape == ():
             columns[f.name] = value
         else:
             columns[f.name] = [np.asarray(v).tolist() for v in value]

@@ -67,14 +67,24 @@ def table_batches(table: pa.Table, columns, origin: str, batch_size: int) -> Ite
 def numpy_batches(arrays: dict, columns, origin: str, batch_size: int) -> Iterator[Batch]:
     names = [str(k) for k in arrays]
     wanted = select_columns(origin, names, columns)
-    arrs = {c: np.asarray(arrays[c]) if not isinstance(arrays[c], np.ndarray) else arrays[c] for c in wanted}
+    arrs = {c: _rows_array(arrays[c]) for c in wanted}
     scalars = [c for c, a in arrs.items() if not a.ndim]
     if scalars:
         raise SourceError(f"{origin}: array(s) {scalars} are 0-d; each array needs one entry per row")
-    lengths = {c: len(a) for c, a in arrs.items()}
+    lengths = {c: a.shape[0] for c, a in arrs.items()}
     if len(set(lengths.values())) > 1:
         raise SourceError(f"{origin}: arrays have different numbers of rows: {lengths}")
     n = next(iter(lengths.values()), 0)
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         yield Batch({c: a[start:stop] for c, a in arrs.items()}, stop - start, origin, start)
+
+
+def _rows_array(value: Any) -> Any:
+    """An array whose rows are sliced into batches: numpy as it is, a scipy.sparse matrix as CSR (the rows
+    of a sparse feature; scipy is not imported), anything else through ``np.asarray``."""
+    if isinstance(value, np.ndarray):
+        return value
+    if hasattr(value, "tocsr") and getattr(value, "ndim", 0) == 2:
+        return value.tocsr()
+    return np.asarray(value)

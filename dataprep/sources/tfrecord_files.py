@@ -43,7 +43,7 @@ def tfrecord_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
 
 def _example_batch(path: Path, records: list, columns, start: int) -> Batch:
     from ..encode.parse import WireError, parse_example
-    from ..schema import STORED_TYPES
+    from ..schema import SPARSE_INDEX_SUFFIX, STORED_TYPES
 
     parsed = []
     for rec in records:
@@ -54,7 +54,10 @@ def _example_batch(path: Path, records: list, columns, start: int) -> Batch:
                               f"{e}") from None
     list_type = {kind: pa.list_(t.arrow_type) for kind, t in STORED_TYPES.items()}
     kinds = {k: kind for p in parsed for k, (kind, _) in p.items() if kind != "empty"}
-    wanted = select_columns(str(path), sorted(set(kinds) | {k for p in parsed for k in p}), columns)
+    have = sorted(set(kinds) | {k for p in parsed for k in p})
+    wanted = select_columns(str(path), have, columns)
+    wanted += [k for k in have if k.endswith(SPARSE_INDEX_SUFFIX) and k[:-len(SPARSE_INDEX_SUFFIX)] in wanted
+               and k not in wanted]  # a sparse feature's indices travel with its values
     cols = {k: pa.array([p[k][1] if k in p else None for p in parsed],
                         list_type[kinds[k]] if k in kinds else pa.list_(pa.float32())) for k in wanted}
     return Batch(cols, len(parsed), str(path), start)

@@ -37,7 +37,7 @@ from .options import (
     WideDeepOptions,
     fit_options,
 )
-from .prep import TrainStats, encode, single_label, train_stats
+from .prep import TrainStats, as_model_input, encode, single_label, train_stats
 
 OPTIMIZER_CLASSES = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
                      "rmsprop": keras.optimizers.RMSprop, "nadam": keras.optimizers.Nadam}  # options.OPTIMIZERS
@@ -327,7 +327,7 @@ def _linear_baseline(manifest: Manifest, model: keras.Model, stats: TrainStats, 
     def matrix(split: str):
         xs, ys = [], []
         for batch in iter_numpy_batches(manifest, split):
-            xs.append(np.asarray(design({f.name: batch[f.name] for f in used})))
+            xs.append(np.asarray(design({f.name: as_model_input(f, batch[f.name]) for f in used})))
             ys.append(batch[label].astype(np.float64))
         x = np.concatenate(xs).astype(np.float64)
         return np.hstack([x, np.ones((len(x), 1))]), np.concatenate(ys)

@@ -16,6 +16,10 @@ import numpy as np
 from ..errors import SchemaError
 from ..manifest import Manifest
 from ..schema import Feature, Schema
+from .calendar import calendar_block
+
+SPARSE_UNITS = 16  # a sparse feature's projection on the wide side
+MAX_SPARSE_WEIGHTS = 1 << 26  # its weights (size x units float32: 256 MiB), checked before they are allocated
 
 
 @dataclass
@@ -39,7 +43,7 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
     from ..readers.numpy_access import iter_numpy_batches
 
     schema = manifest.schema
-    numeric = [f for f in schema.features if f.is_numeric or f.is_image]  # pixels have fixed shapes
+    numeric = [f for f in schema.features if (f.is_numeric or f.is_image) and not f.sparse]  # pixels: fixed shapes
     total = {f.name: 0.0 for f in numeric}
     squares = {f.name: 0.0 for f in numeric}
     count = {f.name: 0 for f in numeric}
@@ -89,7 +93,21 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
 
 
 def feature_input(f: Feature) -> keras.Input:
-    return keras.Input(shape=tuple(f.shape), dtype=f.type_info.keras, name=f.name)
+    return keras.Input(shape=tuple(f.shape), dtype=f.type_info.keras, name=f.name, sparse=f.sparse)
+
+
+def as_model_input(f: Feature, value):
+    """A numpy batch (:func:`~dataprep.readers.numpy_access.iter_numpy_batches`) as the model's input takes it,
+    a tensor: a sparse feature's per-record (indices, values) as a ``tf.SparseTensor`` [batch, size]."""
+    import tensorflow as tf
+
+    if not f.sparse:
+        return tf.convert_to_tensor(value)
+
+    rows = np.concatenate([np.full(len(i), r, np.int64) for r, (i, _) in enumerate(value)] or [np.zeros(0, np.int64)])
+    cols = np.concatenate([i for i, _ in value] or [np.zeros(0, np.int64)])
+    values = np.concatenate([v for _, v in value] or [np.zeros(0, f.type_info.numpy)])
+    return tf.SparseTensor(np.stack([rows, cols], axis=1), values, [len(value), f.shape[0]])
 
 
 def numeric_block(f: Feature, x, stats: TrainStats, side: str):
@@ -130,8 +148,18 @@ def encode(features: list[Feature], inputs: dict, stats: TrainStats, side: str):
     for f in features:
         if f.is_text:
             parts.append(categorical_block(f, inputs[f.name], side, stats))
+        elif f.parse is not None:  # dates: the year and the cycles of the calendar
+            parts.append(calendar_block(f, inputs[f.name], stats.mean[f.name], stats.var[f.name], side))
+        elif f.sparse and side == "wide":  # a linear map of its entries, never made dense (unnormalised)
+            if f.shape[0] * SPARSE_UNITS > MAX_SPARSE_WEIGHTS:
+                raise SchemaError(f"feature {f.name!r}: a sparse size of {f.shape[0]:,} needs {SPARSE_UNITS} weights "
+                                  f"per index, over {MAX_SPARSE_WEIGHTS:,} in all; hash its indices into fewer")
+            parts.append(keras.layers.Dense(SPARSE_UNITS, use_bias=False, name=f"wide_{f.name}_linear")(
+                keras.ops.cast(inputs[f.name], "float32")))
         elif f.is_fixed and f.is_numeric:
             parts.append(numeric_block(f, inputs[f.name], stats, side))
+        elif f.sparse:
+            raise SchemaError(f"feature {f.name!r}: a sparse feature joins the wide side only (group: wide)")
         else:
             raise SchemaError(f"feature {f.name!r} ({f.dtype} {list(f.shape)}) cannot feed a dense model")
     if not parts:
