@@ -227,3 +227,24 @@ def read_all_ids(folder, entry):
     comp = {"none": "", "gzip": "GZIP"}[dataprep.load_manifest(folder).compression]
     raw = tf.data.TFRecordDataset(str(folder / entry["path"]), compression_type=comp)
     return [int(tf.io.parse_single_example(r, spec)["id"]) for r in raw]
+
+
+def test_an_epoch_logs_nothing_at_tensorflows_default_log_level(tmp_path):
+    """With TF_CPP_MIN_LOG_LEVEL unset (a library user's default), reading writes no TensorFlow error lines:
+    a slice of a shard's tensor merged by rebatch used to log "Tensor RefCount not reliable" per block."""
+    import os
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    dataprep.convert({"x": rng.standard_normal(5000).astype(np.float32), "y": rng.standard_normal(5000)},
+                     {"features": [{"name": "x", "dtype": "float32", "shape": []},
+                                   {"name": "y", "dtype": "float32", "shape": [], "role": "label"}]},
+                     tmp_path / "o", num_shards=4)
+    code = ("import dataprep, sys\n"
+            f"n = sum(len(y) for _, y in dataprep.make_dataset({str(tmp_path / 'o')!r}, batch_size=100, num_epochs=2))\n"
+            "print(n)")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "10000", done.stderr[-2000:]
+    assert "RefCount" not in done.stderr, done.stderr.count("\n")

@@ -180,8 +180,15 @@ def _whole_shards(manifest: Manifest, entries: list[dict], shuffle: bool, seed: 
         keys = tf.data.Dataset.random(seed, rerandomize_each_iteration=True)
         ds = tf.data.Dataset.zip(ds, keys).map(_plain(_permute))
     block = max(1, batch_size // cycle)  # each batch mixes blocks of ``cycle`` shards
-    return ds.interleave(_plain(lambda shard: tf.data.Dataset.from_tensors(shard).rebatch(block)),
+    return ds.interleave(_plain(lambda shard: tf.data.Dataset.from_tensors(shard).rebatch(block).map(_plain(_own))),
                          cycle_length=cycle, block_length=1)
+
+
+def _own(block):
+    """The block in buffers of its own: a slice of the shard's tensor shares its buffer, and the batching after
+    (``rebatch``) logs "Tensor RefCount not reliable if buf_ points to a SubBuffer" at ERROR level for every
+    such slice it merges (thousands of lines an epoch wherever TF_CPP_MIN_LOG_LEVEL is below 3)."""
+    return tf.nest.map_structure(lambda t: tf.gather(t, tf.range(tf.shape(t)[0])), block)
 
 
 def _streamed_windows(manifest: Manifest, entries: list[dict], shuffle: bool, seed: int | None, cache: bool,
