@@ -383,3 +383,21 @@ def test_wide_deep_trains_on_float64_features_and_label(tmp_path):
     assert (tmp_path / "m" / "model.keras").is_file() and result.model.input["a"].dtype == "float64"
     assert result.metrics["epochs_run"] == 1 and "test" not in result.metrics
     assert np.isfinite(result.metrics["valid"]["rmse"]) and result.metrics["label"] == "y"
+
+
+def test_converting_our_own_float64_shards_again_gives_the_values_not_their_bit_patterns(tmp_path):
+    """A dataprep shard stores float64 as int64 bit patterns; read as a TFRecord source (with its manifest
+    beside it) those are the float64 values again, bit for bit, fixed and variable-length alike."""
+    x = np.array([0.1, -0.0, np.nan, 1e300, -5e-324, 2.0**60], np.float64)
+    y = x[~np.isnan(x)]
+    v = np.empty(6, object)
+    v[:] = [y[:i] for i in range(6)]
+    doc = {"features": [{"name": "x", "dtype": "float64", "shape": []},
+                        {"name": "v", "dtype": "float64", "shape": [None]}]}
+    dataprep.convert({"x": x, "v": v}, doc, tmp_path / "a", num_shards=1, shuffle=False)
+    shard = tmp_path / "a" / dataprep.load_manifest(tmp_path / "a").split("train")["files"][0]["path"]
+    dataprep.convert(str(shard), doc, tmp_path / "b", num_shards=1, shuffle=False)
+    got = SplitReader(tmp_path / "b", "train")
+    assert np.array_equal(np.array([got[i]["x"] for i in range(6)]).view(np.uint64), x.view(np.uint64))
+    for i in range(6):
+        assert np.array_equal(np.asarray(got[i]["v"]).view(np.uint64), y[:i].view(np.uint64))
