@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -100,14 +101,18 @@ def test_vocabulary_from_training_statistics(tmp_path):
     assert result.model.get_layer("wide_city_onehot").vocabulary_size() == len(values) + 1
 
 
-def test_two_input_needs_groups(tmp_path):
+def test_two_input_needs_both_sides(tmp_path):
+    """A schema naming groups must fill both sides; with no group at all every feature goes to both."""
     dataprep.convert({"a": np.zeros(10), "y": np.zeros(10)},
-                     {"features": [{"name": "a", "dtype": "float32", "shape": []},
+                     {"features": [{"name": "a", "dtype": "float32", "shape": [], "group": "wide"},
                                    {"name": "y", "dtype": "float32", "shape": [], "role": "label"}]},
                      tmp_path / "o")
     m = dataprep.load_manifest(tmp_path / "o")
     with pytest.raises(SchemaError, match="group 'wide' and 'deep'"):
         wide_deep.build_model(m.schema, train_stats(m), WideDeepOptions(variant="two-input"))
+    ungrouped = m.schema.with_features([replace(f, group=None) for f in m.schema])
+    model = wide_deep.build_model(ungrouped, train_stats(m), WideDeepOptions(variant="two-input"))
+    assert sorted(layer.name for layer in model.layers if layer.name.endswith("_norm")) == ["deep_a_norm", "wide_a_norm"]
     with pytest.raises(SchemaError, match="shape \\[height, width, channels\\]"):
         cnn.build_model(m.schema, train_stats(m), 2)
 
