@@ -336,6 +336,7 @@ def schema() -> None:
 def schema_infer(source, label, weight, max_categories, output):
     """Infer a schema from SOURCE in one streaming pass."""
     from .infer import infer_schema
+    from .model_inputs import group_summary
     from .outputs import check_file_target
 
     src = list(source) if len(source) > 1 else source[0]
@@ -348,6 +349,7 @@ def schema_infer(source, label, weight, max_categories, output):
     for f in result.features:
         if f.dtype == "float64":  # its description says which value float32 would have changed
             click.echo(f"note: feature {f.name!r}: {f.description}", err=True)
+    click.echo(f"note: {group_summary(result)}", err=True)
     if output:
         result.save(output, header=header)
         click.echo(f"Wrote schema with {len(result)} features to {output}", err=True)

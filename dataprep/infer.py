@@ -8,14 +8,17 @@ value is its shortest float64 text), float64 otherwise; the feature's descriptio
 An image folder gives an image feature (shape of its first image), the path and a label whose vocabulary is
 the class names. Feature columns with blanks get a default (the mean for numbers, the most frequent value for
 categoricals, "" for free text); labels and weights never do, so rows missing them are bad rows. Strings with
-few distinct values become categoricals with a vocabulary ordered by frequency.
+few distinct values become categoricals with a vocabulary ordered by frequency. Features get the wide&deep
+groups of :func:`dataprep.model_inputs.default_groups` (categoricals wide, numbers deep); free text, strings with
+too many values and integers that count the rows (0, 1, 2, ... : an id) get none, and their description says why.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,7 @@ import pyarrow.compute as pc
 
 from .errors import SourceError, UsageError
 from .images import image_shape
+from .model_inputs import default_groups, unusable
 from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, Feature, Schema
 from .sources import IMAGE_FOLDER, iter_batches, resolve_source
 
@@ -43,6 +47,8 @@ class _ColumnStats:
     numeric: int = 0
     values: Counter | None = field(default_factory=Counter)
     float32_change: tuple[str, str] | None = None  # the first value float32 would change: (as written, float32)
+    low: float = math.inf  # of the numbers
+    high: float = -math.inf
 
     def track(self, arr: pa.Array) -> None:
         if self.values is None:
@@ -87,8 +93,30 @@ def infer_schema(source: Any, label: Sequence[str] | str | None = None, weight: 
         fname = _feature_name(col, used)
         role = "label" if col in labels else "weight" if col == weight else "feature"
         features.append(_feature(fname, col, st, role, max_categories))
-    return Schema(features=tuple(features), name=name,
+    return Schema(features=tuple(_grouped(features, stats.values())), name=name,
                   description=f"inferred from {rows} rows")
+
+
+def _grouped(features: list[Feature], stats) -> list[Feature]:
+    """The features with their default wide&deep groups; those a model cannot use say why they have none."""
+    why = {f.name: unusable(f) or ("consecutive integers, one per row: an id" if _counts_rows(st) else None)
+           for f, st in zip(features, stats) if f.role == "feature"}
+    groups = default_groups([f for f in features if f.name in why and why[f.name] is None])
+    out = []
+    for f in features:
+        if f.name in groups:
+            f = replace(f, group=groups[f.name])
+        elif why.get(f.name):
+            f = replace(f, description="; ".join(filter(None, [f.description, f"no wide&deep group: {why[f.name]}"])))
+        out.append(f)
+    return out
+
+
+def _counts_rows(st: _ColumnStats) -> bool:
+    """An integer column holding each of low..high once (a row number or id): count and sum both match."""
+    n = st.count
+    return (st.kind == "int" and st.shape == () and st.missing + st.blank == 0 and n >= 20
+            and st.high - st.low + 1 == n and st.total == n * (st.low + st.high) / 2)
 
 
 def _observe(st: _ColumnStats, arr, col: str) -> None:
@@ -161,6 +189,8 @@ def _numbers(st: _ColumnStats, arr: pa.Array, exact32: bool = False) -> None:
     if len(valid):
         st.total += float(pc.sum(pc.cast(valid, pa.float64(), safe=False)).as_py())  # a mean: may round
         st.numeric += len(valid)
+        bounds = pc.min_max(valid)
+        st.low, st.high = min(st.low, bounds["min"].as_py()), max(st.high, bounds["max"].as_py())
         if not exact32:
             _check_float32(st, valid)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import SchemaError, UsageError
-from .schema import Feature, Schema
+from .schema import GROUPS, Feature, Schema
 
 TASKS = ("regression", "classification")
 MAX_CLASSES = 20  # an int64 label with at most this many distinct values (none negative) is a class id
@@ -44,6 +44,15 @@ def default_groups(features: Sequence[Feature]) -> dict[str, str]:
     if len(set(groups.values())) < 2:
         return dict.fromkeys(groups, "both")
     return groups
+
+
+def group_summary(schema: Schema) -> str:
+    """One line naming the input features of each wide&deep group, and those in none."""
+    sides: dict[str, list[str]] = {}
+    for f in schema.inputs:
+        sides.setdefault(f.group or "none", []).append(f.name)
+    shown = [f"{side}: {', '.join(sides[side])}" for side in (*GROUPS, "none") if side in sides]
+    return "wide&deep groups (categoricals wide, numbers deep; none: a model cannot use it): " + "; ".join(shown)
 
 
 @dataclass(frozen=True)

@@ -332,8 +332,7 @@ def tape_fit(net: keras.Model, train: tf.data.Dataset, valid: tf.data.Dataset | 
         mean_loss.reset_state()
         return logs
 
-    history: dict[str, list] = {}
-    calls = keras.callbacks.CallbackList(callbacks, model=net)
+    calls = keras.callbacks.CallbackList(callbacks, add_history=True, model=net)  # fit's History, last
     net.stop_training = False
     batches = iter(train)  # endless: each epoch takes the next ``steps`` batches, as fit does
     calls.on_train_begin()
@@ -347,12 +346,10 @@ def tape_fit(net: keras.Model, train: tf.data.Dataset, valid: tf.data.Dataset | 
                 test_step(data)
             logs.update({f"val_{k}": v for k, v in scores().items()})
         calls.on_epoch_end(epoch, logs)
-        for key, value in logs.items():
-            history.setdefault(key, []).append(value)
         if net.stop_training:
             break
     calls.on_train_end()
-    return history
+    return net.history.history
 
 
 def _callbacks(train: ResolvedTrainOptions, run: RunOptions, monitor: str) -> list:
