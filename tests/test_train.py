@@ -151,6 +151,7 @@ def test_cnn_fit_and_cli(digits, tmp_path):
     labels = dataprep.load_numpy(digits, "test")["label"]
     majority = np.unique(labels, return_counts=True)[1].max() / len(labels)
     assert metrics["test"]["accuracy"] > max(0.4, 3 * majority), (metrics["test"], majority)
+    assert 0 < metrics["majority_class_baseline"]["test_accuracy"] <= majority  # the training split's majority
     assert metrics["options"]["batch_size"] == CNNOptions.BATCH_SIZE and metrics["options"]["filters"] == 8
     assert (tmp_path / "cnn" / "learning_curves.png").exists()
     r = CliRunner().invoke(main, ["train", "wide-deep", str(digits), "--out", str(tmp_path / "x")])

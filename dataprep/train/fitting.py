@@ -171,8 +171,8 @@ def fit(kind: str, data: str | Path, out: str | Path, model: ModelOptions | None
     for split in ("valid", "test") if run.test else ("valid",):
         if split in splits:
             result[split] = _evaluate(net, batches, split, task)
-    if kind == "wide-deep" and run.linear_baseline and run.test and "test" in splits:
-        result.update(_baselines(manifest, net, stats, task))
+    if run.linear_baseline and run.test and "test" in splits and (kind == "wide-deep" or task.classes):
+        result.update(_baselines(manifest, net, stats, task, linear=kind == "wide-deep"))
     recorded = replace(train, loss=train.loss if task.regression else "sparse_categorical_crossentropy")
     result["options"] = {**recorded.to_dict(), **model_options.to_dict(), "label_mean": task.center,
                          "label_std": task.scale}
@@ -427,40 +427,47 @@ def _inference_model(model: keras.Model, center: float, scale: float, regression
     return keras.Model(model.inputs, outputs, name=model.name)
 
 
-def _baselines(manifest: Manifest, model: keras.Model, stats: TrainStats, task: _Task) -> dict:
-    """The bars a wide&deep model has to beat, fitted on the training split and scored on the test split with
-    the same inputs (numbers normalised, categoricals one-hot): ordinary least squares for a regression; the
-    majority class (predicting the training frequencies) and a logistic regression for a classification."""
+def _baselines(manifest: Manifest, model: keras.Model, stats: TrainStats, task: _Task, linear: bool) -> dict:
+    """The bars a model has to beat, fitted on the training split and scored on the test split: for a
+    classification the majority class (predicting the training frequencies); with ``linear`` (wide&deep), on
+    the model's inputs (numbers normalised, categoricals one-hot), ordinary least squares for a regression and a
+    logistic regression for a classification."""
     from ..readers.numpy_access import iter_numpy_batches
 
     schema, label = manifest.schema, task.known_label
-    used = [schema[name] for name in model.input.keys()]
+    used = [schema[name] for name in model.input.keys()] if linear else []
     inputs = {f.name: model.input[f.name] for f in used}
-    design = keras.Model(inputs, encode(used, inputs, stats, "wide"))
+    design = keras.Model(inputs, encode(used, inputs, stats, "wide")) if linear else None
     class_ids = {v: i for i, v in enumerate(label.vocabulary or ())}
 
-    def matrix(split: str):
+    def matrix(split: str) -> tuple[np.ndarray, np.ndarray]:
         xs, ys = [], []
         for batch in iter_numpy_batches(manifest, split):
-            xs.append(np.asarray(design({f.name: batch[f.name] for f in used})))
+            if design is not None:
+                xs.append(np.asarray(design({f.name: batch[f.name] for f in used})))
             y = batch[label.name]
             ys.append(np.array([class_ids.get(v.decode("utf-8"), -1) for v in y]) if label.is_text else y)
-        x, y = np.concatenate(xs).astype(np.float64), np.concatenate(ys)
+        y = np.concatenate(ys)
         if not task.regression and len(y) and (y.min() < 0 or y.max() >= task.classes):
             raise DataError(f"{manifest.folder}: split {split!r}, label {label.name!r}: a value outside the "
                             f"{task.classes} classes of the training split")
+        x = np.concatenate(xs).astype(np.float64) if xs else np.zeros((len(y), 0))
         return np.hstack([x, np.ones((len(x), 1))]), y
 
-    x_train, y_train = matrix("train")
     x_test, y_test = matrix("test")
+    result = {}
+    if not task.regression:
+        prior = class_counts(label, stats, task.classes) / stats.rows
+        result = {"majority_class_baseline": _class_scores(np.tile(prior, (len(y_test), 1)), y_test)}
+    if not linear:
+        return result
+    x_train, y_train = matrix("train")
     if task.regression:
         coef, *_ = np.linalg.lstsq(x_train, y_train.astype(np.float64), rcond=None)
         rmse = float(np.sqrt(np.mean((x_test @ coef - y_test) ** 2)))
         return {"linear_regression_baseline": {"test_rmse": round(rmse, 6), "test_mse": round(rmse ** 2, 6)}}
-    prior = class_counts(label, stats, task.classes) / stats.rows
     logistic = _softmax(x_test @ _logistic_regression(x_train, y_train.astype(np.int64), task.classes))
-    return {"majority_class_baseline": _class_scores(np.tile(prior, (len(y_test), 1)), y_test),
-            "logistic_regression_baseline": _class_scores(logistic, y_test)}
+    return {**result, "logistic_regression_baseline": _class_scores(logistic, y_test)}
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

@@ -124,7 +124,7 @@ class RunOptions:
 
     verbose: bool = True  # a line per epoch
     plot: bool = True  # learning_curves.png
-    linear_baseline: bool = True  # wide&deep: ordinary least squares on the same inputs, for comparison
+    linear_baseline: bool = True  # the baselines in metrics.json (wide&deep: linear models on the same inputs)
     test: bool = True  # evaluate on the test split
     callbacks: Sequence[Any] = ()
 
