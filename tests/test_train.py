@@ -173,12 +173,21 @@ def test_keywords_set_fields_of_the_option_objects():
 
 def test_the_summary_shows_the_scores_and_the_baselines(tmp_path):
     metrics = {"model": "wide_deep_concat", "epochs_run": 3, "seconds": 1.5, "seconds_per_epoch": 0.5,
-               "test": {"rmse": 2.0, "mae": 1.25, "loss_standardised": 0.3},
-               "linear_regression_baseline": {"test_rmse": 3.5, "test_mse": 12.25}}
+               "test": {"rmse": 2.0, "mae": 1.25, "loss_standardised": 0.3}, "valid": {"rmse": 2.5},
+               "linear_regression_baseline": {"test_rmse": 3.5, "test_mse": 12.25, "valid_rmse": 3.0}}
     assert FitResult(tmp_path, None, {}, metrics).summary().splitlines() == [
         "wide_deep_concat: 3 epochs in 1.5 s (0.5 s/epoch); test rmse 2.0000, mae 1.2500",
-        "linear regression on the same split: test rmse 3.5000",
+        "linear regression on the same split: test rmse 3.5000 (valid 3.0000, the model's 2.5000)",
         f"wrote {tmp_path}/model.keras, history.csv, metrics.json, learning_curves.png"]
+    classes = {"model": "wide_deep_two_input", "epochs_run": 2, "seconds": 1.0, "seconds_per_epoch": 0.5,
+               "test": {"accuracy": 0.9, "log_loss": 0.25}, "left_out": {"note": "free text"},
+               "majority_class_baseline": {"test_accuracy": 0.4, "test_log_loss": 1.05},
+               "logistic_regression_baseline": {"test_accuracy": 0.8, "test_log_loss": 0.5}}
+    assert FitResult(tmp_path, None, {}, classes).summary().splitlines()[:4] == [
+        "wide_deep_two_input: 2 epochs in 1.0 s (0.5 s/epoch); test accuracy 0.9000, log_loss 0.2500",
+        "the majority class on the same split: test accuracy 0.4000, log_loss 1.0500",
+        "logistic regression on the same split: test accuracy 0.8000, log_loss 0.5000",
+        "left out of the model inputs: note (free text)"]
 
 
 def _classes_csv(path, n: int = 240) -> None:

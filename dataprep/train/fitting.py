@@ -74,8 +74,10 @@ class FitResult:
                          f"previous step: {test['repeat_previous_element_accuracy']:.4f}), per whole step "
                          f"{test['model_step_accuracy']:.4f} (repeating: {test['repeat_previous_step_accuracy']:.4f})")
         if "linear_regression_baseline" in m:
-            lines.append("linear regression on the same split: test rmse "
-                         f"{m['linear_regression_baseline']['test_rmse']:,.4f}")
+            linear = m["linear_regression_baseline"]
+            lines.append(f"linear regression on the same split: test rmse {linear['test_rmse']:,.4f}"
+                         + (f" (valid {linear['valid_rmse']:,.4f}, the model's {m['valid']['rmse']:,.4f})"
+                            if "valid_rmse" in linear and "valid" in m else ""))
         for key, name in (("majority_class_baseline", "the majority class"),
                           ("logistic_regression_baseline", "logistic regression")):
             if key in m:
@@ -465,7 +467,11 @@ def _baselines(manifest: Manifest, model: keras.Model, stats: TrainStats, task: 
     if task.regression:
         coef, *_ = np.linalg.lstsq(x_train, y_train.astype(np.float64), rcond=None)
         rmse = float(np.sqrt(np.mean((x_test @ coef - y_test) ** 2)))
-        return {"linear_regression_baseline": {"test_rmse": round(rmse, 6), "test_mse": round(rmse ** 2, 6)}}
+        scores = {"test_rmse": round(rmse, 6), "test_mse": round(rmse ** 2, 6)}
+        if manifest.num_records("valid"):  # small splits disagree: the valid score tells how much
+            x_valid, y_valid = matrix("valid")
+            scores["valid_rmse"] = round(float(np.sqrt(np.mean((x_valid @ coef - y_valid) ** 2))), 6)
+        return {"linear_regression_baseline": scores}
     logistic = _softmax(x_test @ _logistic_regression(x_train, y_train.astype(np.int64), task.classes))
     return {**result, "logistic_regression_baseline": _class_scores(logistic, y_test)}
 

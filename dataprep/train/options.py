@@ -39,7 +39,7 @@ class WideDeepOptions(_Options):
     schema's groups (:func:`dataprep.model_inputs.plan_inputs`); ``class_weights`` weighs each class by the
     inverse of its training frequency."""
 
-    BATCH_SIZE: ClassVar[int] = 128  # tabular rows are small: larger batches, fewer steps
+    BATCH_SIZE: ClassVar[int] = 32  # the tutorial's: small tables (hundreds of rows) still get many steps an epoch
     LEARNING_RATE: ClassVar[float] = 1e-3
     activation: str = "relu"  # of the hidden layers, one of DENSE_ACTIVATIONS
     variant: str = "two-input"  # one of VARIANTS
