@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/dataprep convert sample_data/digits.npz --schema schemas/digits.yaml --out out/digits \
 	    --split train=0.8,valid=0.1,test=0.1 --num-shards 2 --compression gzip --seed 42 --overwrite
 	$(BIN)/dataprep validate out/digits
-	$(BIN)/dataprep train wide-deep out/penguins --variant two-input --epochs 30 --out runs/penguins --quiet
+	$(BIN)/dataprep train wide-deep out/penguins --variant two-input --out runs/penguins --quiet
 	$(BIN)/dataprep train cnn out/digits --epochs 15 --out runs/digits --quiet
 
 test: lint test-main test-beam

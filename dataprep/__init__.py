@@ -4,6 +4,7 @@ Conversion needs no TensorFlow; the readers and trainers import it when they are
 """
 from __future__ import annotations
 
+from . import columns_sparse  # noqa: F401  (registers the sparse feature kind with dataprep.columns)
 from .convert import ConvertSummary, convert
 from .drift import DriftReport, DriftThresholds, validate_against
 from .errors import DataError, DataprepError, OutputError, SchemaError, SourceError, UsageError

@@ -33,6 +33,7 @@ from .badrows import POLICIES
 from .compressions import COMPRESSIONS
 from .errors import DataprepError
 from .formats import FORMATS
+from .model_inputs import TASKS
 from .options import RUNNERS, BadRowPolicy, RunOptions, ShardLayout, SplitPlan
 from .report import size_text as _size
 from .schema import IMAGE_FORMATS, ImageOptions
@@ -42,6 +43,7 @@ from .train.options import (
     CNN_ACTIVATIONS,
     DENSE_ACTIVATIONS,
     KINDS,
+    LOOPS,
     LOSSES,
     MODEL_OPTIONS,
     OPTIMIZERS,
@@ -335,6 +337,7 @@ def schema() -> None:
 def schema_infer(source, label, weight, max_categories, output):
     """Infer a schema from SOURCE in one streaming pass."""
     from .infer import infer_schema
+    from .model_inputs import group_summary
     from .outputs import check_file_target
 
     src = list(source) if len(source) > 1 else source[0]
@@ -347,6 +350,7 @@ def schema_infer(source, label, weight, max_categories, output):
     for f in result.features:
         if f.dtype == "float64":  # its description says which value float32 would have changed
             click.echo(f"note: feature {f.name!r}: {f.description}", err=True)
+    click.echo(f"note: {group_summary(result)}", err=True)
     if output:
         result.save(output, header=header)
         click.echo(f"Wrote schema with {len(result)} features to {output}", err=True)
@@ -536,6 +540,8 @@ def _fit_options(kind: str):
                      help="Early stopping: smallest change that counts as an improvement."),
         click.option("--seed", type=int, default=_TRAIN["seed"], show_default=True,
                      help="Seed for initialisation and shuffling: two runs give the same metrics."),
+        click.option("--loop", type=click.Choice(LOOPS), default=_TRAIN["loop"], show_default=True,
+                     help="Keras' fit, or the custom tf.GradientTape training step (same callbacks and outputs)."),
         click.option("--quiet", "-q", is_flag=True, help="No line per epoch."),
         click.option("--json", "as_json", is_flag=True, help="Print metrics.json when done."),
     ]
@@ -549,6 +555,10 @@ def _fit_options(kind: str):
 
 def _fit(kind: str, data: str, model: ModelOptions, options: dict) -> None:
     """Fit with the command's model options and the shared options, then show the result."""
+    from .manifest import load_manifest
+    from .train.preflight import check
+
+    check(load_manifest(data).schema, model)  # before TensorFlow loads: a schema the model cannot use fails at once
     from .train import fit
 
     quiet, as_json, out = options.pop("quiet"), options.pop("as_json"), options.pop("out")
@@ -572,10 +582,20 @@ def train() -> None:
               show_default=True, help="Activation of the hidden layers.")
 @click.option("--loss", type=click.Choice(LOSSES), default=_TRAIN["loss"],
               show_default=True, help="Loss; redef_mse is the seed's hand-written mean squared error.")
+@click.option("--task", type=click.Choice(TASKS), default=None,
+              help="Default: classification for a string label with a vocabulary or an int64 label with few "
+                   "distinct values, regression for other numbers.")
+@click.option("--class-weights", is_flag=True, help="Classification: weigh each class by the inverse of its "
+              "training frequency.")
+@click.option("--include", multiple=True, metavar="FEATURE", help="Use a feature the schema's groups leave out "
+              "(repeatable).")
+@click.option("--exclude", multiple=True, metavar="FEATURE", help="Leave a feature out of the inputs (repeatable).")
 @_fit_options("wide-deep")
-def train_wide_deep(data, variant, hidden, activation, loss, **options):
-    """Fit a wide&deep regression model on DATA (a converted folder with train/valid/test splits)."""
-    _fit("wide-deep", data, WideDeepOptions(activation=activation, variant=variant, hidden=tuple(hidden)),
+def train_wide_deep(data, variant, hidden, activation, loss, task, class_weights, include, exclude, **options):
+    """Fit a wide&deep regression or classification model on DATA (a converted folder with train/valid/test
+    splits). Features a dense model cannot use (free text, ids, images) are left out, with one line saying so."""
+    _fit("wide-deep", data, WideDeepOptions(activation=activation, variant=variant, hidden=tuple(hidden), task=task,
+                                            include=include, exclude=exclude, class_weights=class_weights),
          {**options, "loss": loss})
 
 

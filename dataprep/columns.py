@@ -95,6 +95,11 @@ class _Checks:
         self.problems.append(Problem(reason, column, row_ids, describe(0), describe))
 
 
+# Feature kinds converted in modules of their own, which build on this one: name -> the columns of a feature.
+# dataprep.columns_sparse registers "sparse" (``import dataprep`` loads it).
+KIND_COLUMNS: dict[str, Callable[[Batch, Feature, _Checks], dict[str, Column]]] = {}
+
+
 def to_columns(batch: Batch, schema: Schema, allow_paths_outside: bool = False
                ) -> tuple[dict[str, Column], list[Problem]]:
     """Convert a source batch into one :class:`Column` per feature, filling defaults and checking values.
@@ -107,10 +112,8 @@ def to_columns(batch: Batch, schema: Schema, allow_paths_outside: bool = False
     checks = _Checks(batch, allow_paths_outside=allow_paths_outside)
     columns: dict[str, Column] = {}
     for f in schema.features:
-        if f.sparse:  # its values and its indices (columns_sparse imports this module)
-            from .columns_sparse import sparse_columns
-
-            columns.update(sparse_columns(batch, f, checks))
+        if f.sparse:  # its values and its indices
+            columns.update(KIND_COLUMNS["sparse"](batch, f, checks))
         else:
             columns[f.name] = _feature_column(batch, f, checks)
     return columns, checks.problems

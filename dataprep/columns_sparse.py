@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from .arrow_numpy import to_numpy
 from .batch import Batch
 from .columns import (
+    KIND_COLUMNS,
     Column,
     _Checks,
     _decode_utf8,
@@ -170,3 +171,6 @@ def _sorted_checked(f: Feature, column: str, checks: _Checks, indices: np.ndarra
     checks.flag(twice, column, "duplicate_index",
                 lambda i: f"index {indices[i]} appears twice in the record (sparse feature {f.name!r})", splits)
     return indices, values
+
+
+KIND_COLUMNS["sparse"] = sparse_columns

@@ -12,14 +12,17 @@ few distinct values become categoricals with a vocabulary ordered by frequency. 
 is a date or time in one of :data:`~dataprep.dates.INFERRED_FORMATS` (2012-01-01, 2012/01/01,
 2020-01-01T10:00:00) become int64 seconds since 1970-01-01 UTC with that ``parse`` format, as Arrow dates and
 timestamps do. Text of "index:value" entries (LIBSVM style, some value holding several) becomes a sparse feature
-of size the largest index + 1.
+of size the largest index + 1. Features get the wide&deep groups of :func:`dataprep.model_inputs.default_groups`
+(categoricals wide, numbers deep); free text, strings with too many values and integers that count the rows
+(0, 1, 2, ... : an id) get none, and their description says why.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +32,7 @@ import pyarrow.compute as pc
 from .dates import INFERRED_FORMATS, parse_alias, parse_dates
 from .errors import SourceError, UsageError
 from .images import image_shape
+from .model_inputs import default_groups, unusable
 from .schema import FLOAT_DTYPES, INT64_MAX, INT64_MIN, Feature, Schema
 from .sources import IMAGE_FOLDER, iter_batches, resolve_source
 
@@ -54,6 +58,8 @@ class _ColumnStats:
     date_count: int = 0
     sparse_size: int | None = 0  # "index:value" text: 1 + the largest index so far (None: not such text)
     sparse_several: bool = False  # whether a value holds several entries (one "10:30" alone is more likely a time)
+    low: float = math.inf  # of the numbers
+    high: float = -math.inf
 
     def track_dates(self, text: pa.Array) -> None:
         """Keep the date formats that read every value of this batch of text (no nulls) exactly."""
@@ -130,8 +136,30 @@ def infer_schema(source: Any, label: Sequence[str] | str | None = None, weight: 
         fname = _feature_name(col, used)
         role = "label" if col in labels else "weight" if col == weight else "feature"
         features.append(_feature(fname, col, st, role, max_categories))
-    return Schema(features=tuple(features), name=name,
+    return Schema(features=tuple(_grouped(features, stats.values())), name=name,
                   description=f"inferred from {rows} rows")
+
+
+def _grouped(features: list[Feature], stats) -> list[Feature]:
+    """The features with their default wide&deep groups; those a model cannot use say why they have none."""
+    why = {f.name: unusable(f) or ("consecutive integers, one per row: an id" if _counts_rows(st) else None)
+           for f, st in zip(features, stats) if f.role == "feature"}
+    groups = default_groups([f for f in features if f.name in why and why[f.name] is None])
+    out = []
+    for f in features:
+        if f.name in groups:
+            f = replace(f, group=groups[f.name])
+        elif why.get(f.name):
+            f = replace(f, description="; ".join(filter(None, [f.description, f"no wide&deep group: {why[f.name]}"])))
+        out.append(f)
+    return out
+
+
+def _counts_rows(st: _ColumnStats) -> bool:
+    """An integer column holding each of low..high once (a row number or id): count and sum both match."""
+    n = st.count
+    return (st.kind == "int" and st.shape == () and st.missing + st.blank == 0 and n >= 20
+            and st.high - st.low + 1 == n and st.total == n * (st.low + st.high) / 2)
 
 
 def _observe(st: _ColumnStats, arr, col: str) -> None:
@@ -213,6 +241,8 @@ def _numbers(st: _ColumnStats, arr: pa.Array, exact32: bool = False) -> None:
     if len(valid):
         st.total += float(pc.sum(pc.cast(valid, pa.float64(), safe=False)).as_py())  # a mean: may round
         st.numeric += len(valid)
+        bounds = pc.min_max(valid)
+        st.low, st.high = min(st.low, bounds["min"].as_py()), max(st.high, bounds["max"].as_py())
         if not exact32:
             _check_float32(st, valid)
 

@@ -756,7 +756,7 @@ def _parse_feature(raw: Any, where: str) -> Feature:
 
 def _parse_drift(raw: Any, where: str) -> tuple[tuple[str, float], ...]:
     """A feature's ``drift:`` mapping of check name to threshold (see :class:`dataprep.drift.DriftThresholds`)."""
-    from .drift import DriftThresholds
+    from .drift_thresholds import DriftThresholds
 
     if raw is None:
         return ()

@@ -45,6 +45,8 @@ def test_training_options_show_the_library_defaults_and_choices():
     def default(param: click.Parameter):
         if getattr(param, "is_flag", False):
             return False  # a flag is off unless given
+        if getattr(param, "multiple", False):
+            return []  # a repeatable option: none unless given
         return None if param.default is None else param.type.convert(param.default, param, None)
 
     commands = dict(_commands(main))

@@ -28,6 +28,11 @@ def test_infer_csv(tmp_path):
     assert f["note"].dtype == "string" and f["note"].vocabulary is None
     assert f["Has_Garden"].source == "Has Garden"
     assert f["target"].role == "label" and f["target"].dtype == "float32"
+    # wide&deep groups: categoricals wide, numbers deep; the row number and the free text in none, saying why
+    assert {n: f[n].group for n in f} == {"id": None, "price": "deep", "rooms": "deep", "city": "wide", "note": None,
+                                          "Has_Garden": "deep", "target": None}
+    assert f["id"].description.endswith("no wide&deep group: consecutive integers, one per row: an id")
+    assert "no wide&deep group: free text" in f["note"].description
     out = tmp_path / "schema.yaml"
     schema.save(out)
     assert load_schema(out) == schema

@@ -241,9 +241,8 @@ def test_an_epoch_logs_nothing_at_tensorflows_default_log_level(tmp_path):
                      {"features": [{"name": "x", "dtype": "float32", "shape": []},
                                    {"name": "y", "dtype": "float32", "shape": [], "role": "label"}]},
                      tmp_path / "o", num_shards=4)
-    code = ("import dataprep, sys\n"
-            f"n = sum(len(y) for _, y in dataprep.make_dataset({str(tmp_path / 'o')!r}, batch_size=100, num_epochs=2))\n"
-            "print(n)")
+    code = (f"import dataprep\nds = dataprep.make_dataset({str(tmp_path / 'o')!r}, batch_size=100, num_epochs=2)\n"
+            "print(sum(len(y) for _, y in ds))")
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "10000", done.stderr[-2000:]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -23,9 +25,10 @@ from dataprep.train import (
     fit,
     wide_deep,
 )
+from dataprep.train.fitting import FILES
 from dataprep.train.options import ResolvedTrainOptions, fit_options
 from dataprep.train.prep import train_stats
-from tests.conftest import DIGITS, DIGITS_SCHEMA
+from tests.conftest import DIGITS, DIGITS_SCHEMA, PENGUINS, PENGUINS_SCHEMA, run_cli
 
 TABLE = {"features": [
     {"name": "a", "dtype": "float32", "shape": [], "group": "wide"},
@@ -100,14 +103,19 @@ def test_vocabulary_from_training_statistics(tmp_path):
     assert result.model.get_layer("wide_city_onehot").vocabulary_size() == len(values) + 1
 
 
-def test_two_input_needs_groups(tmp_path):
+def test_two_input_needs_both_sides(tmp_path):
+    """A schema naming groups must fill both sides; with no group at all every feature goes to both."""
     dataprep.convert({"a": np.zeros(10), "y": np.zeros(10)},
-                     {"features": [{"name": "a", "dtype": "float32", "shape": []},
+                     {"features": [{"name": "a", "dtype": "float32", "shape": [], "group": "wide"},
                                    {"name": "y", "dtype": "float32", "shape": [], "role": "label"}]},
                      tmp_path / "o")
     m = dataprep.load_manifest(tmp_path / "o")
     with pytest.raises(SchemaError, match="group 'wide' and 'deep'"):
         wide_deep.build_model(m.schema, train_stats(m), WideDeepOptions(variant="two-input"))
+    ungrouped = m.schema.with_features([replace(f, group=None) for f in m.schema])
+    model = wide_deep.build_model(ungrouped, train_stats(m), WideDeepOptions(variant="two-input"))
+    normalised = sorted(layer.name for layer in model.layers if layer.name.endswith("_norm"))
+    assert normalised == ["deep_a_norm", "wide_a_norm"]
     with pytest.raises(SchemaError, match="shape \\[height, width, channels\\]"):
         cnn.build_model(m.schema, train_stats(m), 2)
 
@@ -143,6 +151,7 @@ def test_cnn_fit_and_cli(digits, tmp_path):
     labels = dataprep.load_numpy(digits, "test")["label"]
     majority = np.unique(labels, return_counts=True)[1].max() / len(labels)
     assert metrics["test"]["accuracy"] > max(0.4, 3 * majority), (metrics["test"], majority)
+    assert 0 < metrics["majority_class_baseline"]["test_accuracy"] <= majority  # the training split's majority
     assert metrics["options"]["batch_size"] == CNNOptions.BATCH_SIZE and metrics["options"]["filters"] == 8
     assert (tmp_path / "cnn" / "learning_curves.png").exists()
     r = CliRunner().invoke(main, ["train", "wide-deep", str(digits), "--out", str(tmp_path / "x")])
@@ -164,9 +173,89 @@ def test_keywords_set_fields_of_the_option_objects():
 
 def test_the_summary_shows_the_scores_and_the_baselines(tmp_path):
     metrics = {"model": "wide_deep_concat", "epochs_run": 3, "seconds": 1.5, "seconds_per_epoch": 0.5,
-               "test": {"rmse": 2.0, "mae": 1.25, "loss_standardised": 0.3},
-               "linear_regression_baseline": {"test_rmse": 3.5, "test_mse": 12.25}}
+               "test": {"rmse": 2.0, "mae": 1.25, "loss_standardised": 0.3}, "valid": {"rmse": 2.5},
+               "linear_regression_baseline": {"test_rmse": 3.5, "test_mse": 12.25, "valid_rmse": 3.0}}
     assert FitResult(tmp_path, None, {}, metrics).summary().splitlines() == [
         "wide_deep_concat: 3 epochs in 1.5 s (0.5 s/epoch); test rmse 2.0000, mae 1.2500",
-        "linear regression on the same split: test rmse 3.5000",
+        "linear regression on the same split: test rmse 3.5000 (valid 3.0000, the model's 2.5000)",
         f"wrote {tmp_path}/model.keras, history.csv, metrics.json, learning_curves.png"]
+    classes = {"model": "wide_deep_two_input", "epochs_run": 2, "seconds": 1.0, "seconds_per_epoch": 0.5,
+               "test": {"accuracy": 0.9, "log_loss": 0.25}, "left_out": {"note": "free text"},
+               "majority_class_baseline": {"test_accuracy": 0.4, "test_log_loss": 1.05},
+               "logistic_regression_baseline": {"test_accuracy": 0.8, "test_log_loss": 0.5}}
+    assert FitResult(tmp_path, None, {}, classes).summary().splitlines()[:4] == [
+        "wide_deep_two_input: 2 epochs in 1.0 s (0.5 s/epoch); test accuracy 0.9000, log_loss 0.2500",
+        "the majority class on the same split: test accuracy 0.4000, log_loss 1.0500",
+        "logistic regression on the same split: test accuracy 0.8000, log_loss 0.5000",
+        "left out of the model inputs: note (free text)"]
+
+
+def _classes_csv(path, n: int = 240) -> None:
+    """Three classes told apart by a number and a categorical, beside an id and free text a model cannot use."""
+    rng = np.random.default_rng(0)
+    label = rng.integers(0, 3, n)
+    rows = ["id,size,colour,note,kind"]
+    for i, c in enumerate(label):
+        colour = ["red", "green", "blue"][c] if rng.random() < 0.7 else "grey"
+        rows.append(f"{i},{c * 2 + rng.standard_normal():.3f},{colour},seen on day {i},{['low', 'mid', 'high'][c]}")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_inferred_schema_to_a_classifier_that_beats_its_baselines(tmp_path):
+    """schema infer -> convert -> train wide-deep with no edit: the string label is classified, the id and the
+    free text are left out with their reasons, and the model beats the majority class."""
+    _classes_csv(tmp_path / "in.csv")
+    dataprep.infer_schema(tmp_path / "in.csv", label="kind").save(tmp_path / "schema.yaml")
+    dataprep.convert(tmp_path / "in.csv", tmp_path / "schema.yaml", tmp_path / "o",
+                     split="train=0.7,valid=0.15,test=0.15")
+    result = fit("wide-deep", tmp_path / "o", tmp_path / "run", hidden=(16,), epochs=8, class_weights=True,
+                 verbose=False, plot=False)
+    m = result.metrics
+    assert m["task"] == "classification" and result.model.get_layer("main").output.shape == (None, 3)
+    assert set(m["left_out"]) == {"id", "note"} and "no group" in m["left_out"]["id"]  # infer gave it none
+    assert {"accuracy", "log_loss"} <= set(m["test"]) and m["options"]["class_weights"] is True
+    majority, logistic = m["majority_class_baseline"], m["logistic_regression_baseline"]
+    assert m["test"]["accuracy"] > majority["test_accuracy"] + 0.2, m
+    assert logistic["test_accuracy"] > majority["test_accuracy"] + 0.2 and logistic["test_log_loss"] < math.log(3)
+    assert "logistic regression on the same split: test accuracy" in result.summary()
+
+
+def test_an_int64_label_with_few_values_is_classified_unless_told(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(120)
+    data = {"x": x, "y": (x > 0).astype(np.int64) + 2}  # classes 2 and 3
+    schema = dataprep.infer_schema(data, label="y")
+    dataprep.convert(data, schema, tmp_path / "o", split="train=0.8,valid=0.1,test=0.1")
+    classified = fit("wide-deep", tmp_path / "o", tmp_path / "c", hidden=(4,), epochs=1, verbose=False, plot=False)
+    assert classified.metrics["task"] == "classification" and classified.model.get_layer("main").output.shape == (
+        None, 4)  # ids 0..3, as the CNN's class ids
+    regressed = fit("wide-deep", tmp_path / "o", tmp_path / "r", hidden=(4,), epochs=1, task="regression",
+                    verbose=False, plot=False)
+    assert regressed.metrics["task"] == "regression" and "linear_regression_baseline" in regressed.metrics
+
+
+def test_the_tape_loop_reaches_the_validation_loss_of_keras_fit(tmp_path):
+    """The GradientTape loop on the bundled penguins: the same epochs (early stopping, learning-rate halving) and
+    validation losses as Keras' fit, and the same files."""
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, tmp_path / "p", split="train=0.8,valid=0.1,test=0.1",
+                     on_error="skip", seed=42)
+    kw = dict(hidden=(16, 8), epochs=12, patience=3, seed=1, verbose=False, linear_baseline=False)
+    keras_fit = fit("wide-deep", tmp_path / "p", tmp_path / "keras", **kw)
+    tape = fit("wide-deep", tmp_path / "p", tmp_path / "tape", loop="tape", **kw)
+    assert sorted(tape.history) == sorted(keras_fit.history) and "val_rmse" in tape.history
+    assert tape.history["learning_rate"] == keras_fit.history["learning_rate"]
+    assert len(tape.history["loss"]) == len(keras_fit.history["loss"])
+    np.testing.assert_allclose(tape.history["val_loss"], keras_fit.history["val_loss"], rtol=1e-3)
+    assert tape.metrics["test"]["rmse"] == pytest.approx(keras_fit.metrics["test"]["rmse"], rel=1e-3)
+    assert tape.metrics["options"]["loop"] == "tape"
+    assert sorted(p.name for p in (tmp_path / "tape").iterdir()) == sorted(FILES)
+
+
+def test_the_cli_checks_the_schema_before_tensorflow_loads(tmp_path):
+    dataprep.convert({"a": np.zeros(10), "y": np.array(["u", "v"] * 5)},
+                     {"features": [{"name": "a", "dtype": "float32", "shape": []},
+                                   {"name": "y", "dtype": "string", "shape": [], "role": "label"}]}, tmp_path / "o")
+    hide = "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None"  # importing them fails
+    r = run_cli("train", "wide-deep", str(tmp_path / "o"), "--out", str(tmp_path / "run"), prelude=hide)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "Error: label 'y': a string label needs a listed vocabulary (its class names)"], r.stderr

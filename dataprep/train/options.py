@@ -20,6 +20,7 @@ DENSE_ACTIVATIONS = ("relu", "selu", "elu", "tanh")
 CNN_ACTIVATIONS = ("relu", "selu")
 CELLS = ("gru", "lstm")
 SEARCHES = ("grid", "random", "genetic", "tpe")
+LOOPS = ("keras", "tape")
 
 
 class _Options:
@@ -31,14 +32,22 @@ class _Options:
 
 @dataclass(frozen=True)
 class WideDeepOptions(_Options):
-    """A wide&deep regressor (see :mod:`.wide_deep` for the variants). Three hidden layers of 100, 100 and 50
-    units with ReLU are the seed's model, which fits the housing data well."""
+    """A wide&deep regressor or classifier (see :mod:`.wide_deep` for the variants). Three hidden layers of 100,
+    100 and 50 units with ReLU are the tutorial's model, which fits the housing data well. ``task`` None: a
+    string label with a vocabulary, or an int64 label with few distinct values, is classified, any other number
+    regressed (:func:`dataprep.model_inputs.label_task`). ``include``/``exclude`` choose inputs beyond the
+    schema's groups (:func:`dataprep.model_inputs.plan_inputs`); ``class_weights`` weighs each class by the
+    inverse of its training frequency."""
 
-    BATCH_SIZE: ClassVar[int] = 128  # tabular rows are small: larger batches, fewer steps
+    BATCH_SIZE: ClassVar[int] = 32  # the tutorial's: small tables (hundreds of rows) still get many steps an epoch
     LEARNING_RATE: ClassVar[float] = 1e-3
     activation: str = "relu"  # of the hidden layers, one of DENSE_ACTIVATIONS
     variant: str = "two-input"  # one of VARIANTS
     hidden: tuple[int, ...] = (100, 100, 50)  # units of the deep tower's hidden layers
+    task: str | None = None  # one of TASKS, None: from the label
+    include: tuple[str, ...] = ()  # features in no group that join the inputs
+    exclude: tuple[str, ...] = ()  # features left out of the inputs
+    class_weights: bool = False  # classification: weigh rare classes up
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class TrainOptions(_Options):
     min_delta: float = 1e-4  # the smallest change that counts as an improvement
     seed: int = 0  # initialisation and shuffling: two runs give the same metrics
     epochs: int = 100  # the most epochs to run
+    loop: str = "keras"  # one of LOOPS: Keras' fit, or the GradientTape training step (same callbacks, outputs)
 
     def for_model(self, model: ModelOptions) -> ResolvedTrainOptions:
         """These options with the model kind's batch size and learning rate where they are not set."""
@@ -114,7 +124,7 @@ class RunOptions:
 
     verbose: bool = True  # a line per epoch
     plot: bool = True  # learning_curves.png
-    linear_baseline: bool = True  # wide&deep: ordinary least squares on the same inputs, for comparison
+    linear_baseline: bool = True  # the baselines in metrics.json (wide&deep: linear models on the same inputs)
     test: bool = True  # evaluate on the test split
     callbacks: Sequence[Any] = ()
 

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..errors import SchemaError
 from ..manifest import Manifest
-from ..schema import Feature, Schema
+from ..model_inputs import MAX_CLASSES
+from ..schema import Feature
 from .calendar import calendar_block
 
 SPARSE_UNITS = 16  # a sparse feature's projection on the wide side
@@ -34,6 +35,8 @@ class TrainStats:
     rows: int = 0
     steps: dict[str, np.ndarray] = field(default_factory=dict)  # steps per record of each sequence feature
     label_classes: dict[str, int] = field(default_factory=dict)
+    # training records per value of each scalar int64 or categorical label (None: more than MAX_CLASSES values)
+    label_counts: dict[str, Counter | None] = field(default_factory=dict)
     vocabulary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # for ``vocabulary: from_stats``
 
 
@@ -51,6 +54,8 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
     stats = TrainStats()
     top: dict[str, int] = {}
     counts: dict[str, Counter[str]] = {f.name: Counter() for f in schema.features if f.vocabulary_from_stats}
+    label_counts: dict[str, Counter | None] = {f.name: Counter() for f in schema.labels if f.shape == () and (
+        f.dtype == "int64" or f.is_categorical)}
     for batch in iter_numpy_batches(manifest, split, batch_size):
         for name, counter in counts.items():
             counter.update(v.decode("utf-8") for v in np.asarray(batch[name]).reshape(-1))
@@ -72,6 +77,11 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
             low, high = x.min(axis=0, initial=np.inf), x.max(axis=0, initial=-np.inf)
             stats.low[f.name] = np.minimum(stats.low.get(f.name, low), low)
             stats.high[f.name] = np.maximum(stats.high.get(f.name, high), high)
+        for name, seen in label_counts.items():
+            if seen is not None:
+                values, tally = np.unique(np.asarray(batch[name]).reshape(-1), return_counts=True)
+                seen.update(dict(zip(_plain(values), tally.tolist())))
+                label_counts[name] = seen if len(seen) <= MAX_CLASSES else None
         for f in schema.labels:
             if f.is_text and f.vocabulary:  # categorical: its classes are the vocabulary
                 top[f.name] = len(f.vocabulary)
@@ -87,9 +97,27 @@ def train_stats(manifest: Manifest, split: str = "train", batch_size: int = 8192
         stats.var[f.name] = np.maximum(np.asarray(squares[f.name]) / n - mean ** 2, 1e-12)
     stats.steps = {name: np.concatenate(parts) for name, parts in steps.items()}
     stats.label_classes = top
+    stats.label_counts = label_counts
     stats.vocabulary = {name: tuple(v for v, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0])))
                         for name, c in counts.items()}
     return stats
+
+
+def _plain(values: np.ndarray) -> list:
+    """Label values as Python ints or class names (bytes decoded)."""
+    return [v.decode("utf-8") for v in values] if values.dtype.kind in "SO" else values.tolist()
+
+
+def class_counts(label: Feature, stats: TrainStats, classes: int) -> np.ndarray:
+    """Training records per class id ``0..classes-1`` of ``label`` (class names by their vocabulary index)."""
+    seen: Counter = stats.label_counts.get(label.name) or Counter()
+    index = {v: i for i, v in enumerate(label.vocabulary)} if label.vocabulary else None
+    counts = np.zeros(classes, np.int64)
+    for value, n in seen.items():
+        i = index.get(value, -1) if index is not None else value
+        if 0 <= i < classes:
+            counts[i] += n
+    return counts
 
 
 def feature_input(f: Feature) -> keras.Input:
@@ -165,10 +193,3 @@ def encode(features: list[Feature], inputs: dict, stats: TrainStats, side: str):
     if not parts:
         raise SchemaError(f"no features for the {side} part of the model")
     return parts[0] if len(parts) == 1 else keras.layers.Concatenate(name=f"{side}_features")(parts)
-
-
-def single_label(schema: Schema) -> Feature:
-    labels = schema.labels
-    if len(labels) != 1:
-        raise SchemaError(f"this trainer needs exactly one label (role: label); the schema has {len(labels)}")
-    return labels[0]

@@ -1,47 +1,40 @@
-"""Wide&deep models from a schema, in the seed's three forms.
+"""Wide&deep models from a schema, in the tutorial's three forms.
 
-- ``concat``: one input (every feature); the deep tower's last layer is concatenated with the input.
-- ``two-input``: the schema's ``wide`` features (one-hot categoricals) and ``deep`` features (embedded
-  categoricals) enter separately; the wide input joins the deep tower's output.
+- ``concat``: one input (every usable feature); the deep tower's last layer is concatenated with the input.
+- ``two-input``: the ``wide`` features (one-hot categoricals) and ``deep`` features (embedded categoricals)
+  enter separately; the wide input joins the deep tower's output. The groups are the schema's, or the default
+  ones of :func:`dataprep.model_inputs.default_groups` when it names none.
 - ``multi-output``: ``two-input`` plus an auxiliary output on the deep tower, trained with its own loss.
+
+A regression has one linear unit per output (the standardised label); a classification a softmax over the
+label's classes.
 """
 from __future__ import annotations
 
 import keras
 
-from ..errors import SchemaError, UsageError
 from ..schema import Schema
-from .options import VARIANTS, WideDeepOptions
+from .options import WideDeepOptions
+from .preflight import wide_deep_plan
 from .prep import TrainStats, encode, feature_input
 
 
-def build_model(schema: Schema, stats: TrainStats, options: WideDeepOptions | None = None) -> keras.Model:
-    """A regression model whose output(s) predict the label standardised with the training statistics."""
+def build_model(schema: Schema, stats: TrainStats, options: WideDeepOptions | None = None,
+                classes: int = 0) -> keras.Model:
+    """A model whose output(s) predict the label standardised with the training statistics, or (``classes``
+    > 0) the probability of each class."""
     options = options or WideDeepOptions()
     variant = options.variant
-    if variant not in VARIANTS:
-        raise UsageError(f"unknown wide&deep variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    features = schema.inputs
-    if variant == "concat":
-        used = features
-    else:
-        wide = [f for f in features if f.group in ("wide", "both")]
-        deep = [f for f in features if f.group in ("deep", "both")]
-        if not wide or not deep:
-            raise SchemaError(f"variant {variant!r} needs features in group 'wide' and 'deep' (or 'both'); "
-                              f"the schema has {len(wide)} wide and {len(deep)} deep")
-        used = [f for f in features if f.group is not None]
-    inputs = {f.name: feature_input(f) for f in used}
-    if variant == "concat":
-        wide_x = deep_x = encode(used, inputs, stats, "wide")
-    else:
-        wide_x = encode(wide, inputs, stats, "wide")
-        deep_x = encode(deep, inputs, stats, "deep")
+    plan = wide_deep_plan(schema, options)
+    inputs = {f.name: feature_input(f) for f in plan.used}
+    wide_x = encode(list(plan.wide), inputs, stats, "wide")
+    deep_x = wide_x if variant == "concat" else encode(list(plan.deep), inputs, stats, "deep")
     tower = deep_x
     for i, units in enumerate(options.hidden):
         tower = keras.layers.Dense(units, activation=options.activation, name=f"hidden{i + 1}")(tower)
     joined = keras.layers.Concatenate(name="wide_and_deep")([wide_x, tower])
-    outputs = {"main": keras.layers.Dense(1, name="main")(joined)}
+    units, activation = (classes, "softmax") if classes else (1, None)
+    outputs = {"main": keras.layers.Dense(units, activation=activation, name="main")(joined)}
     if variant == "multi-output":
-        outputs["aux"] = keras.layers.Dense(1, name="aux")(tower)
+        outputs["aux"] = keras.layers.Dense(units, activation=activation, name="aux")(tower)
     return keras.Model(inputs=inputs, outputs=outputs, name=f"wide_deep_{variant.replace('-', '_')}")
