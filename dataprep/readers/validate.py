@@ -17,6 +17,7 @@ from ..checksum import sha256_file
 from ..compressions import guess_compression
 from ..errors import OutputError
 from ..manifest import MANIFEST, STATS, Manifest, load_manifest
+from ..remote_output import local_path
 from ..tfrecord import FramingError, Record, ScanResult, iter_records
 from .decode import batch_decoder
 from .integrity import refuse_non_tfrecord
@@ -54,7 +55,7 @@ class ValidationReport:
 
 def validate(path: str | Path) -> ValidationReport:
     """Check a converted folder against its manifest, or bare TFRecord files (a file or a folder of them)."""
-    path = Path(path)
+    path = local_path(path)
     if path.is_dir() and (path / MANIFEST).is_file():
         return _validate_folder(load_manifest(path))
     if path.is_dir():
