@@ -53,3 +53,20 @@ def download_tree(client, bucket: str, prefix: str) -> dict[str, bytes]:
         for obj in page.get("Contents", []):
             out[obj["Key"][len(prefix) + 1:]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
     return out
+
+
+@contextmanager
+def gcs_server(bucket: str) -> Iterator[dict[str, str]]:
+    """A local GCS emulator (gcp-storage-emulator, in memory, with ``bucket``) at a free port; yields the
+    ``STORAGE_EMULATOR_HOST`` setting gcsfs and Google's clients follow."""
+    from gcp_storage_emulator.server import create_server
+
+    for name in ("gcsfs", "gcp_storage_emulator", "google"):  # credentials probes and request logs
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=bucket)
+    server.start()
+    try:
+        yield {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}"}
+    finally:
+        server.stop()

@@ -21,7 +21,7 @@ import dataprep
 from dataprep import OutputError, SourceError, UsageError
 
 from .conftest import PENGUINS, PENGUINS_SCHEMA, subprocess_env
-from .object_store import boto3_client, download_tree, s3_server, upload_tree
+from .object_store import boto3_client, download_tree, gcs_server, s3_server, upload_tree
 from .tf_oracle import read_tfrecord_split
 
 BUCKET = "data"
@@ -205,3 +205,25 @@ def test_sigkill_mid_upload_then_resume_is_byte_identical(s3, tmp_path):
     want = _files(local)
     assert sorted(remote) == sorted(want)
     assert all(remote[rel] == data for rel, data in want.items() if rel != "manifest.json")
+
+
+def test_gs_to_gs_through_a_local_gcs_emulator(tmp_path, monkeypatch):
+    """gs:// takes the same code path (fsspec, here gcsfs) against gcp-storage-emulator."""
+    import fsspec
+
+    monkeypatch.setenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")  # else gcsfs asks the emulator over gRPC
+    monkeypatch.setenv("DATAPREP_CACHE", str(tmp_path / "cache"))
+    local = tmp_path / "local"
+    settings = {"split": "train=0.8,test=0.2", "on_error": "skip", "num_shards": 2, "compression": "gzip"}
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, local, **settings)
+    with gcs_server("gbucket") as env:
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        fs = fsspec.filesystem("gs", token="anon", skip_instance_cache=True)
+        fs.put_file(str(PENGUINS), "gbucket/in/penguins.csv")
+        dataprep.convert("gs://gbucket/in/penguins.csv", PENGUINS_SCHEMA, "gs://gbucket/out", **settings)
+        remote = {name[len("gbucket/out/"):]: fs.cat_file(name) for name in fs.find("gbucket/out")}
+        assert sorted(remote) == sorted(_files(local))
+        assert all(remote[rel] == data for rel, data in _files(local).items() if rel != "manifest.json")
+        got = dataprep.load_numpy("gs://gbucket/out", "test")
+        np.testing.assert_array_equal(got["species"], dataprep.load_numpy(local, "test")["species"])
