@@ -94,7 +94,7 @@ def check_remote_out(url: str, overwrite: bool) -> None:
 
 def check_remote_quarantine(url: str, overwrite: bool) -> None:
     """An existing quarantine object is replaced only when it is one of ours and ``overwrite`` is given."""
-    raw = read_bytes(url)
+    raw = read_bytes(url, 1 << 16)
     if raw is None:
         return
     first = raw.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r").split(",")
@@ -217,6 +217,9 @@ def local_copy(url: str) -> Path:
     with ThreadPoolExecutor(_PARALLEL) as pool:
         for _ in pool.map(fetch, wanted):
             pass
+    for p in [p for p in folder.rglob("*") if p.is_file()]:  # an earlier manifest's files: our cache, not named now
+        if p.relative_to(folder).as_posix() not in wanted and p.name not in (MANIFEST, STATS):
+            p.unlink(missing_ok=True)
     stats = read_bytes(join(url, STATS))
     if stats is not None:
         (folder / STATS).write_bytes(stats)

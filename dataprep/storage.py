@@ -20,6 +20,7 @@ from .errors import OutputError, SourceError, UsageError
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}  # scheme -> the pip extra that provides it
 _CHUNK = 1 << 22
+MAX_SMALL_OBJECT = 64 << 20  # the most read into memory of a manifest, journal or stats object
 OUR_MARKERS = ("manifest.json", ".dataprep-journal.json")  # a prefix holding one is a dataprep output
 
 
@@ -59,11 +60,13 @@ def join(url: str, *parts: str) -> str:
     return "/".join([url.rstrip("/"), *parts])
 
 
-def read_bytes(url: str) -> bytes | None:
-    """The whole object, or None when there is none."""
+def read_bytes(url: str, limit: int = MAX_SMALL_OBJECT) -> bytes | None:
+    """The whole object (a manifest, a journal, a stats file), or None when there is none; ``limit`` bounds
+    what is read: only the first ``limit`` bytes of a larger object."""
     fs, path = filesystem(url)
     try:
-        return fs.cat_file(path)
+        size = int(fs.info(path)["size"])
+        return fs.cat_file(path, start=0, end=min(size, limit)) if size else b""
     except FileNotFoundError:
         return None
 
@@ -181,12 +184,19 @@ def fetch_inputs(pattern: str, keep: Callable[[str], bool]) -> list[Path]:
     fs, path = filesystem(pattern)
     fs.invalidate_cache()
     scheme = pattern.split("://", 1)[0]
-    if not any(ch in path for ch in "*?[") and fs.isfile(path):
+    wild = any(ch in path for ch in "*?[")
+    if not wild and fs.isfile(path):
         names = [path]
     else:
-        found = sorted(fs.glob(path) if any(ch in path for ch in "*?[") else fs.find(path))
-        ours = {n.rsplit("/", 1)[0] for n in found if n.rsplit("/", 1)[-1] in OUR_MARKERS}
-        names = [n for n in found if keep(n) and not any(n.startswith(f"{d}/") for d in ours)]
+        try:
+            found = [n for n in sorted(fs.glob(path) if wild else fs.find(path)) if keep(n)]
+        except ValueError as e:  # a pattern fsspec cannot read
+            raise SourceError(f"{pattern}: {e}") from None
+        parts = path.rstrip("/").split("/")
+        root = "/".join(parts[:next((i for i, p in enumerate(parts) if any(ch in p for ch in "*?[")), len(parts))])
+        below = {"/".join(n.split("/")[:i]) for n in found for i in range(root.count("/") + 2, n.count("/") + 1)}
+        ours = {d for d in below if any(fs.exists(f"{d}/{m}") for m in OUR_MARKERS)}
+        names = [n for n in found if not any(n.startswith(f"{d}/") for d in ours)]
     if not names:
         raise SourceError(f"no objects match {pattern}")
     folder = cache_folder("inputs", pattern)

@@ -155,6 +155,16 @@ def test_overwrite_removes_only_our_objects(s3):
     assert download_tree(s3["client"], BUCKET, prefix)["notes.txt"] == b"mine"
 
 
+def test_an_output_inside_an_input_prefix_is_not_read_back(s3):
+    """A prefix (or glob) given as input skips the dataprep outputs below it, as a local folder does."""
+    s3["client"].upload_file(str(s3["local"] / "t.csv"), BUCKET, "mixed/t.csv")
+    dataprep.convert(f"s3://{BUCKET}/mixed/t.csv", s3["local"] / "s.yaml", f"s3://{BUCKET}/mixed/prev",
+                     format="csv", num_shards=2)
+    for given in (f"s3://{BUCKET}/mixed", f"s3://{BUCKET}/mixed/**/*.csv"):
+        summary = dataprep.convert(given, s3["local"] / "s.yaml", f"s3://{BUCKET}/out-mixed", overwrite=True)
+        assert summary.rows_read == 3000, given
+
+
 def test_a_failed_run_leaves_nothing(s3, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("id,v0,v1,v2,s\n1,0.5,0.5,0.5,a\nx,0.5,0.5,0.5,b\n")
@@ -182,6 +192,11 @@ def _journal_done(client, prefix: str) -> int:
     return len(json.loads(body)["done"])
 
 
+def _stamp(client, key: str):
+    head = client.head_object(Bucket=BUCKET, Key=key)
+    return head["LastModified"], head["ETag"]
+
+
 def test_sigkill_mid_upload_then_resume_is_byte_identical(s3, tmp_path):
     local = tmp_path / "local"
     settings = ["--num-shards", "12", "--split", "train=0.8,test=0.2", "--seed", "3", "--compression", "gzip"]
@@ -195,12 +210,18 @@ def test_sigkill_mid_upload_then_resume_is_byte_identical(s3, tmp_path):
         time.sleep(0.002)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    kept: dict[str, object] = {}
     if proc.returncode != 0:  # killed mid-upload: no manifest, so no reader sees the folder
         assert "manifest.json" not in download_tree(s3["client"], BUCKET, "out-kill")
         with pytest.raises(OutputError, match="no manifest.json"):
             dataprep.load_manifest(f"s3://{BUCKET}/out-kill")
+        journal = s3["client"].get_object(Bucket=BUCKET, Key="out-kill/.dataprep-journal.json")["Body"].read()
+        kept = {rel: _stamp(s3["client"], f"out-kill/{rel}") for rel in json.loads(journal)["done"]}
+        assert kept
+        time.sleep(1.1)  # S3 stamps objects to the second: a re-upload would show
     done = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert {rel: _stamp(s3["client"], f"out-kill/{rel}") for rel in kept} == kept  # verified, not uploaded again
     remote = download_tree(s3["client"], BUCKET, "out-kill")
     want = _files(local)
     assert sorted(remote) == sorted(want)
