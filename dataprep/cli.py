@@ -218,6 +218,8 @@ class _NewFile(click.ParamType):
     name = "file"
 
     def convert(self, value, param, ctx):
+        if is_remote(os.fspath(value)):
+            return os.fspath(value)  # an object: checked when the run starts
         path = click.Path(dir_okay=False).convert(value, param, ctx)
         folder = os.path.dirname(os.fspath(path)) or "."
         if not os.path.isdir(folder):

@@ -167,6 +167,14 @@ def download(url: str, local: Path, size: int | None = None, sha256: str | None 
     return local
 
 
+_FETCHED: dict[Path, str] = {}  # input files this process fetched -> the URL each came from
+
+
+def fetched_from(path: Path) -> str | None:
+    """The URL a local input file was fetched from (:func:`fetch_inputs`), so messages name the object."""
+    return _FETCHED.get(path)
+
+
 def cache_root() -> Path:
     """Where objects read from storage are kept locally: ``$DATAPREP_CACHE``, else ``~/.cache/dataprep``."""
     return Path(os.environ.get("DATAPREP_CACHE") or Path.home() / ".cache" / "dataprep")
@@ -201,4 +209,6 @@ def fetch_inputs(pattern: str, keep: Callable[[str], bool]) -> list[Path]:
         raise SourceError(f"no objects match {pattern}")
     folder = cache_folder("inputs", pattern)
     common = os.path.commonpath([n.rsplit("/", 1)[0] if "/" in n else n for n in names])
-    return [download(f"{scheme}://{n}", folder / n[len(common):].lstrip("/")) for n in names]
+    files = [download(f"{scheme}://{n}", folder / n[len(common):].lstrip("/")) for n in names]
+    _FETCHED.update({f: f"{scheme}://{n}" for f, n in zip(files, names)})
+    return files

@@ -169,19 +169,30 @@ def test_a_failed_run_leaves_nothing(s3, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("id,v0,v1,v2,s\n1,0.5,0.5,0.5,a\nx,0.5,0.5,0.5,b\n")
     s3["client"].upload_file(str(bad), BUCKET, "in-bad/bad.csv")
-    with pytest.raises(dataprep.DataError, match="row"):
+    with pytest.raises(dataprep.DataError, match=r"s3://data/in-bad/bad\.csv, line 3 \(row 2\), column 'id'"):
         dataprep.convert(f"s3://{BUCKET}/in-bad/bad.csv", s3["local"] / "s.yaml", f"s3://{BUCKET}/out-bad")
     assert download_tree(s3["client"], BUCKET, "out-bad") == {}
     with pytest.raises(SourceError, match="no objects match"):
         dataprep.convert(f"s3://{BUCKET}/nothing/*.csv", s3["local"] / "s.yaml", f"s3://{BUCKET}/out-bad")
 
 
-def test_penguins_quarantine_goes_beside_the_output(s3):
+def test_penguins_quarantine_goes_beside_the_output_or_where_named(s3, runner):
+    from dataprep.cli import main
+
     s3["client"].upload_file(str(PENGUINS), BUCKET, "in-p/penguins.csv")
     dataprep.convert(f"s3://{BUCKET}/in-p/penguins.csv", PENGUINS_SCHEMA, f"s3://{BUCKET}/p/out",
                      on_error="quarantine")
     rows = download_tree(s3["client"], BUCKET, "p")["out.quarantine.csv"]
     assert rows.startswith(b"file,line,row,reason") and rows.count(b"\n") == 3  # header and 2 rows set aside
+    s3["client"].put_object(Bucket=BUCKET, Key="q/mine.csv", Body=b"a,b\n1,2\n")
+    args = ["convert", f"s3://{BUCKET}/in-p/penguins.csv", "--schema", str(PENGUINS_SCHEMA), "--out",
+            f"s3://{BUCKET}/q/out", "--on-error", "quarantine", "--quiet", "--quarantine"]
+    result = runner.invoke(main, [*args, f"s3://{BUCKET}/q/mine.csv"])
+    assert result.exit_code == 2 and "not a dataprep quarantine file" in result.output
+    result = runner.invoke(main, [*args, f"s3://{BUCKET}/q/rows.csv"])
+    assert result.exit_code == 0, result.output
+    assert download_tree(s3["client"], BUCKET, "q")["rows.csv"] == rows
+    assert download_tree(s3["client"], BUCKET, "q")["mine.csv"] == b"a,b\n1,2\n"
 
 
 def _journal_done(client, prefix: str) -> int:
