@@ -109,7 +109,7 @@ def test_inspect_validate_stats_on_s3(s3, runner):
 
     url = f"s3://{BUCKET}/out-cli"
     dataprep.convert(f"s3://{BUCKET}/in/t.csv", s3["local"] / "s.yaml", url, **SETTINGS)
-    for args, needle in ((["inspect", url], "train"), (["validate", url], "all records valid"),
+    for args, needle in ((["inspect", url], f"{url}: tfrecord"), (["validate", url], f"{url}: all records valid"),
                          (["stats", url], "train")):
         result = runner.invoke(main, args)
         assert result.exit_code == 0, result.output

@@ -17,6 +17,7 @@ from ..errors import OutputError, UsageError
 from ..manifest import MANIFEST, load_manifest
 from ..outputs import PNG_METADATA
 from ..remote_output import local_path
+from ..storage import is_remote
 from ..tfrecord import iter_records
 from .integrity import check_bare
 from .numpy_access import iter_numpy_batches
@@ -24,7 +25,7 @@ from .numpy_access import iter_numpy_batches
 
 def describe(path: str | Path) -> dict:
     """Format, compression, splits with their files, record counts and sizes, and the features."""
-    path = local_path(path)
+    given, path = str(path), local_path(path)
     if not (path / MANIFEST).is_file():
         files = _bare_files(path)
         return {"path": str(path), "format": "tfrecord (no manifest)",
@@ -32,7 +33,7 @@ def describe(path: str | Path) -> dict:
                           for f in files]}
     m = load_manifest(path)
     return {
-        "path": str(path), "format": m.format, "compression": m.compression,
+        "path": given if is_remote(given) else str(path), "format": m.format, "compression": m.compression,
         "splits": {s: {"num_records": m.num_records(s), "num_bytes": m.split(s)["num_bytes"],
                        "files": [f["path"] for f in m.split(s)["files"]]} for s in m.splits},
         "features": {f.name: f"{f.dtype}{list(f.shape)} {f.role}" + (f" group={f.group}" if f.group else "")
