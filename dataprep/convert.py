@@ -173,6 +173,7 @@ def _convert_to_store(source: Any, schema: str | Path | Schema, url: str, opts: 
     is resumed too), then commit it to ``url`` on object storage, and the quarantine CSV beside it."""
     from .remote_output import RemoteCommit, check_remote_out, check_remote_quarantine
 
+    started = time.perf_counter()
     run, policy = opts.run, opts.bad_rows
     check_remote_out(url, run.overwrite)
     qurl = None
@@ -200,7 +201,7 @@ def _convert_to_store(source: Any, schema: str | Path | Schema, url: str, opts: 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     shutil.rmtree(staging, ignore_errors=True)
-    return replace(summary, out=url)
+    return replace(summary, out=url, seconds=round(time.perf_counter() - started, 3))
 
 
 def _concerns(options: ConvertOptions | None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,7 @@ def fetch_inputs(pattern: str, keep: Callable[[str], bool]) -> list[Path]:
         raise SourceError(f"no objects match {pattern}")
     folder = cache_folder("inputs", pattern)
     common = os.path.commonpath([n.rsplit("/", 1)[0] if "/" in n else n for n in names])
-    files = [download(f"{scheme}://{n}", folder / n[len(common):].lstrip("/")) for n in names]
+    with ThreadPoolExecutor(8) as pool:  # several objects in flight
+        files = list(pool.map(lambda n: download(f"{scheme}://{n}", folder / n[len(common):].lstrip("/")), names))
     _FETCHED.update({f: f"{scheme}://{n}" for f, n in zip(files, names)})
     return files
