@@ -3,14 +3,15 @@
 The pipeline runs this package's own sources, checks, encoders, split planner and shard writer, so its output
 is byte-identical to the local runner's for the same inputs and seed:
 
-1. one element per input file: stream it in column batches, check, encode (bad-row policy per file) -> batches
-   of encoded records, plus the per-file bad-row counts;
+1. one element per input file (per row group of a Parquet file): stream it in column batches, check, encode
+   (bad-row policy per file) -> batches of encoded records, plus the per-file bad-row counts;
 2. a single planning step sees only the record lengths (and split-key buckets) of every batch, numbers the
    records in input order and draws the same seeded split and shard plan as the local runner;
 3. every batch is routed to its shards, grouped by shard, put in plan order and written with its index;
 4. the driver checks the counts, writes the manifest and renames the folder into place.
 
-Parallelism is over input files (give a large table as several files), encoding and shard writing; the plan
+Parallelism is over input files and the row groups of each Parquet file (so one large Parquet file spreads
+over many workers; a large CSV is still one unit: give it as several files), encoding and shard writing; the plan
 holds 12 bytes per record on one worker. Shards are written with plain file I/O into the work folder beside
 ``out``, so on a distributed runner ``out`` must be on a filesystem every worker mounts.
 """
@@ -65,7 +66,8 @@ def run_pipeline(source: Source, job: Job, folder: str, beam_options: str | None
         raise UsageError("--runner beam needs Apache Beam: pip install 'dataprep[beam]'") from None
     if not source.is_path:
         raise UsageError("--runner beam converts files (paths, globs, folders), not data held in memory")
-    units = source.units()
+    grouping = job.options.grouping
+    units = source.units(split_files=not grouping.per_file and grouping.sequence_id is None)
     pipeline = beam.Pipeline(options=PipelineOptions(shlex.split(beam_options or "")))
     encoded = (pipeline
                | "Files" >> beam.Create(list(enumerate(units)))

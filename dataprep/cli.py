@@ -38,6 +38,7 @@ from .options import RUNNERS, BadRowPolicy, RunOptions, ShardLayout, SplitPlan
 from .report import size_text as _size
 from .schema import IMAGE_FORMATS, ImageOptions
 from .shards import AUTO_SHARD_BYTES
+from .storage import is_remote
 from .train.options import (
     CELLS,
     CNN_ACTIVATIONS,
@@ -183,6 +184,20 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
+class _Location(click.ParamType):
+    """An existing local path (checked by click, as ``click.Path(exists=True, ...)``) or a storage URL (``s3://``,
+    ``gs://``: checked when read)."""
+
+    name = "path"
+
+    def __init__(self, **path_checks):
+        self.path = click.Path(exists=True, **path_checks)
+
+    def convert(self, value, param, ctx):
+        text = os.fspath(value)
+        return text if is_remote(text) else self.path.convert(text, param, ctx)
+
+
 class _Input(click.ParamType):
     """An input file, folder or glob: a name that matches nothing is a usage mistake, reported by click in the
     words it uses for every other path argument."""
@@ -191,6 +206,8 @@ class _Input(click.ParamType):
 
     def convert(self, value, param, ctx):
         text = os.fspath(value)
+        if is_remote(text):
+            return text
         if any(ch in text for ch in "*?["):
             if not glob.glob(text, recursive=True):
                 self.fail(f"no files match {text!r}.", param, ctx)
@@ -204,6 +221,8 @@ class _NewFile(click.ParamType):
     name = "file"
 
     def convert(self, value, param, ctx):
+        if is_remote(os.fspath(value)):
+            return os.fspath(value)  # an object: checked when the run starts
         path = click.Path(dir_okay=False).convert(value, param, ctx)
         folder = os.path.dirname(os.fspath(path)) or "."
         if not os.path.isdir(folder):
@@ -235,7 +254,7 @@ def main(debug: bool) -> None:
 
 @main.command()
 @click.argument("source", nargs=-1, required=True, type=_Input())
-@click.option("--schema", "schema_path", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--schema", "schema_path", required=True, type=_Location(dir_okay=False),
               help="Schema file (YAML or JSON) naming every feature.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder for shards and manifest.")
 @click.option("--format", type=click.Choice(list(FORMATS)), default=ShardLayout.format, show_default=True,
@@ -372,7 +391,7 @@ def schema_check(path):
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path", type=_Location())
 @click.option("--split", default=None, help="Split to show records from (default: the first).")
 @click.option("--head", "n_head", type=click.IntRange(min=0), default=5, show_default=True,
               help="How many records to decode and show as a table.")
@@ -417,7 +436,7 @@ _threshold_option = click.option(
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path", type=_Location())
 @click.option("--against", "baseline", type=click.Path(exists=True), default=None,
               help="Compare PATH's statistics with this baseline (a converted folder or a stats.json) instead: "
                    "schema conformance and drift per split and feature; exit 1 when a threshold is breached.")
@@ -455,7 +474,7 @@ def validate(path, baseline, thresholds, as_json):
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path", type=_Location())
 @click.option("--split", "splits", multiple=True, help="Split(s) of a converted folder (default: all).")
 @click.option("-o", "--output", type=_NewFile(), default=None,
               help="Where to write stats.json (default: beside the shards for a converted folder).")
@@ -572,7 +591,7 @@ def train() -> None:
 
 
 @train.command("wide-deep")
-@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=_Location(file_okay=False))
 @click.option("--variant", type=click.Choice(VARIANTS), default=_WIDE_DEEP["variant"],
               show_default=True, help="One input with the deep output concatenated to it; wide and deep "
               "inputs from the schema's groups; or the latter with an auxiliary output on the deep tower.")
@@ -600,7 +619,7 @@ def train_wide_deep(data, variant, hidden, activation, loss, task, class_weights
 
 
 @train.command("cnn")
-@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=_Location(file_okay=False))
 @click.option("--separable", is_flag=True, help="SeparableConv2D instead of Conv2D.")
 @click.option("--dropout", type=_NumberList(float), default=",".join(map(str, _CNN["dropout"])), show_default=True,
               help="Dropout after the conv stack and before the softmax head.")
@@ -620,7 +639,7 @@ def train_cnn(data, separable, dropout, filters, blocks, activation, augment, **
 
 
 @train.command("rnn")
-@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=_Location(file_okay=False))
 @click.option("--cell", type=click.Choice(CELLS), default=_RNN["cell"], show_default=True,
               help="Recurrent layer type.")
 @click.option("--units", type=click.IntRange(min=1), default=_RNN["units"], show_default=True,
@@ -641,7 +660,7 @@ def train_rnn(data, cell, units, layers, dropout, window, **options):
 
 @main.command("tune")
 @click.argument("kind", type=click.Choice(KINDS))
-@click.argument("data", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=_Location(file_okay=False))
 @click.option("--search", type=click.Choice(SEARCHES), default=_SEARCH["search"],
               show_default=True, help="Every combination; random draws; NSGA-II evolution; TPE (model-based).")
 @click.option("--param", "params", multiple=True, required=True, metavar="NAME=SPEC",

@@ -18,13 +18,14 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .badrows import BadRows
+from .checksum import sha256_file
 from .convert_stats import StatsCollector
 from .errors import Interrupted, OutputError
 from .feature_stats import folder_stats
@@ -35,6 +36,7 @@ from .outputs import check_out, check_quarantine, foreign_files, staging
 from .schema import Schema, load_schema
 from .shards import ShardResult, Spool, write_shards
 from .sources import Source, resolve_source
+from .storage import cache_folder, is_remote, remove, upload
 from .version import __version__
 from .workdir import WorkFolder, fingerprint
 
@@ -125,9 +127,15 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
     The work folder is locked while a run uses it: a second conversion into the same ``out`` fails at once.
     ``overwrite`` replaces only a dataprep output (see :mod:`dataprep.outputs`) and an earlier quarantine
     file; nothing that is or holds an input, or that dataprep did not write, is ever replaced.
+
+    ``out`` (and inputs, ``quarantine``) may be URLs (``s3://bucket/prefix``, ``gs://...``): the conversion runs
+    into a local folder in the cache, then its files are uploaded and verified and the manifest is written
+    last (see :mod:`dataprep.remote_output`); ``resume`` then uploads only what an interrupted run had not.
     """
     started = time.perf_counter()
     opts = ConvertOptions.build({**_concerns(options), **settings})
+    if is_remote(out):
+        return _convert_to_store(source, schema, str(out), opts)
     schema = opts.images.apply(load_schema(schema))
     opts = opts.for_schema(schema)
     run, out = opts.run, Path(out)
@@ -158,6 +166,42 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
         num_bytes=sum(r.num_bytes for r in results), rows_read=rows_read, rows_written=manifest["rows"]["written"],
         rows_set_aside=bad_rows.set_aside, set_aside_by_reason=dict(bad_rows.by_reason),
         seconds=round(time.perf_counter() - started, 3), files=[r.name for r in results])
+
+
+def _convert_to_store(source: Any, schema: str | Path | Schema, url: str, opts: ConvertOptions) -> ConvertSummary:
+    """Convert into a local staging folder (in the cache, one per ``url``: an interrupted run's local work folder
+    is resumed too), then commit it to ``url`` on object storage, and the quarantine CSV beside it."""
+    from .remote_output import RemoteCommit, check_remote_out, check_remote_quarantine
+
+    started = time.perf_counter()
+    run, policy = opts.run, opts.bad_rows
+    check_remote_out(url, run.overwrite)
+    qurl = None
+    if policy.on_error == "quarantine" and (policy.quarantine is None or is_remote(str(policy.quarantine))):
+        qurl = str(policy.quarantine) if policy.quarantine else url.rstrip("/") + ".quarantine.csv"
+        check_remote_quarantine(qurl, run.overwrite)
+    staging = cache_folder("staging", url)
+    local = staging / "out"
+    summary = convert(source, schema, local, options=replace(
+        opts, run=replace(run, overwrite=True), bad_rows=replace(policy, quarantine=None) if qurl else policy))
+    commit = RemoteCommit(local, url, run.resume)
+    try:
+        commit.run(run.overwrite)
+        if qurl is not None:
+            rows = staging / "out.quarantine.csv"
+            if rows.is_file():
+                upload(rows, qurl, rows.stat().st_size, sha256_file(rows))
+            else:
+                remove([qurl])
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted while uploading to {url}: its manifest was not written, so nothing there "
+                          "is read; rerun the same command with --resume to upload only what is missing") from None
+    except BaseException:
+        commit.discard()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return replace(summary, out=url, seconds=round(time.perf_counter() - started, 3))
 
 
 def _concerns(options: ConvertOptions | None) -> dict[str, Any]:

@@ -306,9 +306,11 @@ def stats(path: str | Path, splits: Sequence[str] | None = None, *, output: str 
     before the pass."""
     from .manifest import MANIFEST, STATS
     from .outputs import check_file_target
+    from .storage import is_object, is_remote, join
 
-    folder = Path(path).is_dir() and (Path(path) / MANIFEST).is_file()
-    target = Path(output) if output else Path(path) / STATS if folder else None
+    remote = is_remote(path)  # a folder on object storage: its stats.json is written only where -o says
+    folder = is_object(join(str(path), MANIFEST)) if remote else (Path(path) / MANIFEST).is_file()
+    target = Path(output) if output else Path(path) / STATS if folder and not remote else None
     for file, kind, option in ((target, "stats", "-o"), (plot, "png", "--plot")):
         if file:
             check_file_target(file, [Path(path)], kind, option)

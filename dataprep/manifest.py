@@ -24,6 +24,7 @@ from .compressions import COMPRESSIONS, Compression
 from .errors import OutputError
 from .formats import FORMATS, ShardFormat
 from .schema import Schema
+from .storage import is_remote
 
 MANIFEST = "manifest.json"
 STATS = "stats.json"  # beside the manifest: written by convert(stats=True) and `dataprep stats`
@@ -155,7 +156,12 @@ def write_manifest(folder: Path, data: dict) -> None:
 
 
 def load_manifest(folder: str | Path) -> Manifest:
-    """The manifest of a converted folder, checked (see the module docstring), with the folder held open."""
+    """The manifest of a converted folder, checked (see the module docstring), with the folder held open; a folder
+    on object storage (a URL) is read from its local copy (:func:`dataprep.remote_output.local_copy`)."""
+    if is_remote(folder):
+        from .remote_output import local_copy
+
+        folder = local_copy(str(folder))
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():

@@ -44,13 +44,21 @@ def listed_files(folder: Path) -> set[str] | None:
     ``stats.json``, every shard and record index it lists. None when ``folder`` has no dataprep manifest."""
     try:
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return listed_in(data)
+
+
+def listed_in(data: object) -> set[str] | None:
+    """The paths a loaded manifest accounts for (see :func:`listed_files`); None when it is not a dataprep one."""
+    try:
         listed = {MANIFEST, STATS}
-        for split in data["splits"].values():
+        for split in data["splits"].values():  # type: ignore[index]
             for f in split["files"]:
                 listed.update(p for p in (f["path"], f.get("index")) if isinstance(p, str))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError):
         return None
-    return listed if "dataprep_manifest" in data else None
+    return listed if isinstance(data, dict) and "dataprep_manifest" in data else None
 
 
 def is_output_folder(path: Path) -> bool:

@@ -20,6 +20,7 @@ import yaml
 
 from .errors import SchemaError
 from .limits import MAX_RECORD_BYTES
+from .storage import fetch_inputs, is_remote
 
 ROLES = ("feature", "label", "weight")
 GROUPS = ("wide", "deep", "both")
@@ -619,7 +620,7 @@ def load_schema(path: str | Path | Mapping | Schema) -> Schema:
         return path
     if isinstance(path, Mapping):
         return Schema.from_dict(path)
-    path = Path(path)
+    path = fetch_inputs(str(path), lambda name: True)[0] if is_remote(path) else Path(path)
     text = _read_schema_text(path)
     if path.suffix == ".json":
         try:

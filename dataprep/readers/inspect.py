@@ -16,6 +16,8 @@ from ..compressions import guess_compression
 from ..errors import OutputError, UsageError
 from ..manifest import MANIFEST, load_manifest
 from ..outputs import PNG_METADATA
+from ..remote_output import local_path
+from ..storage import is_remote
 from ..tfrecord import iter_records
 from .integrity import check_bare
 from .numpy_access import iter_numpy_batches
@@ -23,7 +25,7 @@ from .numpy_access import iter_numpy_batches
 
 def describe(path: str | Path) -> dict:
     """Format, compression, splits with their files, record counts and sizes, and the features."""
-    path = Path(path)
+    given, path = str(path), local_path(path)
     if not (path / MANIFEST).is_file():
         files = _bare_files(path)
         return {"path": str(path), "format": "tfrecord (no manifest)",
@@ -31,7 +33,7 @@ def describe(path: str | Path) -> dict:
                           for f in files]}
     m = load_manifest(path)
     return {
-        "path": str(path), "format": m.format, "compression": m.compression,
+        "path": given if is_remote(given) else str(path), "format": m.format, "compression": m.compression,
         "splits": {s: {"num_records": m.num_records(s), "num_bytes": m.split(s)["num_bytes"],
                        "files": [f["path"] for f in m.split(s)["files"]]} for s in m.splits},
         "features": {f.name: f"{f.dtype}{' sparse' if f.sparse else ''}{list(f.shape)} {f.role}"
@@ -45,7 +47,7 @@ def head(path: str | Path, split: str | None = None, n: int = 5):
     """The first ``n`` records of ``split`` (default: the first split) as a pandas DataFrame."""
     import pandas as pd
 
-    path = Path(path)
+    path = local_path(path)
     if not (path / MANIFEST).is_file():
         return pd.DataFrame(_bare_head(_bare_files(path), n))
     m = load_manifest(path)

@@ -17,6 +17,8 @@ from ..checksum import sha256_file
 from ..compressions import guess_compression
 from ..errors import OutputError
 from ..manifest import MANIFEST, STATS, Manifest, load_manifest
+from ..remote_output import local_path
+from ..storage import is_remote
 from ..tfrecord import FramingError, Record, ScanResult, iter_records
 from .decode import batch_decoder
 from .integrity import refuse_non_tfrecord
@@ -54,9 +56,12 @@ class ValidationReport:
 
 def validate(path: str | Path) -> ValidationReport:
     """Check a converted folder against its manifest, or bare TFRecord files (a file or a folder of them)."""
-    path = Path(path)
+    given, path = str(path), local_path(path)
     if path.is_dir() and (path / MANIFEST).is_file():
-        return _validate_folder(load_manifest(path))
+        report = _validate_folder(load_manifest(path))
+        if is_remote(given):
+            report.path = given  # a URL's local copy is named by the URL
+        return report
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and (".tfrecord" in p.name or p.suffix == ".tfr"))
         if not files:

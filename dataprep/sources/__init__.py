@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pyarrow as pa
 
 from ..batch import Batch
 from ..errors import DataprepError, SourceError
+from ..storage import fetched_from
 from .csv_files import MalformedHandler, csv_batches
 from .image_folders import image_folder_batches
 from .paths import file_kind
@@ -62,7 +64,9 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: 
         yield from image_folder_batches(Path(src.given[0]), src.files, src.labels, columns, batch_size)
     elif src.kind == FILES:
         for path in src.files:
-            yield from _file_batches(path, columns, batch_size, on_malformed)
+            url = fetched_from(path)  # rows of an object fetched from storage are named by its URL
+            for batch in _file_batches(path, columns, batch_size, on_malformed, src.row_groups):
+                yield batch if url is None else replace(batch, origin=url)
     elif src.kind == ARRAYS:
         yield from numpy_batches(src.data, columns, "<arrays>", batch_size)
     elif src.kind == TABLE:
@@ -73,13 +77,14 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: 
         yield from dataframe_batches(src.data, columns, batch_size)
 
 
-def _file_batches(path: Path, columns, batch_size: int, on_malformed) -> Iterator[Batch]:
+def _file_batches(path: Path, columns, batch_size: int, on_malformed,
+                  row_groups: tuple[int, int] | None = None) -> Iterator[Batch]:
     kind = file_kind(path)
     try:
         if kind == "csv":
             yield from csv_batches(path, columns, on_malformed)
         elif kind == "parquet":
-            yield from parquet_batches(path, columns, batch_size)
+            yield from parquet_batches(path, columns, batch_size, row_groups)
         elif kind == "tfrecord":
             yield from tfrecord_batches(path, columns, batch_size)
         else:

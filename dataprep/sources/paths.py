@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import SourceError
 from ..outputs import is_ours
+from ..storage import fetch_inputs, is_remote
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv", ".tsv.gz")
 TFRECORD_SUFFIXES = (".tfrecord", ".tfrecord.gz", ".tfrecord.zz", ".tfrecords", ".tfr")
@@ -24,13 +25,16 @@ def expand_paths(source: Any) -> list[Path]:
     A folder or glob skips dataprep's own outputs under it (output and work folders, quarantine CSVs: see
     :func:`dataprep.outputs.is_ours`): an output kept inside its input folder would otherwise be read back as
     input by the next run, which would then convert its own earlier shards too. A path named exactly is
-    always read."""
+    always read. URLs (``s3://``, ``gs://``) are fetched into the local input cache first (see
+    :func:`dataprep.storage.fetch_inputs`)."""
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     paths: list[Path] = []
     for item in items:
         text = os.fspath(item)
         seen: dict[Path, bool] = {}
-        if any(ch in text for ch in "*?["):
+        if is_remote(item):
+            paths += fetch_inputs(text, lambda name: file_kind(Path(name)) is not None)
+        elif any(ch in text for ch in "*?["):
             matches = sorted(glob.glob(text, recursive=True))
             if not matches:
                 raise SourceError(f"no files match {text}")

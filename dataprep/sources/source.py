@@ -17,7 +17,7 @@ import pyarrow as pa
 from ..checksum import sha256_file
 from ..errors import SourceError
 from .image_folders import image_files, is_image_folder
-from .paths import expand_paths
+from .paths import expand_paths, file_kind
 
 FILES, IMAGE_FOLDER = "files", "image_folder"  # the kinds read from paths
 ARRAYS, TABLE, RECORD_BATCH, DATAFRAME = "arrays", "table", "record_batch", "dataframe"  # held in memory
@@ -33,6 +33,7 @@ class Source:
     files: tuple[Path, ...] = ()
     labels: tuple[str, ...] = ()
     data: Any = None
+    row_groups: tuple[int, int] | None = None  # a part of one Parquet file: its row groups [first, stop)
 
     @property
     def is_path(self) -> bool:
@@ -58,11 +59,23 @@ class Source:
             return None
         return [{"path": str(p.resolve()), "size": p.stat().st_size, "sha256": sha256_file(p)} for p in self.files]
 
-    def units(self) -> list[Source]:
-        """The source cut into independent units of work: one per data file (an image folder is one)."""
+    def units(self, split_files: bool = False) -> list[Source]:
+        """The source cut into independent units of work: one per data file (an image folder is one), or with
+        ``split_files`` one per row group of a Parquet file, so one large file spreads over many workers."""
         if self.kind == IMAGE_FOLDER:
             return [self]
-        return [Source(FILES, (p,), (p,)) for p in self.files]
+        units = []
+        for p in self.files:
+            groups = _row_groups(p) if split_files and file_kind(p) == "parquet" else 1
+            units += [Source(FILES, (p,), (p,), row_groups=(g, g + 1) if groups > 1 else None) for g in range(groups)]
+        return units
+
+
+def _row_groups(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(str(path)) as pf:
+        return pf.metadata.num_row_groups
 
 
 def resolve_source(source: Any) -> Source:

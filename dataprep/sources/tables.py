@@ -31,11 +31,14 @@ def first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
-def parquet_batches(path: Path, columns, batch_size: int) -> Iterator[Batch]:
+def parquet_batches(path: Path, columns, batch_size: int, row_groups: tuple[int, int] | None = None
+                    ) -> Iterator[Batch]:
+    """The file's batches, or those of its row groups ``[first, stop)`` (rows numbered as in the whole file)."""
     with pq.ParquetFile(str(path)) as pf:  # closed here, not at interpreter shutdown
         wanted = select_columns(str(path), pf.schema_arrow.names, columns)
-        start = 0
-        for rb in pf.iter_batches(batch_size=batch_size, columns=wanted):
+        groups = range(*row_groups) if row_groups else None
+        start = sum(pf.metadata.row_group(g).num_rows for g in range(groups.start)) if groups else 0
+        for rb in pf.iter_batches(batch_size=batch_size, columns=wanted, row_groups=groups):
             yield Batch({n: rb.column(i) for i, n in enumerate(rb.schema.names)}, rb.num_rows, str(path), start)
             start += rb.num_rows
 

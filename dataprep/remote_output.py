@@ -1,0 +1,231 @@
+"""A converted folder on object storage: committed by its manifest, since a store cannot rename a folder.
+
+Writing (:class:`RemoteCommit`): the conversion runs into a local folder first; its files are then uploaded to
+their final names (a set fixed by the plan), each verified (size, SHA-256 read back), and ``manifest.json`` is
+uploaded last: it is the commit record. Until it exists, ``.dataprep-journal.json`` in the prefix names every
+object the run may write (so a later run knows them as ours) and every one already verified (so ``--resume``
+uploads only the rest). ``--overwrite`` first removes the old manifest (the old output is then no longer
+readable: object stores give no way to swap the two at once), and only objects that manifest or a journal of
+ours lists are ever removed or replaced; a prefix holding anything else is refused, as locally.
+
+Reading (:func:`local_copy`): a folder without a manifest is never read; the objects its manifest names (and
+only those) are fetched whole, several at a time, into the local cache and checked against the manifest's
+sizes and SHA-256 before any reader sees them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .checksum import sha256_file
+from .errors import OutputError, UsageError
+from .manifest import MANIFEST, STATS, _check
+from .outputs import QUARANTINE_HEADER, listed_in
+from .storage import (
+    cache_folder,
+    download,
+    is_object,
+    is_remote,
+    join,
+    list_objects,
+    read_bytes,
+    remove,
+    upload,
+    verify,
+    write_bytes,
+)
+
+JOURNAL = ".dataprep-journal.json"
+_PARALLEL = 8  # objects in flight at once
+
+
+def _manifest_of(url: str) -> dict | None:
+    """The prefix's dataprep manifest (None: none, or not ours)."""
+    raw = read_bytes(join(url, MANIFEST))
+    try:
+        data = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and "dataprep_manifest" in data else None
+
+
+def _journal_of(url: str) -> dict | None:
+    raw = read_bytes(join(url, JOURNAL))
+    try:
+        data = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and data.get("dataprep_journal") == 1 else None
+
+
+def ours(url: str) -> tuple[set[str], dict | None, dict | None]:
+    """The objects of the prefix a manifest or journal of ours accounts for, with that manifest and journal."""
+    manifest, journal = _manifest_of(url), _journal_of(url)
+    names = {JOURNAL}
+    if manifest is not None:
+        names |= listed_in(manifest) or set()
+    if journal is not None:
+        names |= set(journal.get("planned", []))
+    return names, manifest, journal
+
+
+def check_remote_out(url: str, overwrite: bool) -> None:
+    """Refuse an ``out`` prefix that holds objects that are not ours, or a finished output without ``overwrite``."""
+    if is_object(url):
+        raise UsageError(f"--out {url} is an object, not a folder (prefix)")
+    present = list_objects(url)
+    if not present:
+        return
+    known, manifest, journal = ours(url)
+    foreign = sorted(set(present) - known)
+    if manifest is None and journal is None:
+        raise UsageError(f"--out {url} holds objects that are not a dataprep output (no dataprep {MANIFEST}); "
+                         "--overwrite replaces only a dataprep output folder: give another --out")
+    if foreign:
+        raise UsageError(f"--out {url} holds a dataprep output and also objects that are not part of it "
+                         f"({', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}); move them out first, "
+                         "--overwrite replaces only dataprep's files")
+    if manifest is not None and not overwrite:
+        raise UsageError(f"output folder {url} is not empty; pass --overwrite to replace it (a dataprep output)")
+
+
+def check_remote_quarantine(url: str, overwrite: bool) -> None:
+    """An existing quarantine object is replaced only when it is one of ours and ``overwrite`` is given."""
+    raw = read_bytes(url, 1 << 16)
+    if raw is None:
+        return
+    first = raw.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r").split(",")
+    if first[:len(QUARANTINE_HEADER)] != QUARANTINE_HEADER:
+        raise UsageError(f"--quarantine {url} exists and is not a dataprep quarantine file; give another file, "
+                         "dataprep never replaces one it did not write")
+    if not overwrite:
+        raise UsageError(f"quarantine file {url} exists (an earlier run's); pass --overwrite to replace it")
+
+
+class RemoteCommit:
+    """Upload a finished local output folder to ``url``, verified object by object, manifest last."""
+
+    def __init__(self, local: Path, url: str, resume: bool):
+        self.local, self.url, self.resume = local, url, resume
+        manifest = json.loads((local / MANIFEST).read_text(encoding="utf-8"))
+        self.files: dict[str, tuple[int, str]] = {}  # rel -> (size, sha256), the manifest last
+        for split in manifest["splits"].values():
+            for f in split["files"]:
+                self.files[f["path"]] = (f["num_bytes"], f["sha256"])
+                if isinstance(f.get("index"), str):
+                    self.files[f["index"]] = _size_sha(local / f["index"])
+        if (local / STATS).is_file():
+            self.files[STATS] = _size_sha(local / STATS)
+        self.files[MANIFEST] = _size_sha(local / MANIFEST)
+        self._lock = threading.Lock()
+        self._done: dict[str, str] = {}
+        self._touched = False  # whether an earlier output may have been uncommitted or replaced
+
+    def run(self, overwrite: bool) -> None:
+        check_remote_out(self.url, overwrite)  # again: objects may have appeared during the local conversion
+        known, manifest, journal = ours(self.url)
+        old = (listed_in(manifest) or set()) if manifest is not None else set()
+        earlier = journal.get("done", {}) if journal is not None and self.resume else {}
+        self._planned = sorted(set(self.files) | old | set(journal.get("planned", []) if journal else []))
+        self._write_journal()
+        self._touched = True
+        if manifest is not None:
+            remove([join(self.url, MANIFEST)])  # uncommit the old output before replacing its objects
+        present = list_objects(self.url)
+        todo = []
+        for rel, (size, sha) in self.files.items():
+            if rel == MANIFEST:
+                continue
+            if earlier.get(rel) == sha and present.get(rel) == size:
+                try:
+                    verify(join(self.url, rel), size, sha)
+                    self._done[rel] = sha
+                    continue
+                except OutputError:
+                    pass
+            todo.append(rel)
+        with ThreadPoolExecutor(_PARALLEL) as pool:
+            for _ in pool.map(self._upload, todo):
+                pass
+        size, sha = self.files[MANIFEST]
+        upload(self.local / MANIFEST, join(self.url, MANIFEST), size, sha)  # the commit
+        stale = sorted((old | set(present)) - set(self.files) - {JOURNAL})
+        remove([join(self.url, rel) for rel in stale if rel in known])
+        remove([join(self.url, JOURNAL)])
+
+    def _upload(self, rel: str) -> None:
+        size, sha = self.files[rel]
+        upload(self.local / rel, join(self.url, rel), size, sha)
+        with self._lock:
+            self._done[rel] = sha
+            self._write_journal()
+
+    def _write_journal(self) -> None:
+        write_bytes(join(self.url, JOURNAL), json.dumps({"dataprep_journal": 1, "planned": self._planned,
+                                                         "done": self._done}).encode())
+
+    def discard(self) -> None:
+        """After a failure (not an interruption): remove what this run may have written, when it got that far."""
+        if self._touched:
+            remove([join(self.url, rel) for rel in self._planned if rel != MANIFEST] + [join(self.url, JOURNAL)])
+
+
+def _size_sha(path: Path) -> tuple[int, str]:
+    return path.stat().st_size, sha256_file(path)
+
+
+def local_path(path: str | Path) -> Path:
+    """``path`` itself, or for a URL the local copy of the output folder there (see :func:`local_copy`)."""
+    return local_copy(str(path)) if is_remote(path) else Path(path)
+
+
+def local_copy(url: str) -> Path:
+    """A committed output on object storage, fetched into the local cache: its manifest, then every object the
+    manifest names (nothing else), each checked against the manifest's size and SHA-256; files already in the
+    cache with the right checksum are kept. Raises when ``url`` has no dataprep manifest."""
+    raw = read_bytes(join(url, MANIFEST))
+    if raw is None:
+        raise OutputError(f"{url}: no {MANIFEST}; is this a dataprep output folder? (a folder without one is "
+                          "never read: it may be an unfinished upload)")
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise OutputError(f"{join(url, MANIFEST)}: unreadable manifest: {e}") from None
+    folder = cache_folder("outputs", url)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not isinstance(data, dict):
+        raise OutputError(f"{join(url, MANIFEST)}: unreadable manifest: not a JSON object")
+    _check(data, folder, Path(join(url, MANIFEST)))  # paths stay inside the folder before any is written
+    wanted: dict[str, tuple[int | None, str | None]] = {}
+    for split in data["splits"].values():
+        for f in split["files"]:
+            wanted[f["path"]] = (f["num_bytes"], f["sha256"])
+            if "index" in f:
+                wanted[f["index"]] = (8 * (f["num_records"] + 1), None)
+    (folder / MANIFEST).unlink(missing_ok=True)  # the copy is not a folder to read until complete again
+
+    def fetch(rel: str) -> None:
+        size, sha = wanted[rel]
+        local = folder / rel
+        if local.is_file() and local.stat().st_size == size and (sha is None or sha256_file(local) == sha):
+            return
+        download(join(url, rel), local, size, sha)
+
+    with ThreadPoolExecutor(_PARALLEL) as pool:
+        for _ in pool.map(fetch, wanted):
+            pass
+    for p in [p for p in folder.rglob("*") if p.is_file()]:  # an earlier manifest's files: our cache, not named now
+        if p.relative_to(folder).as_posix() not in wanted and p.name not in (MANIFEST, STATS):
+            p.unlink(missing_ok=True)
+    stats = read_bytes(join(url, STATS))
+    if stats is not None:
+        (folder / STATS).write_bytes(stats)
+    else:
+        (folder / STATS).unlink(missing_ok=True)
+    part = folder / f".{MANIFEST}.{hashlib.sha256(raw).hexdigest()[:12]}"
+    part.write_bytes(raw)
+    part.replace(folder / MANIFEST)
+    return folder
