@@ -239,13 +239,17 @@ def test_the_tape_loop_reaches_the_validation_loss_of_keras_fit(tmp_path):
     validation losses as Keras' fit, and the same files."""
     dataprep.convert(PENGUINS, PENGUINS_SCHEMA, tmp_path / "p", split="train=0.8,valid=0.1,test=0.1",
                      on_error="skip", seed=42)
-    kw = dict(hidden=(16, 8), epochs=12, patience=3, seed=1, verbose=False, linear_baseline=False)
+    kw = dict(hidden=(16, 8), epochs=20, patience=3, learning_rate=0.05, seed=1, verbose=False, linear_baseline=False)
     keras_fit = fit("wide-deep", tmp_path / "p", tmp_path / "keras", **kw)
     tape = fit("wide-deep", tmp_path / "p", tmp_path / "tape", loop="tape", **kw)
     assert sorted(tape.history) == sorted(keras_fit.history) and "val_rmse" in tape.history
-    assert tape.history["learning_rate"] == keras_fit.history["learning_rate"]
-    assert len(tape.history["loss"]) == len(keras_fit.history["loss"])
+    rates = tape.history["learning_rate"]
+    assert rates == keras_fit.history["learning_rate"] and rates[-1] < rates[0]  # halved on a plateau
+    assert len(tape.history["loss"]) == len(keras_fit.history["loss"]) < 20  # stopped early
     np.testing.assert_allclose(tape.history["val_loss"], keras_fit.history["val_loss"], rtol=1e-3)
+    best = min(tape.history["val_loss"])  # the best weights are restored
+    assert best < tape.history["val_loss"][-1] and tape.metrics["valid"]["loss_standardised"] == pytest.approx(
+        best, abs=1e-6)
     assert tape.metrics["test"]["rmse"] == pytest.approx(keras_fit.metrics["test"]["rmse"], rel=1e-3)
     assert tape.metrics["options"]["loop"] == "tape"
     assert sorted(p.name for p in (tmp_path / "tape").iterdir()) == sorted(FILES)
