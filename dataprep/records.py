@@ -9,6 +9,7 @@ records dataprep did not lay out.
 """
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .encode.columnar import decode_block, decode_spans
+from .encode.columnar import decode_block, decode_spans, ranges
+from .encode.fixed import template
 from .encode.parse import parse_example
 from .errors import OutputError, UsageError
 from .manifest import Manifest, load_manifest
 from .schema import STORED_TYPES, Feature
 from .shardread import check_record, read_index, read_shard, verify_open
+from .shardstreams import ShardStreams
 
 _BLOCK_RECORDS = 1 << 15  # records decoded together by iter_batches
 
@@ -60,6 +63,9 @@ class SplitReader:
         self.shards = [_Shard(e, self.manifest.folder / e["path"], read_index(self.manifest, e)) for e in entries]
         self.starts = np.cumsum([0] + [len(s.offsets) - 1 for s in self.shards])
         self._cache: tuple[Path, bytes] | None = None
+        self._streams = ShardStreams(self.manifest)
+        self._layout = None if self.manifest.shard_format.lines else template(self.schema.features)
+        self._first = self.starts.tolist()  # the first record of each shard, for bisect
 
     def __len__(self) -> int:
         return self.manifest.num_records(self.split)
@@ -90,8 +96,51 @@ class SplitReader:
 
     def __getitem__(self, i: int) -> dict:
         """Record ``i`` decoded: name -> numpy array of the feature's shape."""
-        batch = self._decode([self.raw(i)])
+        if not 0 <= i < len(self):
+            raise IndexError(f"record {i} is not in split {self.split!r} of {len(self)} records")
+        if self._layout is not None:  # one record of a fixed layout: bytes comparisons, no numpy pass
+            k = bisect.bisect_right(self._first, i) - 1
+            shard = self.shards[k]
+            data, offsets = self._streams.get(shard.entry, shard.offsets)
+            j, fmt = i - self._first[k], self.manifest.shard_format
+            start, end = int(offsets[j]) + fmt.lead, int(offsets[j + 1]) - (fmt.framing - fmt.lead)
+            record = self._layout.decode_one(data[start:end])
+            if record is not None:
+                return record
+        batch = self.take([i])
         return {name: (value.values if isinstance(value, RaggedArray) else value[0]) for name, value in batch.items()}
+
+    def take(self, indices: Sequence[int] | np.ndarray) -> dict:
+        """Records ``indices`` (any order, repeats allowed) as one batch in that order, decoded together per
+        shard (see :mod:`dataprep.shardstreams` for what a first access to a shard costs)."""
+        idx = np.asarray(indices, np.int64)
+        if idx.ndim != 1:
+            raise UsageError(f"take needs a 1-D sequence of record numbers, got shape {idx.shape}")
+        if len(idx) == 0:
+            raise UsageError("take needs at least one record number")
+        bad = (idx < 0) | (idx >= len(self))
+        if bad.any():
+            raise IndexError(f"record {idx[bad][0]} is not in split {self.split!r} of {len(self)} records")
+        shard = np.searchsorted(self.starts, idx, side="right") - 1
+        if shard[0] == shard[-1] and (shard == shard[0]).all():
+            return self._take_from(int(shard[0]), idx)
+        order = np.argsort(shard, kind="stable")
+        cuts = np.flatnonzero(np.diff(shard[order])) + 1
+        rows = np.split(order, cuts)
+        parts = [self._take_from(int(shard[r[0]]), idx[r]) for r in rows]
+        return _reorder(parts, np.argsort(order, kind="stable"))
+
+    def _take_from(self, k: int, idx: np.ndarray) -> dict:
+        """Records ``idx`` of split, all in shard ``k``, decoded in that order."""
+        shard = self.shards[k]
+        data, offsets = self._streams.get(shard.entry, shard.offsets)
+        j = idx - int(self.starts[k])
+        lead, framing = self.manifest.shard_format.lead, self.manifest.shard_format.framing
+        s, e = offsets[j] + lead, offsets[j + 1] - (framing - lead)
+        decoded = None if self.manifest.shard_format.lines else self._spans(data, s, e)
+        if decoded is None:
+            decoded = self._decode([data[x:y] for x, y in zip(s.tolist(), e.tolist())])
+        return decoded
 
     def iter_batches(self, batch_size: int = 1024) -> Iterator[dict]:
         """Batches in file order: fixed shapes as ``[b, *shape]`` arrays, variable ones as RaggedArray."""
@@ -110,8 +159,12 @@ class SplitReader:
                 for b in range(0, len(s), batch_size):
                     yield {name: _rows(v, b, b + batch_size) for name, v in decoded.items()}
 
-    def _spans(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> dict | None:
+    def _spans(self, data, starts: np.ndarray, ends: np.ndarray) -> dict | None:
         """Records of a shard's stream decoded in lockstep where they are, or None (see :func:`decode_spans`)."""
+        if self._layout is not None:  # fixed-size floats and images: one comparison with the record layout
+            fixed = self._layout.decode(np.frombuffer(data, np.uint8), starts, ends)
+            if fixed is not None:
+                return dict(fixed)
         fast = decode_spans(self.schema.features, data, starts, ends)
         return None if fast is None else _ragged(fast)
 
@@ -124,6 +177,22 @@ class SplitReader:
 def _ragged(columns: dict) -> dict:
     """The lockstep decoder's (values, row_splits) pairs as RaggedArray."""
     return {name: RaggedArray(*v) if isinstance(v, tuple) else v for name, v in columns.items()}
+
+
+def _reorder(parts: list[dict], rows: np.ndarray) -> dict:
+    """Batches ``parts`` put end to end, then rows ``rows`` of that taken in order."""
+    out = {}
+    for name, first in parts[0].items():
+        if isinstance(first, RaggedArray):
+            values = np.concatenate([p[name].values for p in parts])
+            sizes = np.concatenate([np.diff(p[name].row_splits) for p in parts])
+            begins = np.cumsum(sizes) - sizes
+            splits = np.zeros(len(rows) + 1, np.int64)
+            np.cumsum(sizes[rows], out=splits[1:])
+            out[name] = RaggedArray(values[ranges(begins[rows], sizes[rows])], splits)
+        else:
+            out[name] = np.concatenate([p[name] for p in parts])[rows]
+    return out
 
 
 def _rows(value, a: int, b: int):

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..schema import STORED_TYPES, Feature
-from .wire import ELEMENTS, ENTRY, FEATURES, KEY, LIST_FIELD, MAX_VARINT, VALUE, tag, varint
+from .fixed import fixed_head
+from .wire import ELEMENTS, ENTRY, FEATURES, KEY, LIST_FIELD, MAX_VARINT, VALUE, tag
 
 
 class _Foreign(Exception):
@@ -77,18 +78,12 @@ def _walk(features: Sequence[Feature], data: bytes, pos: np.ndarray, ends: np.nd
 def _fixed_column(f: Feature, buf: np.ndarray, pos: np.ndarray, ends: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray] | None:
     """A fixed-size float or image feature whose map entry, up to its values, is the same bytes in every record
-    (the ones the encoder writes for that size): its values and the positions after the entry, read with one
+    (:func:`dataprep.encode.fixed.fixed_head`): its values and the positions after the entry, read with one
     comparison instead of a step per tag; None when any record has other bytes there."""
-    size = f.elements_per_record
-    if not size or not (f.stored_dtype == "float" or f.encoding == "raw_uint8"):
+    fixed = fixed_head(f)
+    if fixed is None:
         return None
-    width = 4 * size if f.stored_dtype == "float" else size
-    key = f.name.encode("utf-8")
-    body = tag(ELEMENTS) + varint(width)  # packed floats; an image's one bytes value (the same bytes)
-    listed = tag(LIST_FIELD[f.stored_dtype]) + varint(len(body) + width) + body
-    value = tag(VALUE) + varint(len(listed) + width) + listed
-    entry = tag(KEY) + varint(len(key)) + key + value
-    head = tag(ENTRY) + varint(len(entry) + width) + entry
+    head, width = fixed
     after = pos + len(head) + width
     if (after > ends).any():
         return None
@@ -147,8 +142,8 @@ def _varints(buf: np.ndarray, pos: np.ndarray, end: np.ndarray) -> tuple[np.ndar
     raise _Foreign
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The byte positions of the ranges ``[start, start + length)``, concatenated."""
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions of the ranges ``[start, start + length)``, concatenated."""
     total = int(lengths.sum())
     offs = np.cumsum(lengths) - lengths
     return np.repeat(starts - offs, lengths) + np.arange(total)
@@ -163,7 +158,7 @@ def _column(f: Feature, data: bytes, buf: np.ndarray, pos: np.ndarray, end: np.n
             size = int(np.prod(f.shape))
             if (counts != 1).any() or (vlen != size).any():
                 raise _Foreign
-            return buf[_ranges(vstart, vlen)].reshape(n, *f.shape)
+            return buf[ranges(vstart, vlen)].reshape(n, *f.shape)
         values = np.empty(len(vstart), object)
         values[:] = [data[s:s + k] for s, k in zip(vstart.tolist(), vlen.tolist())]
         if f.encoding == "encoded_image":
@@ -177,7 +172,7 @@ def _column(f: Feature, data: bytes, buf: np.ndarray, pos: np.ndarray, end: np.n
         at = _expect(buf, pos[full], end[full], tag(ELEMENTS))
         length[full], start[full] = _varints(buf, at, end[full])
     _same(start + length, end)
-    payload = buf[_ranges(start, length)]
+    payload = buf[ranges(start, length)]
     if f.stored_dtype == "float":
         if (length % 4).any():
             raise _Foreign

@@ -1,0 +1,67 @@
+"""``python -m benchmarks.random_access``: random access and shuffled iteration over the 9-float table
+(``--rows`` records in 10 shards, read from the page cache), printed as JSON.
+
+Figures: ``SplitReader.take`` of random indices (batches of 1,024 and 32,768), single ``reader[i]`` at random
+places, the same on gzip shards (whose every first access to a shard inflates it), and ``iter_batches`` in file
+order against the global shuffle, with the shuffle's quality: the correlation of a record's place in the epoch
+with its place in the files, and how many of the epoch's batches hold a record of the first shard.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import dataprep
+from benchmarks.workloads import TABLE_SCHEMA, table
+from dataprep.records import SplitReader
+
+
+def rate(fn, records: int, repeat: int = 3) -> float:
+    """Records per second of ``fn`` (best of ``repeat`` after one warm-up run)."""
+    fn()
+    best = min(_timed(fn) for _ in range(repeat))
+    return records / best
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def random_access(folder: Path, rows: int) -> dict:
+    order = np.random.default_rng(0).permutation(rows)
+    # a new reader's first batch maps (or inflates) every shard it touches: all 10 here
+    out = {"first_take_1024_s": _timed(lambda: SplitReader(folder, "train").take(order[:1024]))}
+    reader = SplitReader(folder, "train")
+    for batch in (1024, 32768):
+        span = order[:min(rows, 32 * batch)]
+        out[f"take_{batch}_per_s"] = rate(lambda span=span, b=batch: [reader.take(span[a:a + b])
+                                                                      for a in range(0, len(span), b)], len(span))
+    singles = order[:50_000].tolist()
+    out["single_per_s"] = rate(lambda: [reader[i] for i in singles], len(singles))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.random_access", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=1_000_000)
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = table(args.rows)
+        results: dict = {"rows": args.rows}
+        for compression in ("none", "gzip"):
+            folder = Path(tmp) / compression
+            dataprep.convert(data, TABLE_SCHEMA, folder, num_shards=10, compression=compression, progress=False)
+            results[compression] = random_access(folder, args.rows)
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
