@@ -10,7 +10,7 @@ records dataprep did not lay out.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -20,6 +20,7 @@ import numpy as np
 from .encode.columnar import decode_block, decode_spans, ranges
 from .encode.fixed import template
 from .encode.parse import parse_example
+from .epochs import Plan, fingerprint, from_state, make_state
 from .errors import OutputError, UsageError
 from .manifest import Manifest, load_manifest
 from .schema import STORED_TYPES, Feature
@@ -142,22 +143,26 @@ class SplitReader:
             decoded = self._decode([data[x:y] for x, y in zip(s.tolist(), e.tolist())])
         return decoded
 
-    def iter_batches(self, batch_size: int = 1024) -> Iterator[dict]:
-        """Batches in file order: fixed shapes as ``[b, *shape]`` arrays, variable ones as RaggedArray."""
-        if batch_size < 1:
-            raise UsageError("batch_size must be positive")
-        block = batch_size * max(1, _BLOCK_RECORDS // batch_size)  # decoded at once: numpy's per-call cost
-        for shard in self.shards:  # is spread over many records, then the batches are slices of the block
-            data, offsets = read_shard(self.manifest, shard.entry)
-            lead, framing = self.manifest.shard_format.lead, self.manifest.shard_format.framing
-            starts, ends = offsets[:-1] + lead, offsets[1:] - (framing - lead)
-            for c in range(0, len(starts), block):
-                s, e = starts[c:c + block], ends[c:c + block]
-                decoded = None if self.manifest.shard_format.lines else self._spans(data, s, e)
-                if decoded is None:
-                    decoded = self._decode([data[x:y] for x, y in zip(s.tolist(), e.tolist())])
-                for b in range(0, len(s), batch_size):
-                    yield {name: _rows(v, b, b + batch_size) for name, v in decoded.items()}
+    def iter_batches(self, batch_size: int = 1024, *, shuffle: str | None = None, seed: int | None = None,
+                     num_epochs: int | None = 1, num_shards: int = 1, shard_index: int = 0, remainder: str = "keep",
+                     state: dict | None = None) -> Batches:
+        """Batches of ``batch_size`` records: fixed shapes as ``[b, *shape]`` arrays, variable ones as RaggedArray.
+
+        In file order, or with ``shuffle="global"`` in a new uniformly random order each epoch drawn from
+        ``(seed, epoch)`` (a random seed when None, kept in the state). Epochs are numbered from 0 and the
+        iteration ends before epoch ``num_epochs`` (None: never). Worker ``shard_index`` of ``num_shards`` gets
+        its part of every global step, every record once per epoch (``remainder`` says what becomes of the
+        last places short of a step: see :mod:`dataprep.epochs`). ``state`` (from :meth:`Batches.state`)
+        continues where it was saved, with any number of workers."""
+        data = fingerprint([s.entry for s in self.shards])
+        if state is not None:
+            seed, epoch, place = from_state(state, data, len(self), shuffle, seed)
+        else:
+            epoch, place = 0, 0
+            if seed is None:
+                seed = int(np.random.default_rng().integers(2**62)) if shuffle else 0
+        plan = Plan(len(self), batch_size, shuffle, seed, num_shards, shard_index, remainder)
+        return Batches(self, plan, data, epoch, place, num_epochs)
 
     def _spans(self, data, starts: np.ndarray, ends: np.ndarray) -> dict | None:
         """Records of a shard's stream decoded in lockstep where they are, or None (see :func:`decode_spans`)."""
@@ -172,6 +177,47 @@ class SplitReader:
         if self.manifest.shard_format.lines:
             return _decode_csv(self.manifest, raws)
         return _decode_examples(self.schema.features, raws)
+
+
+class Batches:
+    """The iterator of :meth:`SplitReader.iter_batches`; :meth:`state` says where it stands, in a few integers.
+
+    Batches are decoded a block of steps at a time (about 32k records: numpy's cost per call spread over many
+    records) and handed out one by one; the state counts only the batches handed out."""
+
+    def __init__(self, reader: SplitReader, plan: Plan, data: str, epoch: int, place: int, num_epochs: int | None):
+        self.reader, self.plan, self._data, self.num_epochs = reader, plan, data, num_epochs
+        self.epoch, self.place = epoch, place
+        self._ready: list[dict] = []
+
+    def state(self) -> dict:
+        """Where the next batch starts: a JSON-serialisable dict of under 256 bytes, the same for every worker
+        that has consumed the same number of steps (pass it to ``iter_batches(..., state=)``)."""
+        return make_state(self.plan, self._data, self.epoch, self.place)
+
+    def state_after(self, batches: int) -> dict:
+        """The state once ``batches`` more batches are consumed (for pipelines that read ahead)."""
+        return make_state(self.plan, self._data, *self.plan.advance(self.epoch, self.place, batches))
+
+    def __iter__(self) -> Batches:
+        return self
+
+    def __next__(self) -> dict:
+        if self.num_epochs is not None and self.epoch >= self.num_epochs or not self.plan.n:
+            raise StopIteration
+        if not self._ready:
+            self._decode_block()
+        self.epoch, self.place = self.plan.advance(self.epoch, self.place, 1)
+        return self._ready.pop()
+
+    def _decode_block(self) -> None:
+        """Decode this epoch's next steps (up to about 32k records) at once, ready in reverse order."""
+        count = min(self.plan.steps(self.place), max(1, _BLOCK_RECORDS // self.plan.batch_size))
+        parts = [self.plan.places(self.place + t * self.plan.step) for t in range(count)]
+        decoded = self.reader.take(self.plan.records(self.epoch, np.concatenate(parts)))
+        cuts = np.cumsum([0] + [len(p) for p in parts]).tolist()
+        self._ready = [{name: _rows(v, a, b) for name, v in decoded.items()}
+                       for a, b in zip(cuts[:-1], cuts[1:])][::-1]
 
 
 def _ragged(columns: dict) -> dict:
@@ -272,6 +318,7 @@ def read_record(path: str | Path | Manifest, split: str, i: int) -> dict:
     return SplitReader(path, split)[i]
 
 
-def iter_batches(path: str | Path | Manifest, split: str = "train", batch_size: int = 1024) -> Iterator[dict]:
-    """Numpy batches of ``split`` in file order, decoded without TensorFlow (see :class:`SplitReader`)."""
-    return SplitReader(path, split).iter_batches(batch_size)
+def iter_batches(path: str | Path | Manifest, split: str = "train", batch_size: int = 1024, **options) -> Batches:
+    """Numpy batches of ``split``, decoded without TensorFlow: file order, or shuffled, sharded and resumable
+    with the options of :meth:`SplitReader.iter_batches`."""
+    return SplitReader(path, split).iter_batches(batch_size, **options)

@@ -1,0 +1,158 @@
+"""Global shuffle and resumable, elastic iteration of the TF-free reader: every record once per epoch in a
+seeded order, a saved state (a few integers) continues with the very batches an uninterrupted run gives, also
+after a real ``kill -9`` in another process, and a state saved by 8 workers restores 6 that cover the rest once."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import dataprep
+from dataprep.errors import UsageError
+from dataprep.records import RaggedArray, iter_batches
+from tests.conftest import subprocess_env
+from tests.tables import SCHEMA, make_data
+
+N = 997  # a prime: no batch size divides it
+NAMES = ("id", "f_vec", "s_scalar", "f_var", "y")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("resume") / "o"
+    schema = {"features": [f for f in SCHEMA["features"] if f["name"] in NAMES]}
+    dataprep.convert(make_data(N), schema, out, num_shards=5, shuffle=False)
+    return out
+
+
+def digest(batch: dict) -> str:
+    """A hash of a batch's every byte (values, ragged row splits, dtypes and shapes)."""
+    h = hashlib.sha256()
+    for name in sorted(batch):
+        v = batch[name]
+        for part in (v.values, v.row_splits) if isinstance(v, RaggedArray) else (v,):
+            h.update(f"{name}{part.dtype}{part.shape}".encode())
+            h.update(b"".join(part.tolist()) if part.dtype == object else part.tobytes())
+    return h.hexdigest()
+
+
+def test_global_shuffle_visits_every_record_once_per_epoch(folder):
+    batches = list(iter_batches(folder, "train", 64, shuffle="global", seed=3, num_epochs=3))
+    assert len(batches) == 3 * 16 and len(batches[15]["id"]) == N - 15 * 64  # "keep": a short last batch
+    epochs = [np.concatenate([b["id"] for b in batches[e * 16:(e + 1) * 16]]) for e in range(3)]
+    for order in epochs:
+        assert np.array_equal(np.sort(order), np.arange(N))
+        assert abs(np.corrcoef(order, np.arange(N))[0, 1]) < 0.1  # not file order
+    assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[1], epochs[2])
+    again = np.concatenate([b["id"] for b in iter_batches(folder, "train", 100, shuffle="global", seed=3)])
+    assert np.array_equal(again, epochs[0])  # the order is the seed's, whatever the batch size
+    other = np.concatenate([b["id"] for b in iter_batches(folder, "train", 64, shuffle="global", seed=4)])
+    assert not np.array_equal(other, epochs[0])
+    plain = np.concatenate([b["id"] for b in iter_batches(folder, "train", 64)])
+    assert np.array_equal(plain, np.arange(N))
+
+
+@pytest.mark.parametrize("remainder", ["keep", "pad"])
+def test_restore_at_every_batch_gives_the_same_remainder(folder, remainder):
+    """A state saved before any batch of a two-epoch run (mid-shard, at an epoch's end, before the last batch)
+    restores the rest bitwise, without replay."""
+    run = iter_batches(folder, "train", 48, shuffle="global", seed=11, num_epochs=2, remainder=remainder)
+    states, digests = [], []
+    for batch in run:
+        states.append(run.state())
+        digests.append(digest(batch))
+    assert len(digests) == 2 * 21
+    for k, state in enumerate(states[:-1]):
+        saved = json.loads(json.dumps(state))
+        assert len(json.dumps(saved)) <= 256
+        rest = iter_batches(folder, "train", 48, shuffle="global", num_epochs=2, remainder=remainder, state=saved)
+        assert [digest(b) for b in rest] == digests[k + 1:], k
+    assert states[-1]["epoch"] == 2 and list(iter_batches(folder, "train", 48, shuffle="global", num_epochs=2,
+                                                           remainder=remainder, state=states[-1])) == []
+
+
+CHILD = """
+import json, sys
+from dataprep.records import iter_batches
+from tests.test_resume import digest
+state = json.loads(sys.argv[2]) if len(sys.argv) > 2 else None
+run = iter_batches(sys.argv[1], "train", 40, shuffle="global", seed=5, num_shards=2, shard_index=1,
+                   remainder="drop", state=state)
+for batch in run:
+    print(digest(batch), json.dumps(run.state()), flush=True)
+    sys.stdin.readline()  # the parent kills it here, with decoded batches ahead in memory
+"""
+
+
+def test_kill_9_then_restore_in_a_new_process(folder):
+    whole = iter_batches(folder, "train", 40, shuffle="global", seed=5, num_shards=2, shard_index=1,
+                         remainder="drop")
+    reference = [digest(b) for b in whole]
+    assert len(reference) == N // 80
+    for kill_after in (1, 7, len(reference) - 1):  # early, mid-shard, before the last batch
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(folder)], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True, env=subprocess_env())
+        for _ in range(kill_after):
+            line = child.stdout.readline()
+            child.stdin.write("\n")
+            child.stdin.flush()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        assert child.returncode == -signal.SIGKILL
+        got, state = line.split(" ", 1)
+        assert got == reference[kill_after - 1]
+        restored = subprocess.run([sys.executable, "-c", CHILD, str(folder), state.strip()],
+                                  input="\n" * len(reference), capture_output=True, text=True, env=subprocess_env())
+        assert [ln.split(" ")[0] for ln in restored.stdout.splitlines()] == reference[kill_after:], restored.stderr
+
+
+@pytest.mark.parametrize("remainder", ["drop", "pad"])
+def test_eight_workers_restore_as_six_exactly_once(folder, remainder):
+    def workers(n, state=None, steps=None):
+        runs = [iter_batches(folder, "train", 8, shuffle="global", seed=9, num_shards=n, shard_index=w,
+                             remainder=remainder, state=state) for w in range(n)]
+        seen = [[b["id"] for _, b in zip(range(steps) if steps else iter(int, 1), run)] for run in runs]
+        return runs, seen
+
+    runs, before = workers(8, steps=5)
+    states = [r.state() for r in runs]
+    assert all(s == states[0] for s in states)  # the state is global
+    assert states[0]["place"] == 5 * 64
+    runs6, after = workers(6, state=states[0])
+    assert len({len(s) for s in after}) == 1  # every worker the same number of batches
+    ids = np.concatenate([np.concatenate(s) for s in before + after])
+    rest = N - 5 * 64
+    if remainder == "drop":
+        assert len(after[0]) == rest // 48
+        assert len(ids) == len(set(ids.tolist())) == N - rest % 48  # each once; the tail short of a step left out
+    else:
+        assert len(after[0]) == -(-rest // 48)
+        assert set(ids.tolist()) == set(range(N)) and len(ids) == N + 48 - rest % 48
+        assert runs6[0].plan.dropped() == 48 - N % 48
+    assert all(r.state() == {**states[0], "epoch": 1, "place": 0} for r in runs6)
+
+
+def test_bad_states_and_options(folder, tmp_path):
+    run = iter_batches(folder, "train", 50, shuffle="global", seed=1)
+    next(run)
+    state = run.state()
+    with pytest.raises(UsageError, match="shuffle='global', not None"):
+        iter_batches(folder, "train", 50, state=state)
+    with pytest.raises(UsageError, match="seed 1, not 2"):
+        iter_batches(folder, "train", 50, shuffle="global", seed=2, state=state)
+    with pytest.raises(UsageError, match="other data"):
+        iter_batches(folder, "train", 50, shuffle="global", state={**state, "data": "0" * 16})
+    with pytest.raises(UsageError, match="not a dataprep iteration state"):
+        iter_batches(folder, "train", 50, shuffle="global", state={"epoch": 1})
+    with pytest.raises(UsageError, match="different numbers of batches"):
+        iter_batches(folder, "train", 50, num_shards=2)
+    with pytest.raises(UsageError, match="no whole step"):
+        iter_batches(folder, "train", 500, num_shards=2, remainder="drop")
+    with pytest.raises(UsageError, match="shard_index 2"):
+        iter_batches(folder, "train", 50, num_shards=2, shard_index=2, remainder="drop")
