@@ -41,10 +41,36 @@ def random_access(folder: Path, rows: int) -> dict:
     reader = SplitReader(folder, "train")
     for batch in (1024, 32768):
         span = order[:min(rows, 32 * batch)]
-        out[f"take_{batch}_per_s"] = rate(lambda span=span, b=batch: [reader.take(span[a:a + b])
-                                                                      for a in range(0, len(span), b)], len(span))
+        out[f"take_{batch}_per_s"] = round(rate(lambda span=span, b=batch: [reader.take(span[a:a + b])
+                                                                      for a in range(0, len(span), b)], len(span)))
     singles = order[:50_000].tolist()
-    out["single_per_s"] = rate(lambda: [reader[i] for i in singles], len(singles))
+    out["single_per_s"] = round(rate(lambda: [reader[i] for i in singles], len(singles)))
+    return out
+
+
+def quality(batches: list[np.ndarray], rows: int) -> dict:
+    """How well an epoch's order (batches of record numbers) is mixed: the correlation of each record's place
+    with its number (file order: 1, a uniform shuffle: about 0), and the share of batches holding a record
+    of the first of the 10 shards (a uniform shuffle of batches of b: 1 - 0.9**b)."""
+    order = np.concatenate(batches)
+    first = rows // 10
+    return {"position_correlation": round(float(np.corrcoef(order, np.arange(len(order)))[0, 1]), 4),
+            "batches_with_shard0": round(float(np.mean([(b < first).any() for b in batches])), 4)}
+
+
+def shuffles(folder: Path, rows: int, batch: int = 256) -> dict:
+    """One epoch of make_dataset and iter_batches per shuffle: records/s and the order's quality."""
+    out = {}
+    for shuffle in (False, True, "global"):
+        ds = dataprep.make_dataset(folder, batch_size=batch, shuffle=shuffle, seed=1, num_epochs=1)
+        seen: list[np.ndarray] = []
+        secs = _timed(lambda ds=ds, seen=seen: seen.extend(x["f0"].numpy().astype(np.int64) for x, _ in ds))
+        out[f"make_dataset_{shuffle}"] = {"per_s": round(rows / secs), **quality(seen, rows)}
+    for shuffle in (None, "global"):
+        reader_seen: list[np.ndarray] = []
+        secs = _timed(lambda s=shuffle, seen=reader_seen: seen.extend(
+            b["f0"].astype(np.int64) for b in dataprep.iter_batches(folder, "train", batch, shuffle=s, seed=1)))
+        out[f"iter_batches_{shuffle}"] = {"per_s": round(rows / secs), **quality(reader_seen, rows)}
     return out
 
 
@@ -54,11 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         data = table(args.rows)
+        data["f0"] = np.arange(args.rows, dtype=np.float32)  # the record's number (exact below 2**24)
         results: dict = {"rows": args.rows}
         for compression in ("none", "gzip"):
             folder = Path(tmp) / compression
-            dataprep.convert(data, TABLE_SCHEMA, folder, num_shards=10, compression=compression, progress=False)
+            dataprep.convert(data, TABLE_SCHEMA, folder, num_shards=10, compression=compression, shuffle=False,
+                             progress=False)
             results[compression] = random_access(folder, args.rows)
+        results["shuffles"] = shuffles(Path(tmp) / "none", args.rows)
     print(json.dumps(results, indent=1))
     return 0
 

@@ -26,6 +26,7 @@ from .permutation import Permutation
 SHUFFLES = (None, "global")
 REMAINDERS = ("keep", "drop", "pad")
 STATE_VERSION = 1
+BLOCK_RECORDS = 1 << 15  # records read and decoded at once: numpy's cost per call spread over many records
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ class Plan:
         if self.remainder == "keep":
             return at[at < self.n]
         return np.where(at < self.n, at, (at - self.n) % self.n)
+
+    def block(self, epoch: int, place: int, records: int = BLOCK_RECORDS) -> tuple[np.ndarray, list[int]]:
+        """The records of the next steps of this epoch from ``place`` (about ``records`` of them, at least one
+        step), to be read at once, and the size of each step's batch."""
+        count = min(self.steps(place), max(1, records // self.batch_size))
+        parts = [self.places(place + t * self.step) for t in range(count)]
+        return self.records(epoch, np.concatenate(parts)), [len(p) for p in parts]
 
     def records(self, epoch: int, places: np.ndarray) -> np.ndarray:
         """The records at ``places`` of epoch ``epoch``'s order."""

@@ -27,8 +27,6 @@ from .schema import STORED_TYPES, Feature
 from .shardread import check_record, read_index, read_shard, verify_open
 from .shardstreams import ShardStreams
 
-_BLOCK_RECORDS = 1 << 15  # records decoded together by iter_batches
-
 
 class RaggedArray(NamedTuple):
     """A batch of variable-length values: row ``i`` is ``values[row_splits[i]:row_splits[i + 1]]``."""
@@ -114,14 +112,7 @@ class SplitReader:
     def take(self, indices: Sequence[int] | np.ndarray) -> dict:
         """Records ``indices`` (any order, repeats allowed) as one batch in that order, decoded together per
         shard (see :mod:`dataprep.shardstreams` for what a first access to a shard costs)."""
-        idx = np.asarray(indices, np.int64)
-        if idx.ndim != 1:
-            raise UsageError(f"take needs a 1-D sequence of record numbers, got shape {idx.shape}")
-        if len(idx) == 0:
-            raise UsageError("take needs at least one record number")
-        bad = (idx < 0) | (idx >= len(self))
-        if bad.any():
-            raise IndexError(f"record {idx[bad][0]} is not in split {self.split!r} of {len(self)} records")
+        idx = self._checked(indices)
         shard = np.searchsorted(self.starts, idx, side="right") - 1
         if shard[0] == shard[-1] and (shard == shard[0]).all():
             return self._take_from(int(shard[0]), idx)
@@ -131,13 +122,45 @@ class SplitReader:
         parts = [self._take_from(int(shard[r[0]]), idx[r]) for r in rows]
         return _reorder(parts, np.argsort(order, kind="stable"))
 
-    def _take_from(self, k: int, idx: np.ndarray) -> dict:
-        """Records ``idx`` of split, all in shard ``k``, decoded in that order."""
+    def packed(self, indices: np.ndarray) -> tuple[bytes, np.ndarray, np.ndarray]:
+        """The serialized records ``indices`` (framing left out) packed in one string, and the start and length
+        of each in it, in the order of ``indices`` (for pipelines that parse records themselves)."""
+        idx = self._checked(indices)
+        shard = np.searchsorted(self.starts, idx, side="right") - 1
+        order = np.argsort(shard, kind="stable")
+        starts, lengths = np.empty(len(idx), np.int64), np.empty(len(idx), np.int64)
+        parts, at = [], 0
+        for rows in np.split(order, np.flatnonzero(np.diff(shard[order])) + 1):
+            k = int(shard[rows[0]])
+            data, s, e = self._spans_of(k, idx[rows])
+            lengths[rows] = e - s
+            starts[rows] = at + np.cumsum(e - s) - (e - s)
+            parts.append(np.frombuffer(data, np.uint8)[ranges(s, e - s)])
+            at += int((e - s).sum())
+        return np.concatenate(parts).tobytes(), starts, lengths
+
+    def _checked(self, indices) -> np.ndarray:
+        idx = np.asarray(indices, np.int64)
+        if idx.ndim != 1:
+            raise UsageError(f"take needs a 1-D sequence of record numbers, got shape {idx.shape}")
+        if len(idx) == 0:
+            raise UsageError("take needs at least one record number")
+        bad = (idx < 0) | (idx >= len(self))
+        if bad.any():
+            raise IndexError(f"record {idx[bad][0]} is not in split {self.split!r} of {len(self)} records")
+        return idx
+
+    def _spans_of(self, k: int, idx: np.ndarray):
+        """Shard ``k``'s checked stream and where records ``idx`` of the split lie in it (framing left out)."""
         shard = self.shards[k]
         data, offsets = self._streams.get(shard.entry, shard.offsets)
         j = idx - int(self.starts[k])
         lead, framing = self.manifest.shard_format.lead, self.manifest.shard_format.framing
-        s, e = offsets[j] + lead, offsets[j + 1] - (framing - lead)
+        return data, offsets[j] + lead, offsets[j + 1] - (framing - lead)
+
+    def _take_from(self, k: int, idx: np.ndarray) -> dict:
+        """Records ``idx`` of split, all in shard ``k``, decoded in that order."""
+        data, s, e = self._spans_of(k, idx)
         decoded = None if self.manifest.shard_format.lines else self._spans(data, s, e)
         if decoded is None:
             decoded = self._decode([data[x:y] for x, y in zip(s.tolist(), e.tolist())])
@@ -211,11 +234,10 @@ class Batches:
         return self._ready.pop()
 
     def _decode_block(self) -> None:
-        """Decode this epoch's next steps (up to about 32k records) at once, ready in reverse order."""
-        count = min(self.plan.steps(self.place), max(1, _BLOCK_RECORDS // self.plan.batch_size))
-        parts = [self.plan.places(self.place + t * self.plan.step) for t in range(count)]
-        decoded = self.reader.take(self.plan.records(self.epoch, np.concatenate(parts)))
-        cuts = np.cumsum([0] + [len(p) for p in parts]).tolist()
+        """Decode this epoch's next steps (about 32k records) at once, ready in reverse order."""
+        records, sizes = self.plan.block(self.epoch, self.place)
+        decoded = self.reader.take(records)
+        cuts = np.cumsum([0] + sizes).tolist()
         self._ready = [{name: _rows(v, a, b) for name, v in decoded.items()}
                        for a, b in zip(cuts[:-1], cuts[1:])][::-1]
 
