@@ -69,6 +69,14 @@ class SplitReader:
     def __len__(self) -> int:
         return self.manifest.num_records(self.split)
 
+    def __repr__(self) -> str:  # Grain's checkpoints name their source by it
+        return f"SplitReader({str(self.manifest.folder)!r}, {self.split!r}, {len(self)} records)"
+
+    def __reduce__(self):
+        """Pickled as its folder, split and manifest (for worker processes of Grain or a PyTorch DataLoader),
+        opened again there and refused if the folder holds another manifest by then."""
+        return _reopen, (str(self.manifest.folder), self.split, self.manifest.data)
+
     def raw(self, i: int) -> bytes:
         """The serialized record ``i`` (an Example, or a CSV line without its newline)."""
         if not 0 <= i < len(self):
@@ -240,6 +248,14 @@ class Batches:
         cuts = np.cumsum([0] + sizes).tolist()
         self._ready = [{name: _rows(v, a, b) for name, v in decoded.items()}
                        for a, b in zip(cuts[:-1], cuts[1:])][::-1]
+
+
+def _reopen(folder: str, split: str, data: dict) -> SplitReader:
+    reader = SplitReader(folder, split)
+    if reader.manifest.data != data:
+        raise OutputError(f"{folder}: the folder changed while reading (replaced by another conversion?): its "
+                          "manifest differs from the one this reader was opened with; read it again")
+    return reader
 
 
 def _ragged(columns: dict) -> dict:
