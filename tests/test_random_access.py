@@ -13,8 +13,8 @@ from dataprep.encode.fixed import template
 from dataprep.errors import OutputError, UsageError
 from dataprep.records import SplitReader
 from dataprep.shardstreams import ShardStreams
+from tests.batches import FIXED, merged
 from tests.tables import CSV_FEATURES, SCHEMA, assert_equal, make_data
-from tests.test_records import FIXED, merged
 
 N = 90
 RAGGED = ("f_var", "i_var", "s_var", "f_rag")

@@ -3,7 +3,6 @@ seeded order, a saved state (a few integers) continues with the very batches an 
 after a real ``kill -9`` in another process, and a state saved by 8 workers restores 6 that cover the rest once."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -15,7 +14,8 @@ import pytest
 
 import dataprep
 from dataprep.errors import UsageError
-from dataprep.records import RaggedArray, iter_batches
+from dataprep.records import iter_batches
+from tests.batches import digest
 from tests.conftest import subprocess_env
 from tests.tables import SCHEMA, make_data
 
@@ -29,17 +29,6 @@ def folder(tmp_path_factory):
     schema = {"features": [f for f in SCHEMA["features"] if f["name"] in NAMES]}
     dataprep.convert(make_data(N), schema, out, num_shards=5, shuffle=False)
     return out
-
-
-def digest(batch: dict) -> str:
-    """A hash of a batch's every byte (values, ragged row splits, dtypes and shapes)."""
-    h = hashlib.sha256()
-    for name in sorted(batch):
-        v = batch[name]
-        for part in (v.values, v.row_splits) if isinstance(v, RaggedArray) else (v,):
-            h.update(f"{name}{part.dtype}{part.shape}".encode())
-            h.update(b"".join(part.tolist()) if part.dtype == object else part.tobytes())
-    return h.hexdigest()
 
 
 def test_global_shuffle_visits_every_record_once_per_epoch(folder):
@@ -80,7 +69,7 @@ def test_restore_at_every_batch_gives_the_same_remainder(folder, remainder):
 CHILD = """
 import json, sys
 from dataprep.records import iter_batches
-from tests.test_resume import digest
+from tests.batches import digest
 state = json.loads(sys.argv[2]) if len(sys.argv) > 2 else None
 run = iter_batches(sys.argv[1], "train", 40, shuffle="global", seed=5, num_shards=2, shard_index=1,
                    remainder="drop", state=state)
