@@ -69,10 +69,11 @@ class Plan:
 
     def advance(self, epoch: int, place: int, steps: int) -> tuple[int, int]:
         """``(epoch, place)`` after ``steps`` more global steps (an epoch's end is the next epoch's place 0)."""
-        left = self.steps(place)
+        left, per_epoch = self.steps(place), self.steps(0)
+        if not per_epoch:  # an empty split has no steps: it stays where it is
+            return epoch, place
         if steps < left:
             return epoch, place + steps * self.step
-        per_epoch = self.steps(0)
         steps -= left
         return epoch + 1 + steps // per_epoch, (steps % per_epoch) * self.step
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import dataprep
+from dataprep.epochs import Plan
 from dataprep.errors import UsageError
 from dataprep.records import iter_batches
 from tests.batches import digest
@@ -145,3 +146,11 @@ def test_bad_states_and_options(folder, tmp_path):
         iter_batches(folder, "train", 500, num_shards=2, remainder="drop")
     with pytest.raises(UsageError, match="shard_index 2"):
         iter_batches(folder, "train", 50, num_shards=2, shard_index=2, remainder="drop")
+
+
+def test_plan_arithmetic():
+    plan = Plan(10, 3, num_shards=2, remainder="drop")  # steps of 6 places: one per epoch, 4 places dropped
+    assert (plan.steps(0), plan.dropped(), plan.advance(0, 0, 5)) == (1, 4, (5, 0))
+    pad = Plan(10, 3, num_shards=2, shard_index=1, remainder="pad")
+    assert pad.places(6).tolist() == [9, 0, 1] and pad.dropped() == 2 and pad.advance(0, 6, 1) == (1, 0)
+    assert Plan(0, 8).advance(0, 0, 3) == (0, 0) and Plan(0, 8).steps(0) == 0  # an empty split stays put

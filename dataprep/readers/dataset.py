@@ -97,9 +97,9 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     assemble = assembler(manifest.schema, inputs, features)
     state_after = None
     if shuffle == "global":
-        if cache or on_corrupt != "raise":
-            raise UsageError("shuffle='global' reads records from memory-mapped shards: cache and "
-                             "on_corrupt='skip' apply to the other shuffles only")
+        if cache or on_corrupt != "raise" or bucket_boundaries:
+            raise UsageError("shuffle='global' reads records from memory-mapped shards in batches its state "
+                             "counts: cache, on_corrupt='skip' and bucket_boundaries apply to the other shuffles only")
         check = ShardCheck(manifest, manifest.entries(split), on_corrupt)  # every worker reads from every shard
         check.start()
         parse_whole = all(f.is_fixed for f in manifest.schema.features)
