@@ -4,7 +4,8 @@
 Figures: ``SplitReader.take`` of random indices (batches of 1,024 and 32,768), single ``reader[i]`` at random
 places, the same on gzip shards (whose every first access to a shard inflates it), and ``iter_batches`` in file
 order against the global shuffle, with the shuffle's quality: the correlation of a record's place in the epoch
-with its place in the files, and how many of the epoch's batches hold a record of the first shard.
+with its place in the files, and how many of the epoch's batches hold a record of the first shard; then Grain
+over ``SplitReader`` against Grain over an ArrayRecord file of the same records.
 """
 from __future__ import annotations
 
@@ -74,6 +75,32 @@ def shuffles(folder: Path, rows: int, batch: int = 256) -> dict:
     return out
 
 
+def grain_sources(folder: Path, tmp: Path, rows: int, batches: int = 40) -> dict:
+    """Grain's ``MapDataset.source(...).shuffle(seed).batch(256)`` over ``SplitReader`` (decoded records) and
+    over an ArrayRecord file of the same serialized records (``group_size:1``, as Grain asks; bytes only, not
+    parsed), and batched random reads of 32,768 records from each (``take`` / ``__getitems__``)."""
+    import grain
+    from array_record.python.array_record_module import ArrayRecordWriter
+
+    reader = SplitReader(folder, "train")
+    blob, starts, lengths = reader.packed(np.arange(rows))
+    path = str(tmp / "table.array_record")
+    writer = ArrayRecordWriter(path, "group_size:1")
+    view = memoryview(blob)
+    for s, n in zip(starts.tolist(), lengths.tolist()):
+        writer.write(bytes(view[s:s + n]))
+    writer.close()
+    array_record = grain.sources.ArrayRecordDataSource(path)
+    order = np.random.default_rng(1).permutation(rows)[:32768]
+    out = {}
+    for name, source, batched in (("splitreader", reader, reader.take),
+                                  ("array_record", array_record, array_record.__getitems__)):
+        ds = grain.MapDataset.source(source).shuffle(seed=1).batch(256)
+        out[f"grain_{name}_per_s"] = round(rate(lambda ds=ds: [ds[i] for i in range(batches)], 256 * batches, 1))
+        out[f"batched_{name}_per_s"] = round(rate(lambda f=batched: f(order.tolist()), len(order), 1))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.random_access", description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=1_000_000)
@@ -88,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                              progress=False)
             results[compression] = random_access(folder, args.rows)
         results["shuffles"] = shuffles(Path(tmp) / "none", args.rows)
+        results["grain"] = grain_sources(Path(tmp) / "none", Path(tmp), args.rows)
     print(json.dumps(results, indent=1))
     return 0
 
