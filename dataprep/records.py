@@ -1,8 +1,10 @@
 """Reading converted shards without TensorFlow: exact lengths, random access, and numpy batches.
 
-For PyTorch or JAX users, and for debugging: ``len(SplitReader(path, "train"))`` comes from the manifest,
-``reader[i]`` finds record ``i`` through the shard's record index, and ``iter_batches`` yields dicts of numpy
-arrays (variable-length features as :class:`RaggedArray`: flat values plus row splits). Examples are
+For PyTorch, JAX or Grain users, and for debugging: ``len(SplitReader(path, "train"))`` comes from the
+manifest, ``reader[i]`` finds record ``i`` through the shard's record index, ``reader.take(indices)`` decodes
+any records as one batch, and ``iter_batches`` yields dicts of numpy arrays (variable-length features as
+:class:`RaggedArray`: flat values plus row splits), in file order or a global shuffle, sharded over workers
+and resumable from a small state (:mod:`dataprep.epochs`). Examples are
 decoded from the protobuf wire format a batch at a time by :mod:`dataprep.encode.columnar` (all records in
 lockstep with numpy, any dtype), and by the per-record parser :mod:`dataprep.encode.parse` when a batch holds
 records dataprep did not lay out.
@@ -24,7 +26,7 @@ from .epochs import Plan, fingerprint, from_state, make_state
 from .errors import OutputError, UsageError
 from .manifest import Manifest, load_manifest
 from .schema import STORED_TYPES, Feature
-from .shardread import check_record, read_index, read_shard, verify_open
+from .shardread import check_record, read_index, verify_open
 from .shardstreams import ShardStreams
 
 
@@ -46,10 +48,10 @@ class SplitReader:
     """A split of a converted folder as a random-access sequence of records, with no TensorFlow.
 
     Nothing comes back from a shard before it is checked against the manifest (see :mod:`dataprep.shardread`):
-    its size and SHA-256 (hashed while it is read whole for ``iter_batches``, or in a stream before the first
-    random access), and its record index against the manifest's count and the file. Shards are opened
-    through the folder the manifest was read from, so a folder replaced meanwhile is read as it was or
-    fails with "the folder changed while reading"."""
+    its size and SHA-256 (hashed in a stream before it is memory-mapped, or as a compressed shard is read
+    whole; see :mod:`dataprep.shardstreams`), and its record index against the manifest's count and the file.
+    Shards are opened through the folder the manifest was read from, so a folder replaced meanwhile is read as
+    it was or fails with "the folder changed while reading"."""
 
     def __init__(self, path: str | Path | Manifest, split: str = "train"):
         self.manifest: Manifest = path if isinstance(path, Manifest) else load_manifest(path)
@@ -61,7 +63,6 @@ class SplitReader:
                               "dataprep)")
         self.shards = [_Shard(e, self.manifest.folder / e["path"], read_index(self.manifest, e)) for e in entries]
         self.starts = np.cumsum([0] + [len(s.offsets) - 1 for s in self.shards])
-        self._cache: tuple[Path, bytes] | None = None
         self._streams = ShardStreams(self.manifest)
         self._layout = None if self.manifest.shard_format.lines else template(self.schema.features)
         self._first = self.starts.tolist()  # the first record of each shard, for bisect
@@ -92,14 +93,8 @@ class SplitReader:
                 framed = fh.read(end - start)
             check_record(self.manifest, shard.entry, j, start, framed)
             return framed[lead:len(framed) - (framing - lead)]
-        return self._stream(shard)[start + lead:end - (framing - lead)]
-
-    def _stream(self, shard: _Shard) -> bytes:
-        """A compressed shard's uncompressed bytes, checked (the last one is kept for the next access)."""
-        if self._cache is None or self._cache[0] != shard.path:
-            data, shard.offsets = read_shard(self.manifest, shard.entry)
-            self._cache = (shard.path, data)
-        return self._cache[1]
+        data, offsets = self._streams.get(shard.entry, shard.offsets)  # inflated whole, checked, kept
+        return data[int(offsets[j]) + lead:int(offsets[j + 1]) - (framing - lead)]
 
     def __getitem__(self, i: int) -> dict:
         """Record ``i`` decoded: name -> numpy array of the feature's shape."""
