@@ -24,7 +24,7 @@ from .manifest import Manifest
 from .shardread import check_framing, read_shard, shard_error, verify_open
 
 BUDGET = 1 << 30  # inflated bytes of compressed shards kept
-MAX_MAPPED = 256  # shards mapped (and open) at once
+MAX_MAPPED = 256  # shards mapped (and open) at once; one dropped is mapped again without a second check
 
 
 class ShardStreams:
@@ -34,6 +34,7 @@ class ShardStreams:
         self.manifest, self.budget, self.max_mapped = manifest, budget, max_mapped
         self._mapped: OrderedDict[str, tuple[BinaryIO, mmap.mmap, tuple]] = OrderedDict()
         self._inflated: OrderedDict[str, tuple[bytes, np.ndarray]] = OrderedDict()
+        self._framed: set[tuple] = set()  # files whose index was checked against them, so a remap skips it
         self._lock = threading.Lock()
 
     def get(self, entry: dict, offsets: np.ndarray) -> tuple[bytes | mmap.mmap, np.ndarray]:
@@ -72,8 +73,11 @@ class ShardStreams:
         except BaseException:
             fh.close()
             raise
-        check_framing(self.manifest, entry, mm, offsets)  # type: ignore[arg-type]
-        self._mapped[entry["path"]] = (fh, mm, _key(fh))
+        key = (entry["path"], *_key(fh))
+        if key not in self._framed:
+            check_framing(self.manifest, entry, mm, offsets)  # type: ignore[arg-type]
+            self._framed.add(key)
+        self._mapped[entry["path"]] = (fh, mm, key[1:])
         while len(self._mapped) > self.max_mapped:
             self._mapped.popitem(last=False)[1][0].close()
         return mm

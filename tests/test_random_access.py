@@ -99,3 +99,14 @@ def test_shard_changed_after_mapping(tmp_path):
         reader.take([1])
     with pytest.raises(OutputError, match="changed while it was being read"):
         reader[1]
+
+
+def test_more_shards_than_mapped_at_once(tmp_path):
+    data = make_data(N)
+    dataprep.convert(data, FIXED, tmp_path / "o", num_shards=6, shuffle=False)
+    reader = SplitReader(tmp_path / "o", "train")
+    reader._streams = ShardStreams(reader.manifest, max_mapped=2)
+    idx = np.random.default_rng(3).permutation(N)
+    for _ in range(2):  # shards dropped and mapped again
+        assert np.array_equal(reader.take(idx)["y"], data["y"][idx])
+    assert len(reader._streams._mapped) == 2 and len(reader._streams._framed) == 6
