@@ -29,6 +29,8 @@ from .schema import STORED_TYPES, Feature
 from .shardread import check_record, read_index, verify_open
 from .shardstreams import ShardStreams
 
+_FEW = 8  # records of a shard below which take parses them one by one
+
 
 class RaggedArray(NamedTuple):
     """A batch of variable-length values: row ``i`` is ``values[row_splits[i]:row_splits[i + 1]]``."""
@@ -164,7 +166,10 @@ class SplitReader:
     def _take_from(self, k: int, idx: np.ndarray) -> dict:
         """Records ``idx`` of split, all in shard ``k``, decoded in that order."""
         data, s, e = self._spans_of(k, idx)
-        decoded = None if self.manifest.shard_format.lines else self._spans(data, s, e)
+        lines = self.manifest.shard_format.lines
+        if not lines and len(idx) < _FEW and self._layout is None:  # the lockstep walk's cost per call is
+            return _parse_examples(self.schema.features, [data[x:y] for x, y in zip(s.tolist(), e.tolist())])
+        decoded = None if lines else self._spans(data, s, e)  # that of parsing about _FEW records one by one
         if decoded is None:
             decoded = self._decode([data[x:y] for x, y in zip(s.tolist(), e.tolist())])
         return decoded
