@@ -68,7 +68,8 @@ class Plan:
         return full + (1 if rest and self.remainder != "drop" else 0)
 
     def advance(self, epoch: int, place: int, steps: int) -> tuple[int, int]:
-        """``(epoch, place)`` after ``steps`` more global steps (an epoch's end is the next epoch's place 0)."""
+        """``(epoch, place)`` after ``steps`` more global steps (an epoch's end is the next epoch's place 0; so
+        0 steps from a place with no step left is the next epoch's start)."""
         left, per_epoch = self.steps(place), self.steps(0)
         if not per_epoch:  # an empty split has no steps: it stays where it is
             return epoch, place

@@ -218,7 +218,8 @@ class Batches:
 
     def __init__(self, reader: SplitReader, plan: Plan, data: str, epoch: int, place: int, num_epochs: int | None):
         self.reader, self.plan, self._data, self.num_epochs = reader, plan, data, num_epochs
-        self.epoch, self.place = epoch, place
+        self.epoch, self.place = plan.advance(epoch, place, 0)  # a place with no step left (more workers
+        # than when the state was saved, "drop") is the next epoch's start
         self._ready: list[dict] = []
 
     def state(self) -> dict:

@@ -11,6 +11,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dataprep
 from dataprep.epochs import Plan
@@ -148,9 +150,51 @@ def test_bad_states_and_options(folder, tmp_path):
         iter_batches(folder, "train", 50, num_shards=2, shard_index=2, remainder="drop")
 
 
+def test_more_workers_than_the_rest_of_the_epoch_needs(folder):
+    """Saved by 1 worker with fewer places left than a step of 4 workers: they start at the next epoch."""
+    run = iter_batches(folder, "train", 100, shuffle="global", seed=2, num_epochs=2)
+    for _ in range(8):
+        next(run)
+    state = run.state()  # place 800 of 997: 197 left, a step of 4 x 100 is 400
+    workers = [iter_batches(folder, "train", 100, shuffle="global", num_epochs=2, num_shards=4, shard_index=w,
+                            remainder="drop", state=state) for w in range(4)]
+    seen = np.concatenate([b["id"] for w in workers for b in w])
+    assert len(seen) == len(set(seen.tolist())) == 800 and workers[0].state()["epoch"] == 2
+
+
 def test_plan_arithmetic():
     plan = Plan(10, 3, num_shards=2, remainder="drop")  # steps of 6 places: one per epoch, 4 places dropped
     assert (plan.steps(0), plan.dropped(), plan.advance(0, 0, 5)) == (1, 4, (5, 0))
     pad = Plan(10, 3, num_shards=2, shard_index=1, remainder="pad")
     assert pad.places(6).tolist() == [9, 0, 1] and pad.dropped() == 2 and pad.advance(0, 6, 1) == (1, 0)
     assert Plan(0, 8).advance(0, 0, 3) == (0, 0) and Plan(0, 8).steps(0) == 0  # an empty split stays put
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 300), batch=st.integers(1, 17), before=st.integers(1, 9), after=st.integers(1, 9),
+       steps=st.integers(0, 40), remainder=st.sampled_from(["drop", "pad"]), seed=st.integers(0, 2**40))
+def test_any_resize_covers_the_epoch_once(n, batch, before, after, steps, remainder, seed):
+    """Workers ``before`` for ``steps`` steps, then ``after`` from their state: within the epoch each record is
+    seen once (``drop``: but the tail short of a step; ``pad``: plus the pad, from the epoch's start)."""
+    def plans(world):
+        return [Plan(n, batch, "global", seed, world, w, remainder) for w in range(world)]
+
+    try:
+        first, second = plans(before), plans(after)
+    except UsageError:  # no whole step of this many workers: refused up front
+        return
+    epoch, place, seen = 0, 0, []
+    for _ in range(min(steps, first[0].steps(0) - 1)):
+        seen += [p.records(epoch, p.places(place)) for p in first]
+        epoch, place = first[0].advance(epoch, place, 1)
+    resumed_at = place
+    epoch, place = second[0].advance(epoch, place, 0)
+    while epoch == 0:
+        seen += [p.records(epoch, p.places(place)) for p in second]
+        epoch, place = second[0].advance(epoch, place, 1)
+    ids = np.concatenate(seen).tolist() if seen else []
+    counts = np.bincount(ids, minlength=n)
+    if remainder == "drop":
+        assert counts.max() <= 1 and counts.sum() == n - (n - resumed_at) % second[0].step
+    else:
+        assert counts.min() >= 1 and counts.sum() == n + (-(n - resumed_at)) % second[0].step

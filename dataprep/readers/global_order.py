@@ -36,7 +36,7 @@ def global_batches(manifest: Manifest, split: str, batch_size: int, seed: int | 
     plan = Plan(len(reader), batch_size, "global", seed, num_shards, shard_index, remainder)
 
     def blocks() -> Iterator[tuple[bytes, np.ndarray, np.ndarray, list[int]]]:
-        e, p = epoch, place
+        e, p = plan.advance(epoch, place, 0)  # (no step left at a saved place: the next epoch)
         while plan.n and (num_epochs is None or e < num_epochs):
             records, sizes = plan.block(e, p)
             yield (*reader.packed(records), sizes)
@@ -52,4 +52,4 @@ def global_batches(manifest: Manifest, split: str, batch_size: int, seed: int | 
             tf.TensorSpec([None], tf.int64))
     ds = tf.data.Dataset.from_generator(blocks, output_signature=spec)
     ds = ds.map(tf.autograph.experimental.do_not_convert(cut)).flat_map(tf.data.Dataset.from_tensor_slices)
-    return ds, lambda k: make_state(plan, data, *plan.advance(epoch, place, k))
+    return ds, lambda k: make_state(plan, data, *plan.advance(*plan.advance(epoch, place, 0), k))
