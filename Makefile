@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: demo test test-main test-beam lint bench bench-scaling bench-peers bench-readme install clean
+.PHONY: demo test test-main test-beam test-torch lint bench bench-scaling bench-peers bench-readme install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,18 @@ $(BEAM)/.installed: setup.cfg pyproject.toml
 
 test-beam: $(BEAM)/.installed
 	$(BEAM)/bin/python -m pytest -q tests/test_beam.py
+
+# PyTorch (dataprep.torch) in its own venv: torch==2.13.0 first, the CPU build (a looser pin can pull a CUDA
+# build of several GB); not part of `make test`, whose venv has TensorFlow and no torch.
+TORCH := .venv-torch
+$(TORCH)/.installed: setup.cfg pyproject.toml
+	test -x $(TORCH)/bin/python || $(PYTHON) -m venv $(TORCH)
+	$(TORCH)/bin/pip install --quiet torch==2.13.0
+	$(TORCH)/bin/pip install --quiet -e '.[test-torch]'
+	touch $@
+
+test-torch: $(TORCH)/.installed
+	$(TORCH)/bin/python -m pytest -q tests/test_torch.py
 
 # Write/read throughput against the tutorial baselines, every figure the median of 3 fresh processes, and the
 # peak RSS of a 10M-row CSV conversion (~15 min on 2 cores): benchmarks/results/latest.json.

@@ -152,12 +152,30 @@ def _make_dataset(work: Path) -> Any:
     return dataprep.make_dataset(work / "read", batch_size=1024, num_epochs=1, seed=1)
 
 
-def _iter_batches(folder: str) -> Callable[[dict], Callable[[], Any]]:
+def _make_dataset_global(work: Path) -> Any:
+    import dataprep
+
+    return dataprep.make_dataset(work / "read", batch_size=1024, num_epochs=1, seed=1, shuffle="global")
+
+
+def _iter_batches(folder: str, shuffle: str | None = None) -> Callable[[dict], Callable[[], Any]]:
     def prepare(s: dict) -> Callable[[], Any]:
         import dataprep
 
-        return lambda: count_rows(dataprep.iter_batches(Path(s["work"]) / folder, batch_size=1024))
+        return lambda: count_rows(dataprep.iter_batches(Path(s["work"]) / folder, batch_size=1024, shuffle=shuffle,
+                                                        seed=1))
     return prepare
+
+
+def _take_random(s: dict) -> Callable[[], Any]:
+    """The whole split read by ``SplitReader.take`` in batches of 1024 random indices."""
+    import numpy as np
+
+    import dataprep
+
+    reader = dataprep.SplitReader(Path(s["work"]) / "read", "train")
+    order = np.random.default_rng(0).permutation(len(reader))
+    return lambda: count_rows(reader.take(order[a:a + 1024]) for a in range(0, len(order), 1024))
 
 
 def _stats(s: dict) -> Callable[[], Any]:
@@ -215,6 +233,12 @@ CASES: dict[str, Case] = {
     "make_dataset": Case("`make_dataset` (shuffled, parsed batches of 1024)", "read", _tf_reader(_make_dataset),
                          baseline="best_practice_read", warm=True),
     "iter_batches": Case("`iter_batches` (TF-free, file order)", "read", _iter_batches("read"), warm=True),
+    "make_dataset_global": Case("`make_dataset(shuffle='global')`", "read", _tf_reader(_make_dataset_global),
+                                baseline="make_dataset", warm=True),
+    "iter_batches_global": Case("`iter_batches(shuffle='global')`", "read", _iter_batches("read", "global"),
+                                baseline="iter_batches", warm=True),
+    "take_random": Case("`SplitReader.take`, random batches of 1024", "read", _take_random, baseline="iter_batches",
+                        warm=True),
     "iter_batches_text": Case("`iter_batches`, table with one string column", "text", _iter_batches("text"),
                               rows="text_rows", baseline="iter_batches"),
     "stats_folder_text": Case("`dataprep stats` on the converted folder", "text", _stats, rows="text_rows"),

@@ -7,25 +7,10 @@ import pytest
 
 import dataprep
 from dataprep.encode.columnar import decode_block
-from dataprep.records import RaggedArray, SplitReader, iter_batches, read_record
+from dataprep.records import SplitReader, iter_batches, read_record
+from tests.batches import FIXED, merged
 from tests.tables import SCHEMA, assert_equal, make_data
 from tests.tf_oracle import read_tfrecord_split
-
-FIXED = {"features": [f for f in SCHEMA["features"] if f["name"] in ("f_scalar", "f_vec", "img", "y")]}
-
-
-def merged(batches) -> dict:
-    out: dict = {}
-    ragged = set()
-    for batch in batches:
-        for k, v in batch.items():
-            if isinstance(v, RaggedArray):
-                ragged.add(k)
-                out.setdefault(k, []).extend(v.values[v.row_splits[i]:v.row_splits[i + 1]]
-                                             for i in range(len(v.row_splits) - 1))
-            else:
-                out.setdefault(k, []).append(v)
-    return {k: v if k in ragged else np.concatenate(v) for k, v in out.items()}
 
 
 @pytest.mark.parametrize("schema", [SCHEMA, FIXED], ids=["all_dtypes", "fixed_layout"])

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..schema import STORED_TYPES, Feature
-from .wire import ELEMENTS, ENTRY, FEATURES, KEY, LIST_FIELD, MAX_VARINT, VALUE, tag, varint
+from .fixed import fixed_head
+from .wire import ELEMENTS, ENTRY, FEATURES, KEY, LIST_FIELD, MAX_VARINT, VALUE, tag
 
 
 class _Foreign(Exception):
@@ -36,65 +37,10 @@ def decode_spans(features: Sequence[Feature], data: bytes, starts: np.ndarray, e
     framing left out), with no copy of the records."""
     if len(starts) == 0:
         return None
-    starts, ends = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
-    uniform = _uniform(features, data, starts, ends)
-    if uniform is not None:
-        return uniform
     try:
-        return _walk(features, data, starts, ends)
+        return _walk(features, data, np.asarray(starts, np.int64), np.asarray(ends, np.int64))
     except _Foreign:
         return None
-
-
-def _uniform(features: Sequence[Feature], data: bytes, starts: np.ndarray, ends: np.ndarray
-             ) -> dict[str, object] | None:
-    """A block of fixed-size float and image features only, every record the same length at a constant
-    stride (a shard of such records): read as one strided ``[n, length]`` view, each feature's head bytes
-    compared column-wise and its values sliced, with no index arrays. None when it does not apply or any
-    record's bytes differ from the layout (the general walk then decides)."""
-    n = len(starts)
-    ordered = sorted(features, key=lambda g: g.name.encode("utf-8"))
-    widths = [_fixed_width(f) for f in ordered]
-    if n < 2 or None in widths:
-        return None
-    length, stride = int(ends[0] - starts[0]), int(starts[1] - starts[0])
-    if length <= 0 or stride < length or not (ends - starts == length).all() or \
-            not (np.diff(starts) == stride).all() or int(starts[-1]) + length > len(data) or starts[0] < 0:
-        return None
-    buf = np.frombuffer(data, np.uint8)
-    rows = np.lib.stride_tricks.as_strided(buf[int(starts[0]):], (n, length), (stride, 1), writeable=False)
-    heads = [_entry_head(f, w) for f, w in zip(ordered, widths) if w is not None]
-    body = sum(len(h) + (w or 0) for h, w in zip(heads, widths))
-    top = tag(FEATURES) + varint(body)
-    if len(top) + body != length or (rows[:, :len(top)] != np.frombuffer(top, np.uint8)).any():
-        return None
-    out: dict[str, object] = {}
-    at = len(top)
-    for f, head, width in zip(ordered, heads, [w or 0 for w in widths]):
-        if (rows[:, at:at + len(head)] != np.frombuffer(head, np.uint8)).any():
-            return None
-        values = np.ascontiguousarray(rows[:, at + len(head):at + len(head) + width])
-        out[f.name] = (values.view("<f4") if f.stored_dtype == "float" else values).reshape(n, *f.shape)
-        at += len(head) + width
-    return out
-
-
-def _fixed_width(f: Feature) -> int | None:
-    """Bytes of one record's values of a fixed-size float or image feature; None for any other feature."""
-    if f.encoding == "raw_uint8":  # one bytes value holding the whole array
-        return int(np.prod(f.shape))
-    size = f.elements_per_record
-    return 4 * size if size and f.stored_dtype == "float" else None
-
-
-def _entry_head(f: Feature, width: int) -> bytes:
-    """The bytes the encoder writes for a fixed-size float or image feature's map entry, up to its values."""
-    key = f.name.encode("utf-8")
-    body = tag(ELEMENTS) + varint(width)  # packed floats; an image's one bytes value (the same bytes)
-    listed = tag(LIST_FIELD[f.stored_dtype]) + varint(len(body) + width) + body
-    value = tag(VALUE) + varint(len(listed) + width) + listed
-    entry = tag(KEY) + varint(len(key)) + key + value
-    return tag(ENTRY) + varint(len(entry) + width) + entry
 
 
 def _walk(features: Sequence[Feature], data: bytes, pos: np.ndarray, ends: np.ndarray) -> dict[str, object]:
@@ -132,12 +78,12 @@ def _walk(features: Sequence[Feature], data: bytes, pos: np.ndarray, ends: np.nd
 def _fixed_column(f: Feature, buf: np.ndarray, pos: np.ndarray, ends: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray] | None:
     """A fixed-size float or image feature whose map entry, up to its values, is the same bytes in every record
-    (the ones the encoder writes for that size): its values and the positions after the entry, read with one
+    (:func:`dataprep.encode.fixed.fixed_head`): its values and the positions after the entry, read with one
     comparison instead of a step per tag; None when any record has other bytes there."""
-    width = _fixed_width(f)
-    if width is None:
+    fixed = fixed_head(f)
+    if fixed is None:
         return None
-    head = _entry_head(f, width)
+    head, width = fixed
     after = pos + len(head) + width
     if (after > ends).any():
         return None
@@ -196,8 +142,8 @@ def _varints(buf: np.ndarray, pos: np.ndarray, end: np.ndarray) -> tuple[np.ndar
     raise _Foreign
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """The byte positions of the ranges ``[start, start + length)``, concatenated."""
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions of the ranges ``[start, start + length)``, concatenated."""
     total = int(lengths.sum())
     offs = np.cumsum(lengths) - lengths
     return np.repeat(starts - offs, lengths) + np.arange(total)
@@ -212,7 +158,7 @@ def _column(f: Feature, data: bytes, buf: np.ndarray, pos: np.ndarray, end: np.n
             size = int(np.prod(f.shape))
             if (counts != 1).any() or (vlen != size).any():
                 raise _Foreign
-            return buf[_ranges(vstart, vlen)].reshape(n, *f.shape)
+            return buf[ranges(vstart, vlen)].reshape(n, *f.shape)
         values = np.empty(len(vstart), object)
         values[:] = [data[s:s + k] for s, k in zip(vstart.tolist(), vlen.tolist())]
         if f.encoding == "encoded_image":
@@ -226,7 +172,7 @@ def _column(f: Feature, data: bytes, buf: np.ndarray, pos: np.ndarray, end: np.n
         at = _expect(buf, pos[full], end[full], tag(ELEMENTS))
         length[full], start[full] = _varints(buf, at, end[full])
     _same(start + length, end)
-    payload = buf[_ranges(start, length)]
+    payload = buf[ranges(start, length)]
     if f.stored_dtype == "float":
         if (length % 4).any():
             raise _Foreign

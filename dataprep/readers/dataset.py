@@ -24,19 +24,21 @@ import tensorflow as tf
 from ..errors import UsageError
 from ..manifest import Manifest, load_manifest
 from .decode import IMAGE_MODES, batch_decoder, batch_finisher, batch_parser
+from .global_order import global_batches
 from .inputs import assembler
 from .integrity import CORRUPT_POLICIES, ShardCheck
 
 WHOLE_SHARD_MAX_BYTES = 1 << 30  # shards up to this size (uncompressed) are read whole
 
 
-def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, shuffle: bool = True,
+def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, shuffle: bool | str = True,
                  seed: int | None = None, num_epochs: int | None = None, inputs: str = "dict",
                  features: Sequence[str] | None = None, deterministic: bool = False, num_shards: int = 1,
                  shard_index: int = 0, input_context: tf.distribute.InputContext | None = None,
                  cache: bool = False, drop_remainder: bool = False, images: str = "uint8",
                  shuffle_window: int = 16384, cycle_length: int = 4, on_corrupt: str = "raise",
-                 padded: bool = False, bucket_boundaries: Sequence[int] | None = None) -> tf.data.Dataset:
+                 padded: bool = False, bucket_boundaries: Sequence[int] | None = None, remainder: str | None = None,
+                 state: dict | None = None) -> tf.data.Dataset:
     """Batches of ``(x, y)`` (or ``(x, y, weight)``, or ``x`` with no label) from split ``split`` of ``path``.
 
     ``x`` is a dict name -> tensor (``inputs="dict"``), a tuple in schema order (``"tuple"``), or
@@ -55,6 +57,13 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     ``num_shards``/``shard_index`` (or ``input_context``) give each worker a disjoint part: whole files when
     there are at least as many files as workers, else every n-th record. ``cache`` keeps the split's
     records in memory after the first epoch.
+
+    ``shuffle="global"`` visits the records in a uniformly random order drawn from ``(seed, epoch)``, a new
+    one each epoch, with the workers' parts, ``remainder`` ("keep", "drop", "pad"; default "drop" with
+    ``drop_remainder`` else "keep") and resumable ``state`` of :meth:`dataprep.records.SplitReader.iter_batches`
+    (the same batches): ``dataset.dataprep_state(k)`` is the state after the dataset's first ``k`` batches,
+    and ``make_dataset(..., state=that)`` continues from there with no replay. See the README's
+    "Shuffling and resuming" for what each shuffle costs and how well it mixes.
 
     Variable-length features (sequences) come as ``tf.RaggedTensor``; ``padded=True`` gives them as dense
     tensors padded with zeros (empty strings) to the longest in the batch, as Keras RNN layers take them.
@@ -82,6 +91,48 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
         num_shards, shard_index = input_context.num_input_pipelines, input_context.input_pipeline_id
     if not 0 <= shard_index < num_shards:
         raise UsageError(f"shard_index {shard_index} is not in [0, {num_shards})")
+    if shuffle not in (True, False, "global"):
+        raise UsageError(f"shuffle must be True (within shards), False or 'global', got {shuffle!r}")
+    if (state is not None or remainder is not None) and shuffle != "global":
+        raise UsageError("state and remainder need shuffle='global'")
+    assemble = assembler(manifest.schema, inputs, features)
+    state_after = None
+    if shuffle == "global":
+        if cache or on_corrupt != "raise" or bucket_boundaries:
+            raise UsageError("shuffle='global' reads records from memory-mapped shards in batches its state "
+                             "counts: cache, on_corrupt='skip' and bucket_boundaries apply to the other shuffles only")
+        check = ShardCheck(manifest, manifest.entries(split), on_corrupt)  # every worker reads from every shard
+        check.start()
+        parse_whole = all(f.is_fixed for f in manifest.schema.features)
+        ds, state_after = global_batches(manifest, split, batch_size, seed, num_epochs, num_shards, shard_index,
+                                         remainder or ("drop" if drop_remainder else "keep"), state,
+                                         batch_parser(manifest) if parse_whole else None)
+    else:
+        ds, parse_whole, check = _local_shuffle(manifest, split, batch_size, bool(shuffle), seed, num_epochs,
+                                                num_shards, shard_index, cache, drop_remainder, shuffle_window,
+                                                cycle_length, on_corrupt)
+    finish = batch_finisher(manifest, images) if parse_whole else batch_decoder(manifest, images)
+    ordered = deterministic or shuffle in (False, "global")  # these orders are the reader's, batch by batch
+    if bucket_boundaries:
+        ds = _bucketed(ds.map(_plain(finish), num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered), manifest,
+                       list(bucket_boundaries), batch_size, drop_remainder).map(_plain(assemble))
+    else:
+        ds = ds.map(_plain(lambda batch: assemble(_dense(finish(batch)) if padded else finish(batch))),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    check.finish()
+    ds.dataprep_skipped = check.skipped
+    if state_after is not None:
+        ds.dataprep_state = state_after
+    return ds
+
+
+def _local_shuffle(manifest: Manifest, split: str, batch_size: int, shuffle: bool, seed: int | None,
+                   num_epochs: int | None, num_shards: int, shard_index: int, cache: bool, drop_remainder: bool,
+                   shuffle_window: int, cycle_length: int, on_corrupt: str
+                   ) -> tuple[tf.data.Dataset, bool, ShardCheck]:
+    """Batches of records (or of parsed features: the flag) in file order or shuffled within shards (or
+    windows), each worker reading its files (or every n-th record), and the check of those shards."""
     entries = manifest.split(split)["files"]
     record_shard = (num_shards, shard_index) if num_shards > 1 and len(entries) < num_shards else None
     if num_shards > 1 and record_shard is None:
@@ -90,7 +141,6 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
         seed = int(np.random.default_rng().integers(2**31))
     cycle = max(1, min(cycle_length, len(entries)))
 
-    assemble = assembler(manifest.schema, inputs, features)
     whole = all("index" in e and e.get("uncompressed_bytes", 0) <= WHOLE_SHARD_MAX_BYTES for e in entries)
     # dense features are parsed a whole shard at a time; ragged ones per batch (rebatch needs dense)
     parse_whole = whole and all(f.is_fixed for f in manifest.schema.features)
@@ -103,19 +153,7 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
         check.finish()  # the streamed graph holds the records before any damage
         ds = _streamed_windows(manifest, entries, shuffle, seed, cache, record_shard, cycle, batch_size,
                                shuffle_window, check)
-    ds = ds.rebatch(batch_size, drop_remainder=drop_remainder).repeat(num_epochs)
-    finish = batch_finisher(manifest, images) if parse_whole else batch_decoder(manifest, images)
-    ordered = deterministic or not shuffle  # unshuffled reads keep file order
-    if bucket_boundaries:
-        ds = _bucketed(ds.map(_plain(finish), num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered), manifest,
-                       list(bucket_boundaries), batch_size, drop_remainder).map(_plain(assemble))
-    else:
-        ds = ds.map(_plain(lambda batch: assemble(_dense(finish(batch)) if padded else finish(batch))),
-                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
-    ds = ds.prefetch(tf.data.AUTOTUNE)
-    check.finish()
-    ds.dataprep_skipped = check.skipped
-    return ds
+    return ds.rebatch(batch_size, drop_remainder=drop_remainder).repeat(num_epochs), parse_whole, check
 
 
 def _plain(fn):
