@@ -12,19 +12,22 @@ as it was, or fails with "the folder changed while reading"; shards of two runs 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
+from .checksum import sha256_file
 from .compressions import COMPRESSIONS, Compression
 from .errors import OutputError
 from .formats import FORMATS, ShardFormat
 from .schema import Schema
-from .storage import is_remote
+from .storage import cache_folder, download, is_remote, join, read_bytes
 
 MANIFEST = "manifest.json"
 STATS = "stats.json"  # beside the manifest: written by convert(stats=True) and `dataprep stats`
@@ -157,10 +160,8 @@ def write_manifest(folder: Path, data: dict) -> None:
 
 def load_manifest(folder: str | Path) -> Manifest:
     """The manifest of a converted folder, checked (see the module docstring), with the folder held open; a folder
-    on object storage (a URL) is read from its local copy (:func:`dataprep.remote_output.local_copy`)."""
+    on object storage (a URL) is read from its local copy (:func:`local_copy`)."""
     if is_remote(folder):
-        from .remote_output import local_copy
-
         folder = local_copy(str(folder))
     folder = Path(folder)
     path = folder / MANIFEST
@@ -252,3 +253,60 @@ def _check_path(rel: str, root: str, error: OutputError) -> None:
     real = os.path.realpath(os.path.join(root, rel))
     if os.path.commonpath([root, real]) != root or real == root:
         raise error
+
+
+_PARALLEL = 8  # objects fetched at once
+
+
+def local_path(path: str | Path) -> Path:
+    """``path`` itself, or for a URL the local copy of the output folder there (see :func:`local_copy`)."""
+    return local_copy(str(path)) if is_remote(path) else Path(path)
+
+
+def local_copy(url: str) -> Path:
+    """A committed output on object storage, fetched into the local cache: its manifest, then every object the
+    manifest names (nothing else), each checked against the manifest's size and SHA-256; files already in the
+    cache with the right checksum are kept. Raises when ``url`` has no dataprep manifest."""
+    raw = read_bytes(join(url, MANIFEST))
+    if raw is None:
+        raise OutputError(f"{url}: no {MANIFEST}; is this a dataprep output folder? (a folder without one is "
+                          "never read: it may be an unfinished upload)")
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise OutputError(f"{join(url, MANIFEST)}: unreadable manifest: {e}") from None
+    folder = cache_folder("outputs", url)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not isinstance(data, dict):
+        raise OutputError(f"{join(url, MANIFEST)}: unreadable manifest: not a JSON object")
+    _check(data, folder, Path(join(url, MANIFEST)))  # paths stay inside the folder before any is written
+    wanted: dict[str, tuple[int | None, str | None]] = {}
+    for split in data["splits"].values():
+        for f in split["files"]:
+            wanted[f["path"]] = (f["num_bytes"], f["sha256"])
+            if "index" in f:
+                wanted[f["index"]] = (8 * (f["num_records"] + 1), None)
+    (folder / MANIFEST).unlink(missing_ok=True)  # the copy is not a folder to read until complete again
+
+    def fetch(rel: str) -> None:
+        size, sha = wanted[rel]
+        local = folder / rel
+        if local.is_file() and local.stat().st_size == size and (sha is None or sha256_file(local) == sha):
+            return
+        download(join(url, rel), local, size, sha)
+
+    with ThreadPoolExecutor(_PARALLEL) as pool:
+        for _ in pool.map(fetch, wanted):
+            pass
+    for p in [p for p in folder.rglob("*") if p.is_file()]:  # an earlier manifest's files: our cache, not named now
+        if p.relative_to(folder).as_posix() not in wanted and p.name not in (MANIFEST, STATS):
+            p.unlink(missing_ok=True)
+    stats = read_bytes(join(url, STATS))
+    if stats is not None:
+        (folder / STATS).write_bytes(stats)
+    else:
+        (folder / STATS).unlink(missing_ok=True)
+    part = folder / f".{MANIFEST}.{hashlib.sha256(raw).hexdigest()[:12]}"
+    part.write_bytes(raw)
+    part.replace(folder / MANIFEST)
+    return folder

@@ -8,13 +8,12 @@ uploads only the rest). ``--overwrite`` first removes the old manifest (the old 
 readable: object stores give no way to swap the two at once), and only objects that manifest or a journal of
 ours lists are ever removed or replaced; a prefix holding anything else is refused, as locally.
 
-Reading (:func:`local_copy`): a folder without a manifest is never read; the objects its manifest names (and
-only those) are fetched whole, several at a time, into the local cache and checked against the manifest's
-sizes and SHA-256 before any reader sees them.
+Reading is :func:`dataprep.manifest.local_copy`: a folder without a manifest is never read; the objects its
+manifest names (and only those) are fetched whole, several at a time, into the local cache and checked against
+the manifest's sizes and SHA-256 before any reader sees them.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -22,13 +21,10 @@ from pathlib import Path
 
 from .checksum import sha256_file
 from .errors import OutputError, UsageError
-from .manifest import MANIFEST, STATS, _check
+from .manifest import MANIFEST, STATS
 from .outputs import QUARANTINE_HEADER, listed_in
 from .storage import (
-    cache_folder,
-    download,
     is_object,
-    is_remote,
     join,
     list_objects,
     read_bytes,
@@ -175,57 +171,3 @@ class RemoteCommit:
 
 def _size_sha(path: Path) -> tuple[int, str]:
     return path.stat().st_size, sha256_file(path)
-
-
-def local_path(path: str | Path) -> Path:
-    """``path`` itself, or for a URL the local copy of the output folder there (see :func:`local_copy`)."""
-    return local_copy(str(path)) if is_remote(path) else Path(path)
-
-
-def local_copy(url: str) -> Path:
-    """A committed output on object storage, fetched into the local cache: its manifest, then every object the
-    manifest names (nothing else), each checked against the manifest's size and SHA-256; files already in the
-    cache with the right checksum are kept. Raises when ``url`` has no dataprep manifest."""
-    raw = read_bytes(join(url, MANIFEST))
-    if raw is None:
-        raise OutputError(f"{url}: no {MANIFEST}; is this a dataprep output folder? (a folder without one is "
-                          "never read: it may be an unfinished upload)")
-    try:
-        data = json.loads(raw)
-    except ValueError as e:
-        raise OutputError(f"{join(url, MANIFEST)}: unreadable manifest: {e}") from None
-    folder = cache_folder("outputs", url)
-    folder.mkdir(parents=True, exist_ok=True)
-    if not isinstance(data, dict):
-        raise OutputError(f"{join(url, MANIFEST)}: unreadable manifest: not a JSON object")
-    _check(data, folder, Path(join(url, MANIFEST)))  # paths stay inside the folder before any is written
-    wanted: dict[str, tuple[int | None, str | None]] = {}
-    for split in data["splits"].values():
-        for f in split["files"]:
-            wanted[f["path"]] = (f["num_bytes"], f["sha256"])
-            if "index" in f:
-                wanted[f["index"]] = (8 * (f["num_records"] + 1), None)
-    (folder / MANIFEST).unlink(missing_ok=True)  # the copy is not a folder to read until complete again
-
-    def fetch(rel: str) -> None:
-        size, sha = wanted[rel]
-        local = folder / rel
-        if local.is_file() and local.stat().st_size == size and (sha is None or sha256_file(local) == sha):
-            return
-        download(join(url, rel), local, size, sha)
-
-    with ThreadPoolExecutor(_PARALLEL) as pool:
-        for _ in pool.map(fetch, wanted):
-            pass
-    for p in [p for p in folder.rglob("*") if p.is_file()]:  # an earlier manifest's files: our cache, not named now
-        if p.relative_to(folder).as_posix() not in wanted and p.name not in (MANIFEST, STATS):
-            p.unlink(missing_ok=True)
-    stats = read_bytes(join(url, STATS))
-    if stats is not None:
-        (folder / STATS).write_bytes(stats)
-    else:
-        (folder / STATS).unlink(missing_ok=True)
-    part = folder / f".{MANIFEST}.{hashlib.sha256(raw).hexdigest()[:12]}"
-    part.write_bytes(raw)
-    part.replace(folder / MANIFEST)
-    return folder

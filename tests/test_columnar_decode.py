@@ -177,10 +177,11 @@ def test_truncated_and_damaged_records_give_the_parsers_errors():
                 assert_same(got, _parse_examples(FEATURES, raws))
 
 
-def test_fixed_float_and_image_shards_decode_through_the_strided_view_exactly(tmp_path):
-    """Records of fixed-size floats and images only, at a constant stride in the stream: the strided path gives
-    the walk's values bit for bit; one changed head byte anywhere sends the block back to the walk."""
-    from dataprep.encode.columnar import _uniform, decode_spans
+def test_fixed_float_and_image_records_decode_through_their_template_exactly(tmp_path):
+    """Records of fixed-size floats and images only have one layout: its template gives the walk's values bit
+    for bit (images included: their entry's width is the array's size); one changed head byte anywhere makes
+    it refuse the block, so the walk and the parser decide."""
+    from dataprep.encode.fixed import template
 
     rng = np.random.default_rng(4)
     x = rng.standard_normal((300, 3)).astype(np.float32)
@@ -190,13 +191,15 @@ def test_fixed_float_and_image_shards_decode_through_the_strided_view_exactly(tm
                         {"name": "img", "dtype": "uint8", "shape": [4, 4, 1]},
                         {"name": "y", "dtype": "float32", "shape": [], "role": "label"}]}
     features, raws = converted(tmp_path, doc, data, 300)
-    stream = b"".join(b"\0" * 12 + r + b"\0" * 4 for r in raws)  # framed as in a shard
+    stream = np.frombuffer(b"".join(b"\0" * 12 + r + b"\0" * 4 for r in raws), np.uint8)  # framed as in a shard
     starts = np.arange(300, dtype=np.int64) * (len(raws[0]) + 16) + 12
     ends = starts + len(raws[0])
-    fast = _uniform(features, stream, starts, ends)
+    layout = template(features)
+    assert layout is not None
+    fast = layout.decode(stream, starts, ends)
     assert fast is not None
     assert_same(fast, data)  # the signalling NaN's bits too (the parser, through Python floats, would quiet it)
-    damaged = bytearray(stream)
+    damaged = stream.copy()
     damaged[int(starts[150]) + 3] ^= 0x01  # inside the first feature's head, mid-block
-    assert _uniform(features, bytes(damaged), starts, ends) is None
-    assert decode_spans(features, bytes(damaged), starts[:150], ends[:150]) is not None
+    assert layout.decode(damaged, starts, ends) is None
+    assert layout.decode(damaged, starts[:150], ends[:150]) is not None

@@ -14,9 +14,8 @@ import tensorflow as tf
 
 from ..compressions import guess_compression
 from ..errors import OutputError, UsageError
-from ..manifest import MANIFEST, load_manifest
+from ..manifest import MANIFEST, load_manifest, local_path
 from ..outputs import PNG_METADATA
-from ..remote_output import local_path
 from ..storage import is_remote
 from ..tfrecord import iter_records
 from .integrity import check_bare

@@ -16,8 +16,7 @@ import tensorflow as tf
 from ..checksum import sha256_file
 from ..compressions import guess_compression
 from ..errors import OutputError
-from ..manifest import MANIFEST, STATS, Manifest, load_manifest
-from ..remote_output import local_path
+from ..manifest import MANIFEST, STATS, Manifest, load_manifest, local_path
 from ..storage import is_remote
 from ..tfrecord import FramingError, Record, ScanResult, iter_records
 from .decode import batch_decoder
