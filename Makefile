@@ -80,7 +80,7 @@ $(PEERS)/.installed: benchmarks/peers-requirements.txt setup.cfg pyproject.toml
 bench-peers: $(PEERS)/.installed
 	$(PEERS)/bin/python -m benchmarks.peers
 
-# The README's performance tables, printed from benchmarks/results/*.json (never typed by hand).
+# The performance tables of docs/performance.md, printed from benchmarks/results/*.json (never typed by hand).
 bench-readme: install
 	$(BIN)/python -m benchmarks.report --readme
 
