@@ -1,8 +1,8 @@
 """``manifest.json``: what a converted folder holds, enough to read it with no dataprep code.
 
 It records the format and compression, the resolved schema, how each feature is stored in the records,
-and for each split its shard files with record counts, sizes and SHA-256 checksums. See the README's
-"Output format" section for a plain-TensorFlow reader built from it.
+and for each split its shard files with record counts, sizes and SHA-256 checksums. See
+docs/output-format.md for a plain-TensorFlow reader built from it.
 
 A manifest is checked when loaded, since every reader trusts it: paths are relative and stay inside the
 folder, counts and sizes are non-negative integers that add up, and a missing or mistyped key is one error

@@ -62,8 +62,8 @@ def make_dataset(path: str | Path, split: str = "train", batch_size: int = 256, 
     one each epoch, with the workers' parts, ``remainder`` ("keep", "drop", "pad"; default "drop" with
     ``drop_remainder`` else "keep") and resumable ``state`` of :meth:`dataprep.records.SplitReader.iter_batches`
     (the same batches): ``dataset.dataprep_state(k)`` is the state after the dataset's first ``k`` batches,
-    and ``make_dataset(..., state=that)`` continues from there with no replay. See the README's
-    "Shuffling and resuming" for what each shuffle costs and how well it mixes.
+    and ``make_dataset(..., state=that)`` continues from there with no replay. See
+    docs/reading.md ("Shuffling and resuming") for what each shuffle costs and how well it mixes.
 
     Variable-length features (sequences) come as ``tf.RaggedTensor``; ``padded=True`` gives them as dense
     tensors padded with zeros (empty strings) to the longest in the batch, as Keras RNN layers take them.
