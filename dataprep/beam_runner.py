@@ -17,8 +17,9 @@ Workers do all their I/O through Beam's filesystems (``apache_beam.io.filesystem
 fetched from a URL is read again from that URL by the worker, shards go straight to ``shards_at`` (the output
 URL) or the local work folder, and the per-file counts, quarantined rows and results go to a scratch folder
 (``.dataprep-beam``) beside the shards, so workers and driver need no shared disk (Dataflow). Parallelism is over
-input files and the row groups of each Parquet file, encoding and shard writing; the plan holds 12 bytes per
-record on one worker.
+input files, the row groups of each Parquet file and the parts of a plain CSV file (cut at record starts,
+quotes respected: :func:`~dataprep.sources.csv_files.csv_parts`), encoding and shard writing; the plan holds 12
+bytes per record on one worker.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from .sources import FILES, Source
 from .storage import fetched_from, note_fetched
 
 SCRATCH = ".dataprep-beam"  # beside the shards: what workers hand the driver
+CSV_PART_BYTES = 64 << 20  # a plain CSV file is read in units of work of about this size
 _CHUNK = 1 << 22
 
 
@@ -86,7 +88,8 @@ def run_pipeline(source: Source, job: Job, folder: str, beam_options: str | None
     if not source.is_path:
         raise UsageError("--runner beam converts files (paths, globs, folders), not data held in memory")
     grouping = job.options.grouping
-    units = source.units(split_files=not grouping.per_file and grouping.sequence_id is None)
+    units = source.units(split_files=not grouping.per_file and grouping.sequence_id is None,
+                         csv_part_bytes=CSV_PART_BYTES)
     target = shards_at or folder
     scratch = _join(target, SCRATCH)
     if begin is not None:
@@ -127,7 +130,7 @@ def run_pipeline(source: Source, job: Job, folder: str, beam_options: str | None
             done.append(c.quarantine)
             c.quarantine = str(_fetch(c.quarantine, Path(folder) / Path(c.quarantine).name))
     FileSystems.delete(done)
-    if Path(scratch).is_dir():
+    if shards_at is None:
         Path(scratch).rmdir()
     return shard_results, file_counts
 
