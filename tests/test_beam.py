@@ -169,8 +169,8 @@ def test_one_parquet_file_spreads_over_its_row_groups(tmp_path):
 
 def test_s3_inputs_and_output_on_the_direct_runner(tmp_path, monkeypatch):
     """s3:// in and out with the Beam runner (DirectRunner, two worker processes) against a real S3 server on
-    127.0.0.1: the objects, quarantine included, are the local runner's files byte for byte; a failed run leaves
-    nothing in the bucket."""
+    127.0.0.1: the objects, quarantine included, are the local runner's files byte for byte; --overwrite leaves only
+    the new output's objects; a failed run leaves nothing in the bucket."""
     pytest.importorskip("s3fs", reason="s3:// needs dataprep[s3]")
     pytest.importorskip("moto", reason="the S3 server of the tests (moto[server])")
     from tests.object_store import boto3_client, download_tree, s3_server
@@ -190,6 +190,12 @@ def test_s3_inputs_and_output_on_the_direct_runner(tmp_path, monkeypatch):
                 beam_options="--direct_num_workers=2 --direct_running_mode=multi_processing", **options)
         remote = download_tree(client, "beam", "out")
         quarantine = client.get_object(Bucket="beam", Key="out.quarantine.csv")["Body"].read()
+        convert("s3://beam/in/penguins.csv", SCHEMAS / "penguins.yaml", "s3://beam/out", runner="beam",
+                overwrite=True, **{**options, "num_shards": 1})  # the old output's other shards are removed
+        again = download_tree(client, "beam", "out")
+        manifest = json.loads(again.pop("manifest.json"))
+        assert set(again) == {f[k] for s in manifest["splits"].values() for f in s["files"] for k in ("path", "index")}
+        assert len(again) == 4
         with pytest.raises(DataError, match=r"s3://beam/bad/penguins\.csv, line 2 \(row 1\)"):
             convert("s3://beam/bad/penguins.csv", SCHEMAS / "penguins.yaml", "s3://beam/failed", runner="beam",
                     on_error="fail", num_shards=2)
