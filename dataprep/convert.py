@@ -134,6 +134,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
     ``out`` (and inputs, ``quarantine``) may be URLs (``s3://bucket/prefix``, ``gs://...``): the conversion runs
     into a local folder in the cache, then its files are uploaded and verified and the manifest is written
     last (see :mod:`dataprep.remote_output`); ``resume`` then uploads only what an interrupted run had not.
+    With ``runner="beam"`` the workers write the shards to ``out`` themselves (see :mod:`dataprep.beam_runner`).
     """
     started = time.perf_counter()
     opts = ConvertOptions.build({**_concerns(options), **settings})
@@ -180,7 +181,8 @@ def _convert(source: Any, schema: str | Path | Schema, out: Path, opts: ConvertO
 
 def _convert_to_store(source: Any, schema: str | Path | Schema, url: str, opts: ConvertOptions) -> ConvertSummary:
     """Convert into a local staging folder (in the cache, one per ``url``: an interrupted run's local work folder
-    is resumed too), then commit it to ``url`` on object storage, and the quarantine CSV beside it."""
+    is resumed too; with the Beam runner it gets all but the shards, which the workers write to ``url``), then
+    commit it to ``url`` on object storage, and the quarantine CSV beside it."""
     from .remote_output import RemoteCommit, check_remote_out, check_remote_quarantine
 
     started = time.perf_counter()
