@@ -20,14 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .badrows import BadRows
 from .checksum import sha256_file
 from .convert_stats import StatsCollector
-from .errors import Interrupted, OutputError
+from .errors import Interrupted, OutputError, UsageError
 from .feature_stats import folder_stats
 from .job import Job
 from .manifest import STATS, build_manifest, write_manifest
@@ -39,6 +39,9 @@ from .sources import Source, resolve_source
 from .storage import cache_folder, is_remote, remove, upload
 from .version import __version__
 from .workdir import WorkFolder, fingerprint
+
+if TYPE_CHECKING:
+    from .remote_output import RemoteCommit
 
 
 @dataclass
@@ -131,14 +134,22 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
     ``out`` (and inputs, ``quarantine``) may be URLs (``s3://bucket/prefix``, ``gs://...``): the conversion runs
     into a local folder in the cache, then its files are uploaded and verified and the manifest is written
     last (see :mod:`dataprep.remote_output`); ``resume`` then uploads only what an interrupted run had not.
+    With ``runner="beam"`` the workers write the shards to ``out`` themselves (see :mod:`dataprep.beam_runner`).
     """
     started = time.perf_counter()
     opts = ConvertOptions.build({**_concerns(options), **settings})
     if is_remote(out):
         return _convert_to_store(source, schema, str(out), opts)
+    return _convert(source, schema, Path(out), opts, started)
+
+
+def _convert(source: Any, schema: str | Path | Schema, out: Path, opts: ConvertOptions, started: float,
+             remote: RemoteCommit | None = None) -> ConvertSummary:
+    """Convert into the local folder ``out``; with ``remote`` (the Beam runner, an output on object storage) the
+    workers write the shards to ``remote.url`` and ``out`` gets the rest (manifest, quarantine)."""
     schema = opts.images.apply(load_schema(schema))
     opts = opts.for_schema(schema)
-    run, out = opts.run, Path(out)
+    run = opts.run
     quarantine = opts.bad_rows.quarantine_path(out)
     source = resolve_source(source)
     check_out(out, source.inputs, run.overwrite)
@@ -156,7 +167,7 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
     with _cleanup(work, bad_rows, out, run.runner):
         collector = StatsCollector(schema, work.path / "stats.spool") if run.stats and run.runner == "local" else None
         if run.runner == "beam":
-            results, rows_read = _run_beam(source, job, bad_rows, work.path, run.beam_options)
+            results, rows_read = _run_beam(source, job, bad_rows, work.path, run.beam_options, remote)
         else:
             results, rows_read = _run_local(source, job, bad_rows, work, run.workers, run.progress, collector)
         manifest = _publish(source, job, results, rows_read, bad_rows, work, out, recorded, collector)
@@ -170,11 +181,16 @@ def convert(source: Any, schema: str | Path | Schema, out: str | Path, *, option
 
 def _convert_to_store(source: Any, schema: str | Path | Schema, url: str, opts: ConvertOptions) -> ConvertSummary:
     """Convert into a local staging folder (in the cache, one per ``url``: an interrupted run's local work folder
-    is resumed too), then commit it to ``url`` on object storage, and the quarantine CSV beside it."""
+    is resumed too; with the Beam runner it gets all but the shards, which the workers write to ``url``), then
+    commit it to ``url`` on object storage, and the quarantine CSV beside it."""
     from .remote_output import RemoteCommit, check_remote_out, check_remote_quarantine
 
     started = time.perf_counter()
     run, policy = opts.run, opts.bad_rows
+    on_workers = run.runner == "beam"  # its workers write the shards to url themselves
+    if on_workers and run.stats:
+        raise UsageError(f"--stats with --runner beam and --out {url}: the shards are not on this machine; run "
+                         "`dataprep stats` on the output afterwards")
     check_remote_out(url, run.overwrite)
     qurl = None
     if policy.on_error == "quarantine" and (policy.quarantine is None or is_remote(str(policy.quarantine))):
@@ -182,11 +198,16 @@ def _convert_to_store(source: Any, schema: str | Path | Schema, url: str, opts: 
         check_remote_quarantine(qurl, run.overwrite)
     staging = cache_folder("staging", url)
     local = staging / "out"
-    summary = convert(source, schema, local, options=replace(
-        opts, run=replace(run, overwrite=True), bad_rows=replace(policy, quarantine=None) if qurl else policy))
-    commit = RemoteCommit(local, url, run.resume)
+    commit = RemoteCommit(url, run.resume, run.overwrite)
+    inner = replace(opts, run=replace(run, overwrite=True),
+                    bad_rows=replace(policy, quarantine=None) if qurl else policy)
     try:
-        commit.run(run.overwrite)
+        summary = _convert(source, schema, local, inner, started, commit if on_workers else None)
+    except BaseException:
+        commit.discard()  # nothing unless the workers began writing to url
+        raise
+    try:
+        commit.run(local, written=on_workers)
         if qurl is not None:
             rows = staging / "out.quarantine.csv"
             if rows.is_file():
@@ -289,12 +310,13 @@ def _run_local(source: Source, job: Job, bad_rows: BadRows, work: WorkFolder, wo
     return [work.done.get(shard.name) or fresh.pop(0) for shard in plan], rows_read
 
 
-def _run_beam(source: Source, job: Job, bad_rows: BadRows, tmp: Path, beam_options: str | None
-              ) -> tuple[list[ShardResult], int]:
+def _run_beam(source: Source, job: Job, bad_rows: BadRows, tmp: Path, beam_options: str | None,
+              remote: RemoteCommit | None = None) -> tuple[list[ShardResult], int]:
     """The same conversion as an Apache Beam pipeline (see ``beam_runner``); bad-row counts are merged here."""
     from .beam_runner import run_pipeline
 
-    results, counts = run_pipeline(source, job, str(tmp), beam_options)
+    results, counts = run_pipeline(source, job, str(tmp), beam_options, remote.url if remote else None,
+                                   remote.begin if remote else None)
     for c in counts:
         part = Path(c.quarantine) if c.quarantine else None
         bad_rows.merge(c.set_aside, c.by_reason, c.first, part)

@@ -42,6 +42,7 @@ class CsvScan:
     bad: list[BadRecord] = field(default_factory=list)
     lines: np.ndarray | None = None  # detail: first line of each record outside bad ones
     fields: np.ndarray | None = None  # detail: its number of fields
+    starts: np.ndarray | None = None  # detail: its first byte's offset in the decompressed file
 
 
 def scan_csv(path: Path, delimiter: str, big: int, detail: bool = False) -> CsvScan:
@@ -86,6 +87,7 @@ class _Scanner:
         self.bad_closed: list[int] = []  # record ends of bad records (their records were counted)
         self._lines: list[np.ndarray] = []
         self._fields: list[np.ndarray] = []
+        self._starts: list[np.ndarray] = []
 
     def feed(self, raw: bytes) -> None:
         buf = np.frombuffer(raw, np.uint8)
@@ -203,6 +205,7 @@ class _Scanner:
             seg[0] += self.fields
             self._lines.append(starts_line[real])
             self._fields.append((seg[:-1] + 1)[real].astype(np.int32))
+            self._starts.append((prev + 1)[real])
             self.fields = int(seg[-1]) if len(ends) else int(seg[0])
         if len(ends):
             self.last_end, self.last_end_line = int(glob[-1]), int(end_lines[-1])
@@ -223,6 +226,7 @@ class _Scanner:
             if self.detail:
                 self._lines.append(np.array([self.last_end_line + 1]))
                 self._fields.append(np.array([self.fields + 1]))
+                self._starts.append(np.array([self.last_end + 1]))
         scan.records -= len(self.bad_closed)
         bad_lines = {b.line for b in scan.bad}
         scan.long = [(size, line) for size, line in scan.long if line not in bad_lines]
@@ -230,4 +234,5 @@ class _Scanner:
             lines, fields = np.concatenate(self._lines or [_EMPTY]), np.concatenate(self._fields or [_EMPTY])
             keep = ~np.isin(lines, list(bad_lines))
             scan.lines, scan.fields = lines[keep].astype(np.int64), fields[keep].astype(np.int64)
+            scan.starts = np.concatenate(self._starts or [_EMPTY])[keep].astype(np.int64)
         return scan

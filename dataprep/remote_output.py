@@ -101,41 +101,72 @@ def check_remote_quarantine(url: str, overwrite: bool) -> None:
         raise UsageError(f"quarantine file {url} exists (an earlier run's); pass --overwrite to replace it")
 
 
-class RemoteCommit:
-    """Upload a finished local output folder to ``url``, verified object by object, manifest last."""
+def journal_with(raw: bytes | None, names: list[str]) -> bytes:
+    """A run's journal (``raw``: as stored) naming ``names`` too, as planned objects of the run."""
+    journal: dict = json.loads(raw) if raw else {"dataprep_journal": 1, "planned": [], "done": {}}
+    journal["planned"] = sorted(set(journal["planned"]) | set(names))
+    return json.dumps(journal).encode()
 
-    def __init__(self, local: Path, url: str, resume: bool):
-        self.local, self.url, self.resume = local, url, resume
-        manifest = json.loads((local / MANIFEST).read_text(encoding="utf-8"))
-        self.files: dict[str, tuple[int, str]] = {}  # rel -> (size, sha256), the manifest last
-        for split in manifest["splits"].values():
-            for f in split["files"]:
-                self.files[f["path"]] = (f["num_bytes"], f["sha256"])
-                if isinstance(f.get("index"), str):
-                    self.files[f["index"]] = _size_sha(local / f["index"])
-        if (local / STATS).is_file():
-            self.files[STATS] = _size_sha(local / STATS)
-        self.files[MANIFEST] = _size_sha(local / MANIFEST)
+
+class RemoteCommit:
+    """Upload a finished local output folder to ``url``, verified object by object, manifest last.
+
+    With the Beam runner the workers write the shards to ``url`` themselves (each read back and checked): the
+    commit then :meth:`begin` s before the pipeline runs (the journal, the old output uncommitted), the plan adds
+    the shards to the journal, and :meth:`run` with ``written`` uploads the rest and the manifest."""
+
+    def __init__(self, url: str, resume: bool, overwrite: bool):
+        self.url, self.resume, self.overwrite = url, resume, overwrite
         self._lock = threading.Lock()
         self._done: dict[str, str] = {}
+        self._planned: list[str] = []
         self._touched = False  # whether an earlier output may have been uncommitted or replaced
+        self._old: set[str] = set()
+        self._earlier: dict[str, str] = {}
 
-    def run(self, overwrite: bool) -> None:
-        check_remote_out(self.url, overwrite)  # again: objects may have appeared during the local conversion
-        known, manifest, journal = ours(self.url)
-        old = (listed_in(manifest) or set()) if manifest is not None else set()
-        earlier = journal.get("done", {}) if journal is not None and self.resume else {}
-        self._planned = sorted(set(self.files) | old | set(journal.get("planned", []) if journal else []))
+    def begin(self, names: list[str]) -> None:
+        """Name ``names`` (and the old output's objects) in the journal, then uncommit the old output."""
+        check_remote_out(self.url, self.overwrite)  # again: objects may have appeared since the first check
+        _, manifest, journal = ours(self.url)
+        self._old = (listed_in(manifest) or set()) if manifest is not None else set()
+        self._earlier = journal.get("done", {}) if journal is not None and self.resume else {}
+        self._planned = sorted(set(names) | self._old | set(journal.get("planned", []) if journal else []))
         self._write_journal()
         self._touched = True
         if manifest is not None:
             remove([join(self.url, MANIFEST)])  # uncommit the old output before replacing its objects
+
+    def run(self, local: Path, written: bool = False) -> None:
+        """Commit the output folder ``local``; ``written``: its shards and indexes are at ``url`` already."""
+        self.local = local
+        manifest = json.loads((local / MANIFEST).read_text(encoding="utf-8"))
+        self.files: dict[str, tuple[int, str]] = {}  # rel -> (size, sha256), the manifest last
+        already: set[str] = set()
+        for split in manifest["splits"].values():
+            for f in split["files"]:
+                self.files[f["path"]] = (f["num_bytes"], f["sha256"])
+                if isinstance(f.get("index"), str):
+                    self.files[f["index"]] = (8 * (f["num_records"] + 1), "") if written else \
+                        _size_sha(local / f["index"])
+                if written:
+                    already |= {f["path"], f["index"]}
+        if (local / STATS).is_file():
+            self.files[STATS] = _size_sha(local / STATS)
+        self.files[MANIFEST] = _size_sha(local / MANIFEST)
+        if not self._touched:
+            self.begin(list(self.files))
+        else:
+            self._planned = sorted(set(self._planned) | set(self.files) | set(ours(self.url)[0]) - {JOURNAL})
+        known = set(self._planned) | {JOURNAL}
         present = list_objects(self.url)
+        missing = sorted(rel for rel in already if present.get(rel) != self.files[rel][0])
+        if missing:
+            raise OutputError(f"{join(self.url, missing[0])}: missing or of another size than its worker wrote")
         todo = []
         for rel, (size, sha) in self.files.items():
-            if rel == MANIFEST:
+            if rel == MANIFEST or rel in already:
                 continue
-            if earlier.get(rel) == sha and present.get(rel) == size:
+            if self._earlier.get(rel) == sha and present.get(rel) == size:
                 try:
                     verify(join(self.url, rel), size, sha)
                     self._done[rel] = sha
@@ -148,7 +179,7 @@ class RemoteCommit:
                 pass
         size, sha = self.files[MANIFEST]
         upload(self.local / MANIFEST, join(self.url, MANIFEST), size, sha)  # the commit
-        stale = sorted((old | set(present)) - set(self.files) - {JOURNAL})
+        stale = sorted((self._old | set(present)) - set(self.files) - {JOURNAL})
         remove([join(self.url, rel) for rel in stale if rel in known])
         remove([join(self.url, JOURNAL)])
 
@@ -164,9 +195,12 @@ class RemoteCommit:
                                                          "done": self._done}).encode())
 
     def discard(self) -> None:
-        """After a failure (not an interruption): remove what this run may have written, when it got that far."""
+        """After a failure (not an interruption): remove what this run may have written, when it got that far
+        (what the journal names: a Beam plan adds its shards there)."""
         if self._touched:
-            remove([join(self.url, rel) for rel in self._planned if rel != MANIFEST] + [join(self.url, JOURNAL)])
+            journal = _journal_of(self.url)
+            planned = set(self._planned) | set(journal.get("planned", []) if journal else [])
+            remove([join(self.url, rel) for rel in sorted(planned) if rel != MANIFEST] + [join(self.url, JOURNAL)])
 
 
 def _size_sha(path: Path) -> tuple[int, str]:

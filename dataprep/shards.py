@@ -13,10 +13,11 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -162,8 +163,8 @@ def _records(data: np.ndarray, lengths: np.ndarray) -> Ragged:
 class _Sink:
     """A shard file being written: its compression's stream, byte count and SHA-256 on the fly."""
 
-    def __init__(self, path: Path, compression: Compression):
-        self._file = open(path, "wb")
+    def __init__(self, file: BinaryIO, compression: Compression):
+        self._file = file
         self._z = compression.compressor()
         self._sha = hashlib.sha256()
         self.num_bytes = 0
@@ -236,9 +237,11 @@ def _scatter(spool: Spool, shards: list[Shard], folder: Path, last: bool) -> lis
 
 
 def write_shard(shard: Shard, source: Ragged | Path, lengths: np.ndarray, folder: Path, compression: Compression,
-                 header: bytes) -> ShardResult:
+                 header: bytes, opener: Callable[[str], BinaryIO] | None = None) -> ShardResult:
     """Write one shard in plan order, with its record index, and check the count. ``source`` holds every
-    staged record, or is the shard's bucket file (its own records in id order).
+    staged record, or is the shard's bucket file (its own records in id order). Files are opened under
+    ``folder``, or by ``opener`` (a relative name -> a binary file open for writing: the Beam runner's workers
+    write through Beam's filesystems).
 
     The index holds ``int64`` little-endian offsets of every record in the uncompressed stream, then the
     stream's end (``num_records + 1`` values); readers cut a whole shard into records with it."""
@@ -253,9 +256,14 @@ def write_shard(shard: Shard, source: Ragged | Path, lengths: np.ndarray, folder
     offsets[0] = len(header)
     np.cumsum(lengths[shard.records], out=offsets[1:])
     offsets[1:] += len(header)
-    (folder / INDEX_DIR).mkdir(exist_ok=True)
-    (folder / shard.index_name).write_bytes(offsets.astype("<i8").tobytes())
-    sink = _Sink(folder / shard.name, compression)
+    if opener is None:
+        (folder / INDEX_DIR).mkdir(exist_ok=True)
+
+        def opener(rel: str) -> BinaryIO:
+            return open(folder / rel, "wb")
+    with opener(shard.index_name) as fh:
+        fh.write(offsets.astype("<i8").tobytes())
+    sink = _Sink(opener(shard.name), compression)
     sink.write(header)
     written = 0
     for start in range(0, len(order), _COPY_RECORDS):

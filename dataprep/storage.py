@@ -176,6 +176,11 @@ def fetched_from(path: Path) -> str | None:
     return _FETCHED.get(path)
 
 
+def note_fetched(path: Path, url: str) -> None:
+    """Name ``path`` by ``url`` in messages: a local copy made elsewhere (a Beam worker's)."""
+    _FETCHED[path] = url
+
+
 def cache_root() -> Path:
     """Where objects read from storage are kept locally: ``$DATAPREP_CACHE``, else ``~/.cache/dataprep``."""
     return Path(os.environ.get("DATAPREP_CACHE") or Path.home() / ".cache" / "dataprep")

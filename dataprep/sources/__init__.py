@@ -20,7 +20,7 @@ import pyarrow as pa
 from ..batch import Batch
 from ..errors import DataprepError, SourceError
 from ..storage import fetched_from
-from .csv_files import MalformedHandler, csv_batches
+from .csv_files import CsvPart, MalformedHandler, csv_batches
 from .image_folders import image_folder_batches
 from .paths import file_kind
 from .sequences import RowGrouping, group_sequences
@@ -65,7 +65,7 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: 
     elif src.kind == FILES:
         for path in src.files:
             url = fetched_from(path)  # rows of an object fetched from storage are named by its URL
-            for batch in _file_batches(path, columns, batch_size, on_malformed, src.row_groups):
+            for batch in _file_batches(path, columns, batch_size, on_malformed, src.row_groups, src.csv_part):
                 yield batch if url is None else replace(batch, origin=url)
     elif src.kind == ARRAYS:
         yield from numpy_batches(src.data, columns, "<arrays>", batch_size)
@@ -78,11 +78,11 @@ def iter_batches(source: Any, columns: Sequence[str] | None = None, batch_size: 
 
 
 def _file_batches(path: Path, columns, batch_size: int, on_malformed,
-                  row_groups: tuple[int, int] | None = None) -> Iterator[Batch]:
+                  row_groups: tuple[int, int] | None = None, csv_part: CsvPart | None = None) -> Iterator[Batch]:
     kind = file_kind(path)
     try:
         if kind == "csv":
-            yield from csv_batches(path, columns, on_malformed)
+            yield from csv_batches(path, columns, on_malformed, csv_part)
         elif kind == "parquet":
             yield from parquet_batches(path, columns, batch_size, row_groups)
         elif kind == "tfrecord":

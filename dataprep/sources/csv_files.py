@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
@@ -41,6 +42,48 @@ def csv_header(path: Path) -> list[str]:
     if not row:
         raise SourceError(f"{path}: no header row")
     return row
+
+
+@dataclass(frozen=True)
+class CsvPart:
+    """Records ``[first, first + rows)`` of a plain CSV file (record 0 is the header): bytes ``[start, end)``
+    (end None: to the end), read after the file's head (``[0, head)``: BOM, header, empty lines); ``malformed``
+    of the file's rows before it have the wrong number of fields. ``block`` fits the file's longest record."""
+
+    first: int
+    rows: int
+    start: int
+    end: int | None
+    head: int
+    malformed: int
+    block: int
+
+
+def csv_parts(path: Path, part_bytes: int) -> list[CsvPart] | None:
+    """Cut a plain (uncompressed) CSV file of more than ``part_bytes`` into parts of about that size, each
+    starting at a record start found by :func:`~dataprep.csvscan.scan_csv`: the scan follows the parser's
+    quoting rules over the whole file from its first byte, so no cut falls inside a quoted field (quoted commas
+    and line breaks included). None (read the file whole) when it is small or compressed, or when the scan cut
+    out a record as malformed or found one over the row limit (the whole-file read reports those)."""
+    size = path.stat().st_size
+    if not path.name.lower().endswith((".csv", ".tsv")) or size <= part_bytes:
+        return None
+    scan = scan_csv(path, _delimiter(path), CSV_BLOCK_BYTES, detail=True)
+    assert scan.starts is not None and scan.fields is not None  # a detailed scan has both
+    if scan.bad or any(n > MAX_CSV_RECORD_BYTES for n, _ in scan.long) or len(scan.starts) < 3:
+        return None
+    starts = scan.starts
+    cuts = np.unique(np.searchsorted(starts, np.arange(part_bytes, size, part_bytes)))
+    firsts = [1, *(int(c) for c in cuts if 1 < c < len(starts))]
+    stops = firsts[1:] + [len(starts)]
+    malformed = np.r_[0, np.cumsum(scan.fields[1:] != scan.fields[0])]  # [i]: among rows 1 .. i
+    block = max([CSV_BLOCK_BYTES] + [n + CSV_BLOCK_BYTES for n, _ in scan.long])
+    return [CsvPart(a, b - a, int(starts[a]), int(starts[b]) if b < len(starts) else None, int(starts[1]),
+                    int(malformed[a - 1]), block) for a, b in zip(firsts, stops)]
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if ".tsv" in path.name.lower() else ","
 
 
 class _CsvLines:
@@ -89,29 +132,38 @@ class _CsvLines:
         return int(np.searchsorted(self._lines, line)) + 1
 
 
-def csv_batches(path: Path, columns: Sequence[str] | None, on_malformed: MalformedHandler | None) -> Iterator[Batch]:
-    """Rows of a CSV file; the file's records are counted by a scan of their own, so no row can vanish
-    into a quoted field that never closes (such a record is cut out; each of its lines is a malformed row)."""
-    delimiter = "\t" if ".tsv" in path.name.lower() else ","
+def csv_batches(path: Path, columns: Sequence[str] | None, on_malformed: MalformedHandler | None,
+                part: CsvPart | None = None) -> Iterator[Batch]:
+    """Rows of a CSV file (or of one ``part`` of it, rows and lines numbered as in the whole file); the file's
+    records are counted by a scan of their own, so no row can vanish into a quoted field that never closes (such
+    a record is cut out; each of its lines is a malformed row)."""
+    delimiter = _delimiter(path)
     header = csv_header(path)
     dupes = {c for c in header if header.count(c) > 1}
     wanted = select_columns(str(path), header, columns)
     if dupes & set(wanted):
         raise SourceError(f"{path}: header names column(s) {sorted(dupes & set(wanted))} more than once")
-    scan = scan_csv(path, delimiter, CSV_BLOCK_BYTES)
-    for size, line in scan.long:
-        if size > MAX_CSV_RECORD_BYTES:
-            raise SourceError(f"{path}, line {line}: a CSV row of {size:,} bytes is over the limit of "
-                              f"{MAX_CSV_RECORD_BYTES >> 20} MiB per row")
-    block = max([CSV_BLOCK_BYTES] + [size + CSV_BLOCK_BYTES for size, _ in scan.long])
     line_of = _CsvLines(path, delimiter, len(header))
-    if scan.bad and scan.bad[0].line == 1:
-        raise SourceError(f"{path}, line 1: malformed CSV header: {scan.bad[0].why}")
-    for bad in scan.bad:
-        _cut_record(path, bad, on_malformed, line_of)
+    if part is None:
+        scan = scan_csv(path, delimiter, CSV_BLOCK_BYTES)
+        for size, line in scan.long:
+            if size > MAX_CSV_RECORD_BYTES:
+                raise SourceError(f"{path}, line {line}: a CSV row of {size:,} bytes is over the limit of "
+                                  f"{MAX_CSV_RECORD_BYTES >> 20} MiB per row")
+        block = max([CSV_BLOCK_BYTES] + [size + CSV_BLOCK_BYTES for size, _ in scan.long])
+        if scan.bad and scan.bad[0].line == 1:
+            raise SourceError(f"{path}, line 1: malformed CSV header: {scan.bad[0].why}")
+        for bad in scan.bad:
+            _cut_record(path, bad, on_malformed, line_of)
+        cuts: list[tuple[int, int | None]] = [(b.start, b.end) for b in scan.bad]
+        rows, first, before = scan.records - 1, 0, 0
+    else:  # csv_parts scanned the file: no record is cut out of it
+        block, rows, before = part.block, part.rows, part.malformed
+        first = part.first - 1 - before  # parsed rows before the part
+        cuts = [(part.head, part.start)] + ([(part.end, None)] if part.end is not None else [])
 
     failure: list[str] = []
-    malformed_seen = [0]
+    malformed_seen = [before]
 
     def malformed(row) -> str:
         line, number = line_of.malformed(malformed_seen[0])
@@ -130,8 +182,8 @@ def csv_batches(path: Path, columns: Sequence[str] | None, on_malformed: Malform
                 raise DataError(failure[0]) from None
             raise SourceError(f"{path}: malformed CSV after row {start}: {first_line(e)}") from None
 
-    start = 0
-    source = _Without(path, [(b.start, b.end) for b in scan.bad]) if scan.bad else str(path)
+    start = first
+    source = _Without(path, cuts) if cuts else str(path)
     reader = read(lambda: pacsv.open_csv(
         source,
         read_options=pacsv.ReadOptions(block_size=block),
@@ -151,9 +203,10 @@ def csv_batches(path: Path, columns: Sequence[str] | None, on_malformed: Malform
             start += rb.num_rows
     finally:
         reader.close()  # release Arrow's reader now, not whenever the generator is collected
-    if start + malformed_seen[0] != scan.records - 1:
-        raise SourceError(f"{path}: the CSV parser returned {start + malformed_seen[0]:,} rows but a scan of "
-                          f"the file finds {scan.records - 1:,}; stopping rather than losing rows")
+    got = start - first + malformed_seen[0] - before
+    if got != rows:
+        raise SourceError(f"{path}: the CSV parser returned {got:,} rows but a scan of the file finds {rows:,}"
+                          f"{' in that part' if part else ''}; stopping rather than losing rows")
 
 
 def _cut_record(path: Path, bad: BadRecord, on_malformed: MalformedHandler | None, line_of: _CsvLines) -> None:
@@ -203,7 +256,10 @@ class _Without(io.RawIOBase):
             start, end = self._cuts.pop(0)
             if end is None:
                 return 0
-            _skip(self._stream, end - self._pos)
+            if self._stream.seekable():  # a plain file: a part far into it is not read from its start
+                self._stream.seek(end)
+            else:
+                _skip(self._stream, end - self._pos)
             self._pos = end
         want = len(out) if not self._cuts else min(len(out), self._cuts[0][0] - self._pos)
         data = self._stream.read(want)

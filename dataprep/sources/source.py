@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from ..checksum import sha256_file
 from ..errors import SourceError
+from .csv_files import CsvPart, csv_parts
 from .image_folders import image_files, is_image_folder
 from .paths import expand_paths, file_kind
 
@@ -34,6 +35,7 @@ class Source:
     labels: tuple[str, ...] = ()
     data: Any = None
     row_groups: tuple[int, int] | None = None  # a part of one Parquet file: its row groups [first, stop)
+    csv_part: CsvPart | None = None  # a part of one plain CSV file: a range of its records
 
     @property
     def is_path(self) -> bool:
@@ -59,15 +61,22 @@ class Source:
             return None
         return [{"path": str(p.resolve()), "size": p.stat().st_size, "sha256": sha256_file(p)} for p in self.files]
 
-    def units(self, split_files: bool = False) -> list[Source]:
+    def units(self, split_files: bool = False, csv_part_bytes: int = 64 << 20) -> list[Source]:
         """The source cut into independent units of work: one per data file (an image folder is one), or with
-        ``split_files`` one per row group of a Parquet file, so one large file spreads over many workers."""
+        ``split_files`` one per row group of a Parquet file and one per ``csv_part_bytes`` of a plain CSV file
+        (see :func:`~dataprep.sources.csv_files.csv_parts`), so one large file spreads over many workers."""
         if self.kind == IMAGE_FOLDER:
             return [self]
         units = []
         for p in self.files:
-            groups = _row_groups(p) if split_files and file_kind(p) == "parquet" else 1
-            units += [Source(FILES, (p,), (p,), row_groups=(g, g + 1) if groups > 1 else None) for g in range(groups)]
+            kind = file_kind(p) if split_files else None
+            groups = _row_groups(p) if kind == "parquet" else 1
+            parts = csv_parts(p, csv_part_bytes) if kind == "csv" else None
+            if parts:
+                units += [Source(FILES, (p,), (p,), csv_part=c) for c in parts]
+            else:
+                units += [Source(FILES, (p,), (p,), row_groups=(g, g + 1) if groups > 1 else None)
+                          for g in range(groups)]
         return units
 
 
