@@ -65,7 +65,7 @@ class Ragged:
         offsets = np.zeros(len(index) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
         if offsets[-1] > _SLICED_ROW_BYTES * len(index):  # long rows: one slice per row beats an index per byte
-            view, begins = memoryview(self.data), self.offsets[index]
+            view, begins = memoryview(self.data.data), self.offsets[index]
             joined = b"".join([view[a:b] for a, b in zip(begins.tolist(), (begins + lengths).tolist())])
             return Ragged(np.frombuffer(joined, np.uint8), offsets)
         if len(index) and (lengths == lengths[0]).all():

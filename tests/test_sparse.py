@@ -207,14 +207,16 @@ def test_schema_round_trips_and_is_not_csv():
 
 
 def test_readme_recipe_parses_with_plain_tensorflow(tmp_path, monkeypatch):
-    """The plain-TF recipe of docs/output-format.md, run as written there, reads sparse float32 and float64 features back."""
+    """The plain-TF recipe of docs/output-format.md, run as written there, reads sparse float32 and float64
+    features back."""
     import re
 
     import tensorflow as tf
 
     from .conftest import ROOT
 
-    recipe = next(block for block in re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "output-format.md").read_text(), re.S)
+    page = (ROOT / "docs" / "output-format.md").read_text()
+    recipe = next(block for block in re.findall(r"```python\n(.*?)```", page, re.S)
                   if 'json.load(open("out/manifest.json"))' in block)
     doc = {"features": [*schema()["features"], {"name": "z", "dtype": "float64", "shape": [8], "sparse": True}]}
     dataprep.convert({"x": np.array(["3:0.5 17:1", ""], dtype=object), "y": np.arange(2),
