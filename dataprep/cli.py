@@ -43,6 +43,7 @@ from .train.options import (
     CELLS,
     CNN_ACTIVATIONS,
     DENSE_ACTIVATIONS,
+    DENSES,
     KINDS,
     LOOPS,
     LOSSES,
@@ -599,6 +600,9 @@ def train() -> None:
               show_default=True, help="Units of the deep tower's hidden layers.")
 @click.option("--activation", type=click.Choice(DENSE_ACTIVATIONS), default=_WIDE_DEEP["activation"],
               show_default=True, help="Activation of the hidden layers.")
+@click.option("--dense", type=click.Choice(DENSES), default=_WIDE_DEEP["dense"], show_default=True,
+              help="The hidden layers: keras.layers.Dense, or the tutorial code's hand-written Dense layer "
+                   "(same outputs).")
 @click.option("--loss", type=click.Choice(LOSSES), default=_TRAIN["loss"],
               show_default=True, help="Loss; redef_mse is the seed's hand-written mean squared error.")
 @click.option("--task", type=click.Choice(TASKS), default=None,
@@ -610,11 +614,12 @@ def train() -> None:
               "(repeatable).")
 @click.option("--exclude", multiple=True, metavar="FEATURE", help="Leave a feature out of the inputs (repeatable).")
 @_fit_options("wide-deep")
-def train_wide_deep(data, variant, hidden, activation, loss, task, class_weights, include, exclude, **options):
+def train_wide_deep(data, variant, hidden, activation, dense, loss, task, class_weights, include, exclude, **options):
     """Fit a wide&deep regression or classification model on DATA (a converted folder with train/valid/test
     splits). Features a dense model cannot use (free text, ids, images) are left out, with one line saying so."""
     _fit("wide-deep", data, WideDeepOptions(activation=activation, variant=variant, hidden=tuple(hidden), task=task,
-                                            include=include, exclude=exclude, class_weights=class_weights),
+                                            include=include, exclude=exclude, class_weights=class_weights,
+                                            dense=dense),
          {**options, "loss": loss})
 
 
