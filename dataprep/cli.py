@@ -480,7 +480,8 @@ def validate(path, baseline, thresholds, as_json):
 @click.option("-o", "--output", type=_NewFile(), default=None,
               help="Where to write stats.json (default: beside the shards for a converted folder).")
 @click.option("--plot", type=_NewFile(), default=None,
-              help="Draw a histogram per numeric feature and a bar chart per categorical into this PNG.")
+              help="Draw a histogram per numeric feature and a bar chart per categorical, every split on the "
+                   "same axes, into this PNG.")
 @_threshold_option
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON instead of a table.")
 def stats(path, splits, output, plot, thresholds, as_json):
@@ -501,6 +502,8 @@ def stats(path, splits, output, plot, thresholds, as_json):
                                        if skewed else ""))
     if report.written:
         click.echo(f"wrote {report.written}", err=True)
+    if report.plotted:
+        click.echo(f"wrote {report.plotted} (the charts of {', '.join(report.splits)})", err=True)
 
 
 @main.command("report")
