@@ -341,8 +341,8 @@ def stats(path: str | Path, splits: Sequence[str] | None = None, *, output: str 
     """Statistics of ``path``: of each split (``splits``: default all) of a converted folder, written to
     ``stats.json`` beside its shards (or to ``output``), or of every scalar column of a raw input, written to
     ``output`` only. ``plot`` draws a histogram per numeric feature and a bar chart per categorical of
-    every split (named in a legend) into a PNG. Neither file may be an input or a file dataprep did not write; both are checked
-    before the pass."""
+    every split (named in a legend) into a PNG. Neither file may be an input or a file dataprep did not
+    write; both are checked before the pass."""
     from .manifest import MANIFEST, STATS
     from .outputs import check_file_target
     from .storage import is_object, is_remote, join
