@@ -58,8 +58,16 @@ def head(path: str | Path, split: str | None = None, n: int = 5):
 def _cell(value):
     """A record's value for :func:`head`; a sparse feature's (indices, values) as ``{index: value}``."""
     if isinstance(value, tuple):
-        return dict(zip(value[0].tolist(), value[1].tolist()))
-    return _short(np.asarray(value).tolist())
+        return dict(zip(value[0].tolist(), _listed(value[1])))
+    return _short(_listed(np.asarray(value)))
+
+
+def _listed(values: np.ndarray):
+    """``values.tolist()``, floats as the shortest text that reads back to the same value of their own dtype
+    (a float32 23.3 is ``23.3``: as a Python float it would print as 23.299999237...)."""
+    if values.dtype.kind != "f":
+        return values.tolist()
+    return np.array([str(v) for v in values.reshape(-1)], dtype=object).reshape(values.shape).tolist()
 
 
 def image_grid(path: str | Path, out: str | Path, split: str | None = None, n: int = 64,
@@ -121,7 +129,9 @@ def _bare_head(files: list[Path], n: int) -> list[dict]:
             row = {}
             for key, feat in sorted(ex.features.feature.items()):
                 kind = feat.WhichOneof("kind")
-                row[key] = _short(list(getattr(feat, kind).value)) if kind else []
+                values = getattr(feat, kind).value
+                row[key] = _short(_listed(np.asarray(values, np.float32)) if kind == "float_list" else list(values)) \
+                    if kind else []
             rows.append(row)
         if len(rows) >= n:
             break
