@@ -506,6 +506,24 @@ def stats(path, splits, output, plot, thresholds, as_json):
         click.echo(f"wrote {report.plotted} (the charts of {', '.join(report.splits)})", err=True)
 
 
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False), default="dataprep-demo")
+@click.option("--run", is_flag=True, help="Also run the demo's commands there (conversions, validation, two fits).")
+def demo(folder, run):
+    """Copy the demo's sample data (penguins, digits), their schemas and demo.sh into FOLDER (default
+    ./dataprep-demo), never over a file that is not an identical copy, and show the commands to run there."""
+    from .demo import SCRIPT, command_lines, run_demo, write_demo
+
+    written = write_demo(folder)
+    click.echo(f"{folder}: wrote {len(written.written)} file(s)"
+               + (f", kept {len(written.kept)} identical one(s)" if written.kept else ""), err=True)
+    if not run:
+        click.echo(f"Run the demo: sh {Path(folder) / SCRIPT}, or these commands in {folder}:")
+        click.echo("\n".join(command_lines()))
+    elif code := run_demo(folder, click.echo):
+        sys.exit(code)
+
+
 @main.command("report")
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
 @click.option("--against", "baseline", type=click.Path(exists=True), default=None,
