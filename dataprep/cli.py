@@ -423,7 +423,7 @@ def inspect(path, split, n_head, images, as_json):
             import pandas as pd
 
             with pd.option_context("display.max_columns", 30, "display.width", 160):
-                click.echo(head(path, split, n_head).to_string())
+                click.echo(head(path, split, n_head, as_text=True).to_string())
     if images:
         count = image_grid(path, images, split)
         click.echo(f"Wrote {count} images to {images}", err=True)
