@@ -44,8 +44,8 @@ class Problem:
     column: str
     rows: np.ndarray  # sorted unique row positions within the batch
     message: str  # the first bad row, described for a person (location included)
-    describe: Callable[[int], str] | None = None  # the message of the k-th of ``rows`` (None: every row's is message)
+    describe: Callable[[int], str]  # the message of the k-th of ``rows``, naming its own row
 
     def message_of(self, k: int) -> str:
-        """The message of ``rows[k]``, described like the first."""
-        return self.message if k == 0 or self.describe is None else self.describe(k)
+        """The message of ``rows[k]``, described like the first (each quarantine row names its own place)."""
+        return self.message if k == 0 else self.describe(k)

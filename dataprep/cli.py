@@ -43,6 +43,7 @@ from .train.options import (
     CELLS,
     CNN_ACTIVATIONS,
     DENSE_ACTIVATIONS,
+    DENSES,
     KINDS,
     LOOPS,
     LOSSES,
@@ -422,7 +423,7 @@ def inspect(path, split, n_head, images, as_json):
             import pandas as pd
 
             with pd.option_context("display.max_columns", 30, "display.width", 160):
-                click.echo(head(path, split, n_head).to_string())
+                click.echo(head(path, split, n_head, as_text=True).to_string())
     if images:
         count = image_grid(path, images, split)
         click.echo(f"Wrote {count} images to {images}", err=True)
@@ -479,7 +480,8 @@ def validate(path, baseline, thresholds, as_json):
 @click.option("-o", "--output", type=_NewFile(), default=None,
               help="Where to write stats.json (default: beside the shards for a converted folder).")
 @click.option("--plot", type=_NewFile(), default=None,
-              help="Draw a histogram per numeric feature and a bar chart per categorical into this PNG.")
+              help="Draw a histogram per numeric feature and a bar chart per categorical, every split on the "
+                   "same axes, into this PNG.")
 @_threshold_option
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON instead of a table.")
 def stats(path, splits, output, plot, thresholds, as_json):
@@ -500,6 +502,26 @@ def stats(path, splits, output, plot, thresholds, as_json):
                                        if skewed else ""))
     if report.written:
         click.echo(f"wrote {report.written}", err=True)
+    if report.plotted:
+        click.echo(f"wrote {report.plotted} (the charts of {', '.join(report.splits)})", err=True)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False), default="dataprep-demo")
+@click.option("--run", is_flag=True, help="Also run the demo's commands there (conversions, validation, two fits).")
+def demo(folder, run):
+    """Copy the demo's sample data (penguins, digits), their schemas and demo.sh into FOLDER (default
+    ./dataprep-demo), never over a file that is not an identical copy, and show the commands to run there."""
+    from .demo import SCRIPT, command_lines, run_demo, write_demo
+
+    written = write_demo(folder)
+    click.echo(f"{folder}: wrote {len(written.written)} file(s)"
+               + (f", kept {len(written.kept)} identical one(s)" if written.kept else ""), err=True)
+    if not run:
+        click.echo(f"Run the demo: sh {Path(folder) / SCRIPT}, or these commands in {folder}:")
+        click.echo("\n".join(command_lines()))
+    elif code := run_demo(folder, click.echo):
+        sys.exit(code)
 
 
 @main.command("report")
@@ -599,6 +621,9 @@ def train() -> None:
               show_default=True, help="Units of the deep tower's hidden layers.")
 @click.option("--activation", type=click.Choice(DENSE_ACTIVATIONS), default=_WIDE_DEEP["activation"],
               show_default=True, help="Activation of the hidden layers.")
+@click.option("--dense", type=click.Choice(DENSES), default=_WIDE_DEEP["dense"], show_default=True,
+              help="The hidden layers: keras.layers.Dense, or the tutorial code's hand-written Dense layer "
+                   "(same outputs).")
 @click.option("--loss", type=click.Choice(LOSSES), default=_TRAIN["loss"],
               show_default=True, help="Loss; redef_mse is the seed's hand-written mean squared error.")
 @click.option("--task", type=click.Choice(TASKS), default=None,
@@ -610,11 +635,12 @@ def train() -> None:
               "(repeatable).")
 @click.option("--exclude", multiple=True, metavar="FEATURE", help="Leave a feature out of the inputs (repeatable).")
 @_fit_options("wide-deep")
-def train_wide_deep(data, variant, hidden, activation, loss, task, class_weights, include, exclude, **options):
+def train_wide_deep(data, variant, hidden, activation, dense, loss, task, class_weights, include, exclude, **options):
     """Fit a wide&deep regression or classification model on DATA (a converted folder with train/valid/test
     splits). Features a dense model cannot use (free text, ids, images) are left out, with one line saying so."""
     _fit("wide-deep", data, WideDeepOptions(activation=activation, variant=variant, hidden=tuple(hidden), task=task,
-                                            include=include, exclude=exclude, class_weights=class_weights),
+                                            include=include, exclude=exclude, class_weights=class_weights,
+                                            dense=dense),
          {**options, "loss": loss})
 
 

@@ -243,6 +243,7 @@ class StatsReport:
         self.path, self.schema = path, schema  # schema: that of a converted folder (written into stats.json)
         self.splits: dict[str, dict[str, NumericStats | CategoricalStats]] = {}
         self.written: Path | None = None
+        self.plotted: Path | None = None  # where :func:`stats` drew the splits' charts (None: nowhere)
 
     def summary(self) -> str:
         """A table per split: count, missing and the moments of numbers, the commonest values of categoricals."""
@@ -270,40 +271,78 @@ class StatsReport:
     def write(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    def plot(self, path: str | Path, split: str | None = None) -> None:
-        """A histogram per numeric feature (from its sample) and a bar chart per categorical."""
+    def plot(self, path: str | Path) -> None:
+        """:meth:`figure` saved as a PNG at ``path``."""
+        import matplotlib.pyplot as plt
+
+        fig = self.figure()
+        fig.savefig(path, dpi=80, metadata=PNG_METADATA)
+        plt.close(fig)
+
+    def figure(self):
+        """A histogram per numeric feature (from its sample) and a bar chart per categorical, every split drawn
+        on the same axes and named in a legend (shares of each split, so splits of any size compare)."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        features = self.splits[split or next(iter(self.splits))]
+        names = list(dict.fromkeys(name for features in self.splits.values() for name in features))
         cols = 3
-        rows = max(1, -(-len(features) // cols))
+        rows = max(1, -(-len(names) // cols))
         fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
-        for ax, (name, acc) in zip(axes.flat, features.items()):
-            acc.flush()
-            if isinstance(acc, CategoricalStats):
-                top = acc.values.most_common(15)
-                ax.bar([str(k)[:12] for k, _ in top], [v for _, v in top])
-                ax.tick_params(axis="x", rotation=45, labelsize=7)
-            elif acc.count:
-                ax.hist(acc.sample, bins=30)
-            ax.set_title(f"{name} ({acc.missing} missing)", fontsize=9)
-        for ax in list(axes.flat)[len(features):]:
+        for ax, name in zip(axes.flat, names):
+            drawn = {split: features[name] for split, features in self.splits.items() if name in features}
+            for acc in drawn.values():
+                acc.flush()
+            first = next(iter(drawn.values()))
+            if isinstance(first, CategoricalStats):
+                _bars(ax, drawn)
+            else:
+                _histograms(ax, drawn)
+            missing = ", ".join(f"{split} {acc.missing}" for split, acc in drawn.items())
+            ax.set_title(f"{name} (missing: {missing})", fontsize=8)
+            ax.legend(fontsize=7)
+        for ax in list(axes.flat)[len(names):]:
             ax.axis("off")
+        fig.suptitle(f"{self.path}: {', '.join(self.splits)}", fontsize=9)
         fig.tight_layout()
-        fig.savefig(path, dpi=80, metadata=PNG_METADATA)
-        plt.close(fig)
+        return fig
+
+
+def _histograms(ax, drawn: dict) -> None:
+    """Each split's sample as an outlined histogram over the same 30 bins, as a share of its values."""
+    samples = {split: acc.sample for split, acc in drawn.items() if isinstance(acc, NumericStats) and acc.count}
+    values = np.concatenate(list(samples.values())) if samples else np.zeros(0)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return
+    bins = np.histogram_bin_edges(values, bins=30)
+    for split, sample in samples.items():
+        sample = sample[np.isfinite(sample)]
+        ax.hist(sample, bins=bins, histtype="step", weights=np.full(len(sample), 1 / max(len(sample), 1)),
+                label=split)
+
+
+def _bars(ax, drawn: dict) -> None:
+    """The first split's 15 commonest values, each split's share of them side by side."""
+    counters = {split: acc.values for split, acc in drawn.items() if isinstance(acc, CategoricalStats)}
+    top = [k for k, _ in next(iter(counters.values())).most_common(15)]
+    width = 0.8 / max(len(counters), 1)
+    for i, (split, counts) in enumerate(counters.items()):
+        total = sum(counts.values()) or 1
+        ax.bar(np.arange(len(top)) + i * width, [counts.get(k, 0) / total for k in top], width, label=split)
+    ax.set_xticks(np.arange(len(top)) + 0.4 - width / 2, [str(k)[:12] for k in top])
+    ax.tick_params(axis="x", rotation=45, labelsize=7)
 
 
 def stats(path: str | Path, splits: Sequence[str] | None = None, *, output: str | Path | None = None,
           plot: str | Path | None = None, seed: int = 0) -> StatsReport:
     """Statistics of ``path``: of each split (``splits``: default all) of a converted folder, written to
     ``stats.json`` beside its shards (or to ``output``), or of every scalar column of a raw input, written to
-    ``output`` only. ``plot`` draws a histogram per numeric feature and a bar chart per categorical of the
-    first split into a PNG. Neither file may be an input or a file dataprep did not write; both are checked
-    before the pass."""
+    ``output`` only. ``plot`` draws a histogram per numeric feature and a bar chart per categorical of
+    every split (named in a legend) into a PNG. Neither file may be an input or a file dataprep did not
+    write; both are checked before the pass."""
     from .manifest import MANIFEST, STATS
     from .outputs import check_file_target
     from .storage import is_object, is_remote, join
@@ -319,7 +358,8 @@ def stats(path: str | Path, splits: Sequence[str] | None = None, *, output: str 
         report.write(target)
         report.written = target
     if plot:
-        report.plot(plot, splits[0] if splits else None)
+        report.plot(plot)
+        report.plotted = Path(plot)
     return report
 
 

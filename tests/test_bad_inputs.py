@@ -100,6 +100,21 @@ def test_line_break_cannot_go_to_csv_shards(tmp_path):
     assert run(tmp_path, "--overwrite").exit_code == 0  # TFRecord carries it
 
 
+def test_every_quarantine_row_has_its_own_message(tmp_path):
+    """Each quarantined row names its own line and row, whatever the reason (line breaks and parse errors
+    alike), never the first bad row's place or nothing."""
+    rows = ['2,1,a,"two\nlines",1,1', "3,x,a,n,1,1", '4,1,a,"more\nlines",1,1', "5,y,a,n,1,1"]
+    (tmp_path / "in.csv").write_text(HEADER + "\n" + "\n".join(rows) + "\n")
+    (tmp_path / "s.yaml").write_text(SCHEMA)
+    r = run(tmp_path, "--format", "csv", "--on-error", "quarantine", "--quarantine", str(tmp_path / "q.csv"))
+    assert r.exit_code == 0, r.output
+    with open(tmp_path / "q.csv", newline="", encoding="utf-8") as fh:
+        quarantined = list(csv.DictReader(fh))
+    assert len(quarantined) == 4
+    for q in quarantined:
+        assert q["message"].startswith(f"{q['file']}, line {q['line']} (row {q['row']}), column '{q['column']}': "), q
+
+
 def test_max_errors_and_rate(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text(HEADER + "\n" + "\n".join(f"{i},{'x' if i % 10 == 0 else 1},a,n,1,1" for i in range(1, 101)))

@@ -165,3 +165,17 @@ def test_long_table_errors_name_the_sequence(tmp_path):
     with pytest.raises(DataError, match=r"sequence id='a', column 't': the order column must hold numbers"):
         dataprep.convert(path, schema, tmp_path / "o", sequence_id="id", sequence_order="t")
     assert not (tmp_path / "o").exists()
+
+
+def test_rows_read_counts_sequences_not_input_rows(tmp_path):
+    """A long table of 560 rows in 5 sequences: 5 records read and written (the manifest's counts too, which
+    must add up: read = written + set aside), the input rows being steps of the records."""
+    frame = pd.DataFrame({"id": np.repeat(np.arange(5), 112), "t": np.tile(np.arange(112), 5),
+                          "v": np.arange(560, dtype=np.float32)})
+    frame.to_csv(tmp_path / "long.csv", index=False)
+    schema = {"features": [{"name": "id", "dtype": "int64", "shape": []},
+                           {"name": "v", "dtype": "float32", "shape": [None]}]}
+    s = dataprep.convert(tmp_path / "long.csv", schema, tmp_path / "o", sequence_id="id", sequence_order="t",
+                         split="train=0.6,valid=0.2,test=0.2")
+    assert (s.rows_read, s.rows_written, sum(s.splits.values())) == (5, 5, 5)
+    assert dataprep.load_manifest(tmp_path / "o").data["rows"]["read"] == 5

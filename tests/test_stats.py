@@ -65,6 +65,22 @@ def test_folder_stats_per_split_and_cli(tmp_path):
     assert s["count"] == len(train["body_mass_g"]) and s["mean"] == pytest.approx(train["body_mass_g"].mean())
     assert sum(data["splits"]["test"]["species"]["vocabulary"].values()) == data["splits"]["test"]["species"]["count"]
     assert (tmp_path / "s.png").stat().st_size > 1000
+    assert r.stderr.splitlines()[-1] == f"wrote {tmp_path / 's.png'} (the charts of train, test)"
+
+
+def test_the_plot_draws_and_names_every_split(tmp_path):
+    """Each feature's chart holds one histogram or set of bars per split, named in its legend."""
+    out = tmp_path / "o"
+    dataprep.convert(PENGUINS, PENGUINS_SCHEMA, out, split="train=0.6,valid=0.2,test=0.2", on_error="skip")
+    report = dataprep.stats(out)
+    fig = report.figure()
+    charts = [ax for ax in fig.axes if ax.get_legend() is not None]
+    assert len(charts) == len(report.splits["train"]) and fig.texts[0].get_text().endswith("train, valid, test")
+    for ax in charts:
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "valid", "test"], ax.get_title()
+        name = ax.get_title().split()[0]
+        missing = ", ".join(f"{split} {report.splits[split][name].missing}" for split in ("train", "valid", "test"))
+        assert ax.get_title() == f"{name} (missing: {missing})"
 
 
 @needs_shared(HOUSING.name)

@@ -3,6 +3,7 @@ processes, an interrupted trial retried; and GridSearchCV over the scikit-learn 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 import dataprep
 from dataprep import UsageError
 from dataprep.cli import main
-from dataprep.train.tuning import Param, parse_param, tune
+from dataprep.train.tuning import Param, parse_param, tune, tuning_figure
 from tests.conftest import DIGITS, PENGUINS, PENGUINS_SCHEMA
 
 FAST = dict(epochs=2, patience=2, verbose=False)
@@ -203,3 +204,25 @@ def test_pruning(penguins, tmp_path):
     best = next(g for g in got if int(g["trial"]) == result.best["trial"])
     assert best["state"] == "complete" and float(best["learning_rate"]) >= 3e-3
     assert result.best["valid_score"] < 0.6 * mean_baseline(penguins, "valid")
+
+
+@pytest.mark.parametrize("spec", ["learning_rate=1.5e-3..9e-3:log", "dropout=0.05..0.5:log",
+                                  "learning_rate=1e-5..1e-1:log"])
+def test_the_log_axis_labels_of_tuning_png_do_not_overlap(spec):
+    """A log range within a decade got a label at every minor tick (2x10^-3, 3x10^-3, ... drawn over each
+    other); every label shown in range now has room of its own."""
+    import matplotlib.pyplot as plt
+
+    p = parse_param(spec)
+    rows = [{"trial": i, "score": 1 / (i + 1), p.name: p.low + i * (p.high - p.low) / 9} for i in range(10)]
+    fig = tuning_figure(rows, [p, p, p], "rmse")  # three parameters: the width each axis has in a real search
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[1]
+    lo, hi = ax.get_xlim()
+    shown = [t for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True)
+             if t.get_visible() and t.get_text() and lo <= t.get_position()[0] <= hi]
+    boxes = [t.get_window_extent(renderer) for t in shown]
+    plt.close(fig)
+    assert len(shown) >= 3 and not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2)), \
+        [t.get_text() for t in shown]

@@ -136,3 +136,23 @@ def test_cli_validate_and_inspect(tmp_path):
     (folder / "test-00000-of-00002.tfrecord").unlink()
     r = runner.invoke(main, ["validate", str(folder), "--json"])
     assert r.exit_code == 1 and json.loads(r.stdout)["ok"] is False
+
+
+def test_inspect_prints_floats_as_the_shortest_text_that_reads_back(tmp_path):
+    """A float32 23.3 shows as 23.3 (not 23.299999 from its float64 widening), in scalars, fixed-shape and sparse
+    cells alike; float64 as Python's repr; each text parses back to the stored value."""
+    x = np.array([23.3, 0.1, 1e-7, 123456.7, 3.4028235e38], np.float32)
+    schema = {"features": [{"name": "x", "dtype": "float32", "shape": []},
+                           {"name": "v", "dtype": "float32", "shape": [2]},
+                           {"name": "d", "dtype": "float64", "shape": []}]}
+    dataprep.convert({"x": x, "v": np.stack([x, x[::-1]], 1), "d": np.array([0.1, 2.675, 1 / 3, 1e300, -0.0])},
+                     schema, tmp_path / "o", shuffle=False)
+    r = CliRunner().invoke(main, ["inspect", str(tmp_path / "o"), "--head", "5"])
+    assert r.exit_code == 0, r.output
+    table = r.output.splitlines()[-6:]
+    assert table[0].split() == ["x", "v", "d"]
+    cells = [line.split(None, 1)[1].replace("[", "").replace("]", "").replace(",", "").split() for line in table[1:]]
+    assert [c[0] for c in cells] == ["23.3", "0.1", "1e-07", "123456.7", "3.4028235e+38"]
+    assert [c[1:3] for c in cells][0] == ["23.3", "3.4028235e+38"]
+    assert [c[3] for c in cells] == ["0.1", "2.675", "0.3333333333333333", "1e+300", "-0.0"]
+    assert all(np.float32(c[0]) == v for c, v in zip(cells, x))

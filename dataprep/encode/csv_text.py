@@ -32,12 +32,17 @@ def line_break_problems(schema: Schema, columns: dict[str, Column], batch: Batch
         text = _ragged_to_arrow(columns[f.name].byte_values)
         bad = to_numpy(pc.match_substring_regex(text, r"[\r\n]"))
         if bad.any():
-            rows = np.unique(np.flatnonzero(bad) // f.inner_size)
-            problems.append(Problem("line_break", f.name, rows,
-                                    f"{batch.where(int(rows[0]), f.name)}: value holds a line break, which CSV "
-                                    "shards cannot carry (TensorFlow reads them line by line); use --format "
-                                    "tfrecord"))
+            problems.append(_line_break(batch, f.name, np.unique(np.flatnonzero(bad) // f.inner_size)))
     return problems
+
+
+def _line_break(batch: Batch, column: str, rows: np.ndarray) -> Problem:
+    """The rows of ``column`` whose value holds a line break, each message naming its own row."""
+    def describe(k: int) -> str:
+        return (f"{batch.where(int(rows[k]), column)}: value holds a line break, which CSV shards cannot carry "
+                "(TensorFlow reads them line by line); use --format tfrecord")
+
+    return Problem("line_break", column, rows, describe(0), describe)
 
 
 def encode_csv_lines(schema: Schema, columns: dict[str, Column], n: int) -> Ragged:

@@ -42,23 +42,32 @@ def describe(path: str | Path) -> dict:
     }
 
 
-def head(path: str | Path, split: str | None = None, n: int = 5):
-    """The first ``n`` records of ``split`` (default: the first split) as a pandas DataFrame."""
+def head(path: str | Path, split: str | None = None, n: int = 5, as_text: bool = False):
+    """The first ``n`` records of ``split`` (default: the first split) as a pandas DataFrame; ``as_text``: floats
+    as the shortest text that reads back to the stored value of their dtype (what ``inspect`` prints)."""
     import pandas as pd
 
     path = local_path(path)
     if not (path / MANIFEST).is_file():
-        return pd.DataFrame(_bare_head(_bare_files(path), n))
+        return pd.DataFrame(_bare_head(_bare_files(path), n, as_text))
     m = load_manifest(path)
     batch = next(iter_numpy_batches(m, split or m.splits[0], max(n, 1)), {})
-    return pd.DataFrame({name: [_cell(v) for v in values[:n]] for name, values in batch.items()})
+    return pd.DataFrame({name: [_cell(v, as_text) for v in values[:n]] for name, values in batch.items()})
 
 
-def _cell(value):
+def _cell(value, as_text: bool):
     """A record's value for :func:`head`; a sparse feature's (indices, values) as ``{index: value}``."""
     if isinstance(value, tuple):
-        return dict(zip(value[0].tolist(), value[1].tolist()))
-    return _short(np.asarray(value).tolist())
+        return dict(zip(value[0].tolist(), _listed(value[1], as_text)))
+    return _short(_listed(np.asarray(value), as_text))
+
+
+def _listed(values: np.ndarray, as_text: bool):
+    """``values.tolist()``; with ``as_text`` floats as the shortest text that reads back to the same value of
+    their own dtype (a float32 23.3 is ``23.3``: as a Python float it would print as 23.299999237...)."""
+    if values.dtype.kind != "f" or not as_text:
+        return values.tolist()
+    return np.array([str(v) for v in values.reshape(-1)], dtype=object).reshape(values.shape).tolist()
 
 
 def image_grid(path: str | Path, out: str | Path, split: str | None = None, n: int = 64,
@@ -109,7 +118,7 @@ def _bare_files(path: Path) -> list[Path]:
     return files
 
 
-def _bare_head(files: list[Path], n: int) -> list[dict]:
+def _bare_head(files: list[Path], n: int, as_text: bool) -> list[dict]:
     rows: list[dict] = []
     for f in files:
         for i, raw in enumerate(_first_records(f, n - len(rows))):
@@ -120,7 +129,9 @@ def _bare_head(files: list[Path], n: int) -> list[dict]:
             row = {}
             for key, feat in sorted(ex.features.feature.items()):
                 kind = feat.WhichOneof("kind")
-                row[key] = _short(list(getattr(feat, kind).value)) if kind else []
+                values = getattr(feat, kind).value
+                row[key] = _short(_listed(np.asarray(values, np.float32), as_text) if kind == "float_list"
+                                  else list(values)) if kind else []
             rows.append(row)
         if len(rows) >= n:
             break

@@ -21,6 +21,7 @@ CNN_ACTIVATIONS = ("relu", "selu")
 CELLS = ("gru", "lstm")
 SEARCHES = ("grid", "random", "genetic", "tpe")
 LOOPS = ("keras", "tape")
+DENSES = ("keras", "custom")  # the tower's layer: keras.layers.Dense or the tutorial's (train/layers.py)
 
 
 class _Options:
@@ -37,7 +38,8 @@ class WideDeepOptions(_Options):
     string label with a vocabulary, or an int64 label with few distinct values, is classified, any other number
     regressed (:func:`dataprep.model_inputs.label_task`). ``include``/``exclude`` choose inputs beyond the
     schema's groups (:func:`dataprep.model_inputs.plan_inputs`); ``class_weights`` weighs each class by the
-    inverse of its training frequency."""
+    inverse of its training frequency. ``dense="custom"`` builds the deep tower from the tutorial code's
+    hand-written Dense layer (:class:`dataprep.train.layers.TutorialDense`), same outputs as Keras'."""
 
     BATCH_SIZE: ClassVar[int] = 32  # the tutorial's: small tables (hundreds of rows) still get many steps an epoch
     LEARNING_RATE: ClassVar[float] = 1e-3
@@ -48,6 +50,7 @@ class WideDeepOptions(_Options):
     include: tuple[str, ...] = ()  # features in no group that join the inputs
     exclude: tuple[str, ...] = ()  # features left out of the inputs
     class_weights: bool = False  # classification: weigh rare classes up
+    dense: str = "keras"  # the deep tower's layer, one of DENSES
 
 
 @dataclass(frozen=True)

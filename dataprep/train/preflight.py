@@ -5,13 +5,15 @@ from __future__ import annotations
 from ..errors import UsageError
 from ..model_inputs import InputPlan, label_task, plan_inputs, single_label
 from ..schema import Schema
-from .options import VARIANTS, ModelOptions, WideDeepOptions
+from .options import DENSES, VARIANTS, ModelOptions, WideDeepOptions
 
 
 def wide_deep_plan(schema: Schema, options: WideDeepOptions) -> InputPlan:
     """The wide and deep inputs ``options`` give on ``schema``."""
     if options.variant not in VARIANTS:
         raise UsageError(f"unknown wide&deep variant {options.variant!r}; expected one of {', '.join(VARIANTS)}")
+    if options.dense not in DENSES:
+        raise UsageError(f"unknown dense layer {options.dense!r}; expected one of {', '.join(DENSES)}")
     return plan_inputs(schema, options.variant, options.include, options.exclude)
 
 

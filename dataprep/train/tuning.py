@@ -371,7 +371,18 @@ def _refit_best(out: Path, config: dict, study, verbose: bool) -> dict:
 
 
 def _plot(path: Path, rows: list[dict], params: list[Param], metric: str) -> None:
-    """Score against trial (with the best so far) and against each parameter."""
+    """:func:`tuning_figure` saved as a PNG at ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = tuning_figure(rows, params, metric)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def tuning_figure(rows: list[dict], params: list[Param], metric: str):
+    """Score against trial (with the best so far) and against each parameter. A log-scale range gets four
+    labelled ticks spread over it (matplotlib's own labels every minor tick of a range within a decade, and
+    they overlap)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -397,11 +408,21 @@ def _plot(path: Path, rows: list[dict], params: list[Param], metric: str) -> Non
             ax.set_xticks(range(len(labels)), labels, fontsize=7)
         ax.plot(xs, [r["score"] for r in done], "o")
         if p.log:
-            ax.set_xscale("log")
+            _log_ticks(ax, p)
         ax.set_xlabel(p.name)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    return fig
+
+
+def _log_ticks(ax, p: Param) -> None:
+    """A log x axis with labels only at four points spread evenly (in log) over the searched range."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    low, high = float(p.low or 0), float(p.high or 0)  # a log range has both (parse_param)
+    ticks = [low * (high / low) ** (i / 3) for i in range(4)]
+    ax.set_xticks(ticks, [f"{t:.2g}" for t in ticks], fontsize=7)
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _check_same_study(out: Path, config: dict) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import keras
 
 from ..schema import Schema
+from .layers import DENSE_LAYERS
 from .options import WideDeepOptions
 from .preflight import wide_deep_plan
 from .prep import TrainStats, encode, feature_input
@@ -29,9 +30,9 @@ def build_model(schema: Schema, stats: TrainStats, options: WideDeepOptions | No
     inputs = {f.name: feature_input(f) for f in plan.used}
     wide_x = encode(list(plan.wide), inputs, stats, "wide")
     deep_x = wide_x if variant == "concat" else encode(list(plan.deep), inputs, stats, "deep")
-    tower = deep_x
+    tower, layer = deep_x, DENSE_LAYERS[options.dense]
     for i, units in enumerate(options.hidden):
-        tower = keras.layers.Dense(units, activation=options.activation, name=f"hidden{i + 1}")(tower)
+        tower = layer(units, activation=options.activation, name=f"hidden{i + 1}")(tower)
     joined = keras.layers.Concatenate(name="wide_and_deep")([wide_x, tower])
     units, activation = (classes, "softmax") if classes else (1, None)
     outputs = {"main": keras.layers.Dense(units, activation=activation, name="main")(joined)}
