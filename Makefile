@@ -59,9 +59,11 @@ test-torch: $(TORCH)/.installed
 	$(TORCH)/bin/python -m pytest -q tests/test_torch.py
 
 # Write/read throughput against the tutorial baselines, every figure the median of 3 fresh processes, and the
-# peak RSS of a 10M-row CSV conversion (~15 min on 2 cores): benchmarks/results/latest.json.
+# peak RSS of a 10M-row CSV conversion (~15 min on 2 cores): benchmarks/results/latest.json; then random access,
+# both shuffles and Grain over SplitReader vs ArrayRecord (~2 min): random_access.json.
 bench: install
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.random_access
 
 # --workers 1 vs 2 and the Beam DirectRunner (in process, 2 processes) on the same input (~2 min).
 bench-scaling: $(BEAM)/.installed

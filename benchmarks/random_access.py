@@ -1,5 +1,7 @@
 """``python -m benchmarks.random_access``: random access and shuffled iteration over the 9-float table
-(``--rows`` records in 10 shards, read from the page cache), printed as JSON.
+(``--rows`` records in 10 shards, read from the page cache), saved as ``benchmarks/results/random_access.json``
+(commit, date, machine, load) and printed on the performance page by :mod:`benchmarks.report`; ``make bench``
+runs it after :mod:`benchmarks`.
 
 Figures: ``SplitReader.take`` of random indices (batches of 1,024 and 32,768), single ``reader[i]`` at random
 places, the same on gzip shards (whose every first access to a shard inflates it), and ``iter_batches`` in file
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import dataprep
+from benchmarks import meta
 from benchmarks.workloads import TABLE_SCHEMA, table
 from dataprep.records import SplitReader
 
@@ -104,11 +107,13 @@ def grain_sources(folder: Path, tmp: Path, rows: int, batches: int = 40) -> dict
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.random_access", description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--name", default="random_access", help="results file name (default: random_access)")
     args = p.parse_args(argv)
+    results = meta.header(args.name, {"rows": args.rows}, ["dataprep", "numpy", "grain", "array-record"])
     with tempfile.TemporaryDirectory() as tmp:
         data = table(args.rows)
         data["f0"] = np.arange(args.rows, dtype=np.float32)  # the record's number (exact below 2**24)
-        results: dict = {"rows": args.rows}
+        results["rows"] = args.rows
         for compression in ("none", "gzip"):
             folder = Path(tmp) / compression
             dataprep.convert(data, TABLE_SCHEMA, folder, num_shards=10, compression=compression, shuffle=False,
@@ -116,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             results[compression] = random_access(folder, args.rows)
         results["shuffles"] = shuffles(Path(tmp) / "none", args.rows)
         results["grain"] = grain_sources(Path(tmp) / "none", Path(tmp), args.rows)
+    meta.finish(results)
+    out = Path(__file__).resolve().parent / "results" / f"{args.name}.json"
+    out.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results, indent=1))
     return 0
 

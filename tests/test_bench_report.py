@@ -76,3 +76,20 @@ def test_peers_tables_split_writes_and_reads_with_ratios_of_the_same_run():
     writes, reads = text.split("| reader |")
     assert "| dataprep numpy -> TFRecord | 1,000 | 2,000,000 | 50.0x | 400 | 1.0 |" in writes
     assert "| Ray Data read | 40,000 | 1,800 | 0.00x | 2,600 | 12.0 |" in reads and "Ray" not in writes
+
+
+def test_random_access_tables_carry_every_figure():
+    shuffle = {"per_s": 500_000, "position_correlation": 0.001, "batches_with_shard0": 1.0}
+    results = {**{k: RESULTS[k] for k in ("commit", "date", "machine", "load")}, "rows": 1000,
+               "none": {"take_1024_per_s": 1_680_000, "take_32768_per_s": 3_730_000, "single_per_s": 101_000,
+                        "first_take_1024_s": 0.17},
+               "gzip": {"take_1024_per_s": 1_600_000, "take_32768_per_s": 2_830_000, "single_per_s": 65_000,
+                        "first_take_1024_s": 0.41},
+               "shuffles": {"iter_batches_global": shuffle},
+               "grain": {"grain_splitreader_per_s": 11_800, "batched_splitreader_per_s": 3_000_000,
+                         "grain_array_record_per_s": 48, "batched_array_record_per_s": 38_900}}
+    text = report.render_random_access(results)
+    assert "commit `abc1234`" in text
+    assert "| uncompressed (memory-mapped) | 1,680,000/s | 3,730,000/s | 101,000/s | 0.17 s |" in text
+    assert "| `iter_batches`, global | 500,000 | 0.001 | 100% |" in text
+    assert "| ArrayRecord, the same records (bytes, not parsed) | 48 | 38,900/s (`__getitems__`) |" in text
