@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks import workloads
-from benchmarks.child import Case
+from benchmarks.child import Case, PeakSampler
 
 
 def write_inputs(settings: dict) -> None:
@@ -79,7 +78,8 @@ def _convert(source: str, compression: str = "none", **kw: Any) -> Callable[[dic
             shutil.rmtree(out, ignore_errors=True)
 
         def run() -> Any:
-            disk = _DiskPeak([out, out.parent / f".{out.name}.partial"]) if source == "big" else None
+            folders = [out, out.parent / f".{out.name}.partial"]  # the output and its work folder, on disk
+            disk = PeakSampler(lambda: sum(_tree_bytes(f) for f in folders), 0.1) if source == "big" else None
             dataprep.convert(data, schema, out, num_shards=16 if source == "big" else 10, compression=compression,
                              overwrite=True, **kw)
             if disk:
@@ -88,25 +88,6 @@ def _convert(source: str, compression: str = "none", **kw: Any) -> Callable[[dic
             return None
         return run
     return prepare
-
-
-class _DiskPeak:
-    """The peak bytes on disk under some folders (the output and its work folder), sampled every 0.1 s."""
-
-    def __init__(self, folders: list[Path]) -> None:
-        self.folders, self.peak = folders, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.1):
-            self.peak = max(self.peak, sum(_tree_bytes(f) for f in self.folders))
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
 
 
 def _tree_bytes(folder: Path) -> int:

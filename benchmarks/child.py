@@ -47,23 +47,23 @@ def _own_peak_rss_mib() -> float:
     return float("nan")
 
 
-class _TreeRss:
-    """Samples the summed RSS of this process and its descendants every 0.2 s, for the peak."""
+class PeakSampler:
+    """Samples ``measure()`` every ``every`` seconds in a thread, for its peak (the last value included)."""
 
-    def __init__(self) -> None:
-        self.peak = 0.0
+    def __init__(self, measure: Callable[[], float], every: float) -> None:
+        self.measure, self.every, self.peak = measure, every, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(0.2):
-            self.peak = max(self.peak, _tree_rss_mib(os.getpid()))
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, self.measure())
 
     def stop(self) -> float:
         self._stop.set()
         self._thread.join()
-        return max(self.peak, _tree_rss_mib(os.getpid()))
+        return max(self.peak, self.measure())
 
 
 def _tree_rss_mib(root: int) -> float:
@@ -91,7 +91,7 @@ def child_main(module: str, name: str, settings: dict) -> dict:
     case: Case = importlib.import_module(module).CASES[name]
     run = case.prepare(settings)
     ready = time.time()
-    sampler = _TreeRss() if case.tree_rss else None
+    sampler = PeakSampler(lambda: _tree_rss_mib(os.getpid()), 0.2) if case.tree_rss else None  # RSS of the tree
     out: dict[str, Any] = {"ready_at": ready}
     for kind in ("cold", "warm") if case.warm else ("cold",):
         start = time.perf_counter()
