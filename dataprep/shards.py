@@ -11,6 +11,7 @@ memory once and each shard gathered from it.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import sys
 from collections.abc import Callable, Iterator
@@ -142,15 +143,23 @@ def punch_hole(fd: int, offset: int, length: int) -> bool:
     """Free the disk blocks of ``[offset, offset + length)`` of a file (Linux ``fallocate`` punch-hole; reads
     of it give zeros). False where the system or file system cannot: the space is then freed when the file
     is removed, as before."""
-    if length <= 0 or not sys.platform.startswith("linux"):
+    fallocate = _fallocate()
+    if length <= 0 or fallocate is None:
         return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fallocate = libc.fallocate
-    except (OSError, AttributeError):
-        return False
-    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
     return fallocate(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, offset, length) == 0
+
+
+@functools.cache
+def _fallocate():
+    """libc's ``fallocate`` (looked up once), or None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fallocate = ctypes.CDLL(None, use_errno=True).fallocate
+    except (OSError, AttributeError):
+        return None
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    return fallocate
 
 
 def _records(data: np.ndarray, lengths: np.ndarray) -> Ragged:
